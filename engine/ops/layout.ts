@@ -1,0 +1,147 @@
+// Views and copies: reshape, permute/transpose, expand, slice/split/chunk (views, no copy), contiguous and
+// concat (one strided copy per input). Gradients are the inverse view or a copy into a zero tensor.
+import { record } from '../autograd';
+import { OpError, fmtShape } from '../errors';
+import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, sameShape } from '../shape';
+import { type Tensor, empty, view } from '../tensor';
+import { pointwise } from './run';
+import { zeros } from './creation';
+import { sumTo } from './reduce';
+
+/** A dense copy (a new tensor even when `x` is already dense). */
+export function copy(x: Tensor): Tensor {
+  x.assertAlive('contiguous');
+  const y = pointwise({ op: 'copy', expr: 'a0', inputs: [x], shape: x.shape, outDtype: x.dtype });
+  return record(y, 'contiguous', [x], [], (gy) => [copy(gy)]);
+}
+
+/** `x` itself as a new view when dense, otherwise a dense copy. The result is always a new tensor. */
+export function contiguous(x: Tensor): Tensor {
+  if (x.isContiguous) return alias(x);
+  return copy(x);
+}
+
+/** A new view of the same layout, differentiable (gradient flows through unchanged). */
+function alias(x: Tensor): Tensor {
+  x.assertAlive('view');
+  const y = view(x, x.shape, x.strides, x.offset);
+  return record(y, 'view', [x], [], (gy) => [gy]);
+}
+
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  x.assertAlive('reshape');
+  const s = inferShape('reshape', x.shape, shape);
+  if (!x.isContiguous) {
+    const c = copy(x);
+    const r = reshape(c, s);
+    c.dispose();
+    return r;
+  }
+  const y = view(x, s, contiguousStrides(s), x.offset);
+  return record(y, 'reshape', [x], [], (gy) => [reshape(gy, x.shape)]);
+}
+
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  x.assertAlive('permute');
+  const r = x.rank;
+  const d = dims.map((a) => normAxis('permute', a, r));
+  if (d.length !== r || new Set(d).size !== r) {
+    throw new OpError('permute', `dims ${JSON.stringify(dims)} are not a permutation of ${r} axes of ${fmtShape(x.shape)}`);
+  }
+  const y = view(x, d.map((i) => x.shape[i]), d.map((i) => x.strides[i]), x.offset);
+  const inv = new Array<number>(r);
+  d.forEach((a, i) => (inv[a] = i));
+  return record(y, 'permute', [x], [], (gy) => [permute(gy, inv)]);
+}
+
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  const d = [...Array(x.rank).keys()];
+  const a = normAxis('transpose', dim0, x.rank);
+  const b = normAxis('transpose', dim1, x.rank);
+  [d[a], d[b]] = [d[b], d[a]];
+  return permute(x, d);
+}
+
+/** Broadcast view to `shape` (stride 0 on broadcast dims). Gradient: sum back. */
+export function expand(x: Tensor, shape: Shape): Tensor {
+  x.assertAlive('expand');
+  const s = broadcastShapes('expand', x.shape, shape);
+  if (!sameShape(s, shape)) throw new OpError('expand', `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  const off = s.length - x.rank;
+  const strides = s.map((_, j) => (j < off || x.shape[j - off] === 1 ? 0 : x.strides[j - off]));
+  const y = view(x, s, strides, x.offset);
+  return record(y, 'expand', [x], [], (gy) => [sumTo(gy, x.shape)]);
+}
+
+/** Elements [start, end) along `axis`, as a view. */
+export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+  x.assertAlive('slice');
+  const a = normAxis('slice', axis, x.rank);
+  const n = x.shape[a];
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n)) {
+    throw new OpError('slice', `range [${start}, ${end}) is out of bounds for axis ${axis} of ${fmtShape(x.shape)}`);
+  }
+  const shape = x.shape.map((d, i) => (i === a ? end - start : d));
+  const y = view(x, shape, x.strides, x.offset + start * x.strides[a]);
+  return record(y, 'slice', [x], [], (gy) => {
+    const gx = zeros(gy.device, x.shape);
+    const region = view(gx, shape, gx.strides, start * gx.strides[a]);
+    pointwise({ op: 'slice.grad', expr: 'a0', inputs: [gy], shape, into: region });
+    region.dispose();
+    return [gx];
+  });
+}
+
+/** Split along `axis` into pieces of the given sizes (views). */
+export function split(x: Tensor, sizes: readonly number[], axis: number): Tensor[] {
+  const a = normAxis('split', axis, x.rank);
+  const total = sizes.reduce((s, v) => s + v, 0);
+  if (total !== x.shape[a]) throw new OpError('split', `sizes ${JSON.stringify(sizes)} sum to ${total}, not ${x.shape[a]} (axis ${axis} of ${fmtShape(x.shape)})`);
+  let at = 0;
+  return sizes.map((s) => slice(x, a, at, (at += s)));
+}
+
+/** Split into `chunks` pieces like torch.chunk (the last may be smaller). */
+export function chunk(x: Tensor, chunks: number, axis: number): Tensor[] {
+  const a = normAxis('chunk', axis, x.rank);
+  const n = x.shape[a];
+  const size = Math.ceil(n / chunks);
+  const sizes: number[] = [];
+  for (let at = 0; at < n; at += size) sizes.push(Math.min(size, n - at));
+  return split(x, sizes, a);
+}
+
+/** Concatenate along `axis`; every other dim must match. */
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new OpError('concat', 'needs at least one tensor');
+  xs.forEach((t, i) => t.assertAlive('concat', `input ${i}`));
+  const a = normAxis('concat', axis, xs[0].rank);
+  for (const t of xs) {
+    if (t.rank !== xs[0].rank || t.shape.some((d, i) => i !== a && d !== xs[0].shape[i]) || t.dtype !== xs[0].dtype) {
+      throw new OpError('concat', `shapes ${xs.map((u) => fmtShape(u.shape)).join(', ')} differ outside axis ${axis}`);
+    }
+  }
+  const shape = xs[0].shape.map((d, i) => (i === a ? xs.reduce((s, t) => s + t.shape[a], 0) : d));
+  const out = empty(xs[0].device, shape, xs[0].dtype, 'concat');
+  let at = 0;
+  const starts: number[] = [];
+  for (const t of xs) {
+    starts.push(at);
+    const region = view(out, t.shape, out.strides, at * out.strides[a]);
+    pointwise({ op: 'concat', expr: 'a0', inputs: [t], shape: t.shape, into: region });
+    region.dispose();
+    at += t.shape[a];
+  }
+  return record(out, 'concat', xs, [], (gy) =>
+    xs.map((t, i) => {
+      if (!t.requiresGrad) return null;
+      const part = slice(gy, a, starts[i], starts[i] + t.shape[a]);
+      const g = copy(part);
+      part.dispose();
+      return g;
+    }),
+  );
+}
+
+/** True if the tensor's data are dense row-major (no copy needed). */
+export const isDense = (t: Tensor): boolean => isContiguous(t.shape, t.strides);

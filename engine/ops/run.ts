@@ -1,0 +1,61 @@
+// The one place where ops turn tensors into a dispatch of the elementwise kernel: broadcasting strides,
+// views as inputs and outputs, and the contiguous fast path.
+import { type ElementwiseVariant, ELEMENTWISE_WG, elementwiseKernel } from '../../kernels/elementwise.wgsl';
+import type { DType } from '../../kernels/common';
+import { type Shape, broadcastStrides, isContiguous, numel, sameShape } from '../shape';
+import { type Tensor, empty } from '../tensor';
+import { OpError, fmtShape } from '../errors';
+
+export interface PointwiseCall {
+  readonly op: string;
+  readonly expr: string;
+  readonly inputs: readonly Tensor[];
+  readonly shape: Shape;
+  readonly s0?: number;
+  readonly s1?: number;
+  readonly outDtype?: DType;
+  /** Write into this (possibly strided) view instead of a new tensor. */
+  readonly into?: Tensor;
+}
+
+export function checkF32(op: string, ts: readonly Tensor[]): void {
+  for (const t of ts) {
+    if (t.dtype !== 'f32') throw new OpError(op, `expects float32 tensors, got ${t.dtype} of shape ${fmtShape(t.shape)}; cast() it first`);
+  }
+}
+
+/** Dispatch one pointwise expression; inputs are broadcast to `shape`. Returns the output tensor. */
+export function pointwise(c: PointwiseCall): Tensor {
+  c.inputs.forEach((t, i) => t.assertAlive(c.op, `input ${i}`));
+  const dev = c.inputs[0]?.device ?? c.into!.device;
+  const out = c.into ?? empty(dev, c.shape, c.outDtype ?? 'f32', c.op);
+  const n = numel(c.shape);
+  if (n === 0) return out;
+  const dense = (t: Tensor): boolean => t.offset === 0 && isContiguous(t.shape, t.strides) && sameShape(t.shape, c.shape);
+  const contiguous = dense(out) && c.inputs.every(dense);
+  const variant: ElementwiseVariant = {
+    op: c.op,
+    expr: c.expr,
+    inputs: c.inputs.map((t) => t.dtype),
+    out: out.dtype,
+    contiguous,
+  };
+  const params: Record<string, number | number[]> = { n, s0: c.s0 ?? 0, s1: c.s1 ?? 0 };
+  if (!contiguous) {
+    params.shape = [...c.shape];
+    params.rank = c.shape.length;
+    params.ost = broadcastStrides(out.shape, out.strides, c.shape);
+    params.ooff = out.offset;
+    c.inputs.forEach((t, i) => {
+      params[`st${i}`] = broadcastStrides(t.shape, t.strides, c.shape);
+      params[`off${i}`] = t.offset;
+    });
+  }
+  dev.dispatch(
+    elementwiseKernel(variant),
+    [...c.inputs.map((t) => t.storage.buf), out.storage.buf],
+    params,
+    dev.grid1d(n, ELEMENTWISE_WG),
+  );
+  return out;
+}

@@ -1,0 +1,35 @@
+// Uniform parameters shared by the three conv2d kernels (forward, input gradient, weight gradient).
+import type { ParamField } from '../common';
+
+export const CONV_PARAMS: ParamField[] = [
+  'N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'KH', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'cpg', 'opg', 'xoff',
+  // work decomposition: tiles along the tiled axes, and for wgrad the reduction split
+  'tiles', 'rows', 'chunk',
+].map((name) => ({ name, type: name === 'ph' || name === 'pw' ? 'i32' : 'u32' }) as ParamField);
+
+/** Shapes and attributes of one conv2d call, as the kernels see them. */
+export interface ConvGeometry {
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly O: number;
+  readonly OH: number;
+  readonly OW: number;
+  readonly KH: number;
+  readonly KW: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly ph: number;
+  readonly pw: number;
+  readonly dh: number;
+  readonly dw: number;
+  readonly groups: number;
+}
+
+export const convParams = (g: ConvGeometry, extra: { xoff: number; tiles: number; rows: number; chunk: number }): Record<string, number> => ({
+  ...g,
+  cpg: g.C / g.groups,
+  opg: g.O / g.groups,
+  ...extra,
+});
