@@ -5,3 +5,6 @@ export * from './layout';
 export * from './reduce';
 export * from './matmul';
 export * from './conv2d';
+export * from './batchnorm';
+export * from './pool';
+export * from './upsample';

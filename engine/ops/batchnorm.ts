@@ -1,0 +1,107 @@
+// BatchNorm2d in training mode (batch statistics; running stats updated in place with momentum, unbiased
+// variance, as PyTorch) and eval mode (running statistics). YOLOv9 uses eps 1e-3 and momentum 0.03.
+import { BN_WG, bnApplyKernel, bnBwdApplyKernel, bnBwdReduceKernel, bnStatsKernel } from '../../kernels/batchnorm.wgsl';
+import { record } from '../autograd';
+import { OpError, fmtShape } from '../errors';
+import { type Tensor, empty } from '../tensor';
+import { checkF32 } from './run';
+import { copy } from './layout';
+import { ones, zeros } from './creation';
+
+export interface BatchNormOptions {
+  readonly training: boolean;
+  /** Weight of the new batch statistic in the running average (PyTorch's momentum). Default 0.1. */
+  readonly momentum?: number;
+  readonly eps?: number;
+}
+
+const dense0 = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
+
+export function batchNorm2d(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  o: BatchNormOptions,
+): Tensor {
+  x.assertAlive('batchNorm2d', 'input');
+  if (x.rank !== 4) throw new OpError('batchNorm2d', `input must be 4-D NCHW, got ${fmtShape(x.shape)}`);
+  const [N, C, H, W] = x.shape;
+  const per = [weight, bias, runningMean, runningVar];
+  for (const t of per) {
+    if (!t) continue;
+    t.assertAlive('batchNorm2d', 'parameter');
+    if (t.rank !== 1 || t.shape[0] !== C) {
+      throw new OpError('batchNorm2d', `weight, bias and running stats must have shape [${C}] for input ${fmtShape(x.shape)}, got ${fmtShape(t.shape)}`);
+    }
+  }
+  checkF32('batchNorm2d', [x, ...per.filter((t): t is Tensor => t !== null)]);
+  if ((runningMean === null) !== (runningVar === null)) throw new OpError('batchNorm2d', 'give both running statistics or neither');
+  if (!o.training && !runningMean) throw new OpError('batchNorm2d', 'eval mode needs running statistics');
+  for (const t of [runningMean, runningVar]) {
+    if (t && !(t.isContiguous && t.offset === 0)) throw new OpError('batchNorm2d', 'running statistics must be dense tensors (they are updated in place)');
+  }
+  const M = N * H * W;
+  if (o.training && M < 2) throw new OpError('batchNorm2d', `training mode needs more than one value per channel, got input ${fmtShape(x.shape)}`);
+  const eps = o.eps ?? 1e-5;
+  const momentum = o.momentum ?? 0.1;
+  const dev = x.device;
+  const xd = x.isContiguous ? x : copy(x);
+  const params = { n: x.size, C, HW: H * W, M, xoff: xd.offset, eps, momentum };
+  const temps: Tensor[] = [];
+  const own = (t: Tensor): Tensor => (temps.push(t), t);
+  const w = weight ? dense0(weight) : own(ones(dev, [C]));
+  const b = bias ? dense0(bias) : own(zeros(dev, [C]));
+  if (weight && w !== weight) temps.push(w);
+  if (bias && b !== bias) temps.push(b);
+  let mean: Tensor;
+  let variance: Tensor;
+  if (o.training) {
+    mean = empty(dev, [C], 'f32', 'batchNorm2d');
+    variance = empty(dev, [C], 'f32', 'batchNorm2d');
+    const update = runningMean !== null;
+    dev.dispatch(
+      bnStatsKernel({ update }),
+      [xd.storage.buf, mean.storage.buf, variance.storage.buf, ...(update ? [runningMean!.storage.buf, runningVar!.storage.buf] : [])],
+      params,
+      [C, 1, 1],
+    );
+  } else {
+    // Copies: the running stats may be updated in place by a later training step before backward().
+    mean = copy(runningMean!);
+    variance = copy(runningVar!);
+  }
+  const y = empty(dev, x.shape, 'f32', 'batchNorm2d');
+  dev.dispatch(bnApplyKernel(), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(x.size, BN_WG));
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w], (gy, [xs, ms, vs, ws]) => {
+    const gyd = dense0(gy);
+    const gw = empty(dev, [C], 'f32', 'batchNorm2d.grad');
+    const gb = empty(dev, [C], 'f32', 'batchNorm2d.grad');
+    const p = { ...params, xoff: xs.offset };
+    dev.dispatch(bnBwdReduceKernel(), [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, gw.storage.buf, gb.storage.buf], p, [C, 1, 1]);
+    let gx: Tensor | null = null;
+    if (x.requiresGrad) {
+      gx = empty(dev, x.shape, 'f32', 'batchNorm2d.grad');
+      dev.dispatch(
+        bnBwdApplyKernel({ training: o.training }),
+        [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, gw.storage.buf, gb.storage.buf, gx.storage.buf],
+        p,
+        dev.grid1d(x.size, BN_WG),
+      );
+    }
+    if (gyd !== gy) gyd.dispose();
+    const grads: (Tensor | null)[] = [gx];
+    if (weight) grads.push(weight.requiresGrad ? gw : (gw.dispose(), null));
+    else gw.dispose();
+    if (bias) grads.push(bias.requiresGrad ? gb : (gb.dispose(), null));
+    else gb.dispose();
+    return grads;
+  });
+  mean.dispose();
+  variance.dispose();
+  if (xd !== x) xd.dispose();
+  temps.forEach((t) => t.dispose());
+  return out;
+}

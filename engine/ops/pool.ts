@@ -1,0 +1,72 @@
+// maxPool2d and avgPool2d (kernel, stride, padding; avg with PyTorch's count_include_pad), forward and backward.
+import { POOL_WG, avgPoolBwdKernel, avgPoolFwdKernel, maxPoolBwdKernel, maxPoolFwdKernel } from '../../kernels/pool.wgsl';
+import { record } from '../autograd';
+import { OpError, fmtShape } from '../errors';
+import { type Tensor, empty } from '../tensor';
+import { checkF32 } from './run';
+import { copy } from './layout';
+
+export interface PoolOptions {
+  readonly kernel: number | readonly [number, number];
+  /** Default: the kernel size (as PyTorch). */
+  readonly stride?: number | readonly [number, number];
+  readonly padding?: number | readonly [number, number];
+}
+export interface AvgPoolOptions extends PoolOptions {
+  /** Count padded positions in the divisor (PyTorch default true). */
+  readonly countIncludePad?: boolean;
+}
+
+const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+function geometry(op: string, x: Tensor, o: PoolOptions) {
+  x.assertAlive(op);
+  checkF32(op, [x]);
+  if (x.rank !== 4) throw new OpError(op, `input must be 4-D NCHW, got ${fmtShape(x.shape)}`);
+  const [N, C, H, W] = x.shape;
+  const [KH, KW] = pair(o.kernel);
+  const [sh, sw] = pair(o.stride ?? o.kernel);
+  const [ph, pw] = pair(o.padding ?? 0);
+  if ([KH, KW, sh, sw].some((v) => !Number.isInteger(v) || v < 1)) throw new OpError(op, `invalid kernel ${KH}x${KW} or stride ${sh}x${sw}`);
+  if (ph > KH / 2 || pw > KW / 2 || ph < 0 || pw < 0) throw new OpError(op, `padding ${ph},${pw} must be between 0 and half the kernel ${KH}x${KW}`);
+  const OH = Math.floor((H + 2 * ph - KH) / sh) + 1;
+  const OW = Math.floor((W + 2 * pw - KW) / sw) + 1;
+  if (OH < 1 || OW < 1) throw new OpError(op, `kernel ${KH}x${KW} is larger than the padded input ${fmtShape(x.shape)}`);
+  const xd = x.isContiguous ? x : copy(x);
+  const params = { planes: N * C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, xoff: xd.offset, countPad: 1 };
+  return { xd, params, outShape: [N, C, OH, OW] };
+}
+
+export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
+  const { xd, params, outShape } = geometry('maxPool2d', x, o);
+  const dev = x.device;
+  const y = empty(dev, outShape, 'f32', 'maxPool2d');
+  const idx = empty(dev, outShape, 'f32', 'maxPool2d');
+  dev.dispatch(maxPoolFwdKernel(), [xd.storage.buf, y.storage.buf, idx.storage.buf], params, dev.grid1d(y.size, POOL_WG));
+  if (xd !== x) xd.dispose();
+  const out = record(y, 'maxPool2d', [x], [idx], (gy, [ids]) => {
+    const gyd = gy.isContiguous && gy.offset === 0 ? gy : copy(gy);
+    const gx = empty(dev, x.shape, 'f32', 'maxPool2d.grad');
+    dev.dispatch(maxPoolBwdKernel(), [gyd.storage.buf, ids.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
+    if (gyd !== gy) gyd.dispose();
+    return [gx];
+  });
+  idx.dispose();
+  return out;
+}
+
+export function avgPool2d(x: Tensor, o: AvgPoolOptions): Tensor {
+  const { xd, params, outShape } = geometry('avgPool2d', x, o);
+  params.countPad = o.countIncludePad === false ? 0 : 1;
+  const dev = x.device;
+  const y = empty(dev, outShape, 'f32', 'avgPool2d');
+  dev.dispatch(avgPoolFwdKernel(), [xd.storage.buf, y.storage.buf], params, dev.grid1d(y.size, POOL_WG));
+  if (xd !== x) xd.dispose();
+  return record(y, 'avgPool2d', [x], [], (gy) => {
+    const gyd = gy.isContiguous && gy.offset === 0 ? gy : copy(gy);
+    const gx = empty(dev, x.shape, 'f32', 'avgPool2d.grad');
+    dev.dispatch(avgPoolBwdKernel(), [gyd.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
+    if (gyd !== gy) gyd.dispose();
+    return [gx];
+  });
+}

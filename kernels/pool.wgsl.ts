@@ -1,0 +1,107 @@
+// 2-D max and average pooling over NCHW planes, forward and backward. Backward kernels gather (one
+// invocation per input pixel, visiting the windows that cover it), so no atomics are needed.
+import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from './common';
+
+export const POOL_WG = 64;
+const PARAMS: ParamField[] = ['planes', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'sh', 'sw', 'ph', 'pw', 'xoff', 'countPad'].map(
+  (name) => ({ name, type: name === 'ph' || name === 'pw' ? 'i32' : 'u32' }) as ParamField,
+);
+
+type Decl = { name: string; access: 'read' | 'write'; type: string };
+function kernel(name: string, variant: object, decls: Decl[], body: string): KernelSource {
+  const code = `${paramsLayout(PARAMS).wgsl}
+${bindingDecls(decls, true)}
+const NEG_MAX = -0x1.fffffep+127f;
+/** PyTorch's avg-pool divisor for window (oy, ox). */
+fn divisor(oy: u32, ox: u32) -> f32 {
+  let y0 = i32(oy * p.sh) - p.ph;
+  let x0 = i32(ox * p.sw) - p.pw;
+  let y1 = min(y0 + i32(p.KH), i32(p.H) + p.ph);
+  let x1 = min(x0 + i32(p.KW), i32(p.W) + p.pw);
+  if (p.countPad != 0u) { return f32((y1 - y0) * (x1 - x0)); }
+  return f32((min(y1, i32(p.H)) - max(y0, 0)) * (min(x1, i32(p.W)) - max(x0, 0)));
+}
+${computeEntry([POOL_WG, 1, 1])} {
+${body}
+}
+`;
+  return { name, key: variantKey(name, variant), code, workgroupSize: [POOL_WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
+}
+
+const outIndex = `  let i = ${flatIndex(POOL_WG)};
+  if (i >= p.planes * p.OH * p.OW) { return; }
+  let ox = i % p.OW;
+  let oy = (i / p.OW) % p.OH;
+  let plane = i / (p.OW * p.OH);
+  let y0 = i32(oy * p.sh) - p.ph;
+  let x0 = i32(ox * p.sw) - p.pw;
+  let xb = p.xoff + plane * p.H * p.W;`;
+
+/** Input pixel of this invocation and the range of windows (oy, ox) that contain it. */
+const inIndex = `  let i = ${flatIndex(POOL_WG)};
+  if (i >= p.planes * p.H * p.W) { return; }
+  let ix = i32(i % p.W);
+  let iy = i32((i / p.W) % p.H);
+  let plane = i / (p.W * p.H);
+  let gb = plane * p.OH * p.OW;
+  // window oy covers iy when oy*sh - ph <= iy < oy*sh - ph + KH
+  let oy0 = u32(max(iy + p.ph - i32(p.KH) + i32(p.sh), 0)) / p.sh;
+  let oy1 = min(u32(iy + p.ph) / p.sh + 1u, p.OH);
+  let ox0 = u32(max(ix + p.pw - i32(p.KW) + i32(p.sw), 0)) / p.sw;
+  let ox1 = min(u32(ix + p.pw) / p.sw + 1u, p.OW);
+  var acc = 0.0;`;
+
+export function maxPoolFwdKernel(): KernelSource {
+  return kernel('pool.max.fwd', {}, [{ name: 'x', access: 'read', type: 'f32' }, { name: 'y', access: 'write', type: 'f32' }, { name: 'idx', access: 'write', type: 'f32' }], `${outIndex}
+  var m = NEG_MAX;
+  var k = 0u;
+  for (var ky = 0u; ky < p.KH; ky++) {
+    let yy = y0 + i32(ky);
+    if (yy < 0 || yy >= i32(p.H)) { continue; }
+    for (var kx = 0u; kx < p.KW; kx++) {
+      let xx = x0 + i32(kx);
+      if (xx < 0 || xx >= i32(p.W)) { continue; }
+      let v = x[xb + u32(yy) * p.W + u32(xx)];
+      if (v > m || (v != v)) { m = v; k = u32(yy) * p.W + u32(xx); }
+    }
+  }
+  y[i] = m;
+  idx[i] = f32(k);`);
+}
+
+export function maxPoolBwdKernel(): KernelSource {
+  return kernel('pool.max.bwd', {}, [{ name: 'gy', access: 'read', type: 'f32' }, { name: 'idx', access: 'read', type: 'f32' }, { name: 'gx', access: 'write', type: 'f32' }], `${inIndex}
+  let me = f32(u32(iy) * p.W + u32(ix));
+  for (var oy = oy0; oy < oy1; oy++) {
+    for (var ox = ox0; ox < ox1; ox++) {
+      let o = gb + oy * p.OW + ox;
+      if (idx[o] == me) { acc += gy[o]; }
+    }
+  }
+  gx[i] = acc;`);
+}
+
+export function avgPoolFwdKernel(): KernelSource {
+  return kernel('pool.avg.fwd', {}, [{ name: 'x', access: 'read', type: 'f32' }, { name: 'y', access: 'write', type: 'f32' }], `${outIndex}
+  var s = 0.0;
+  for (var ky = 0u; ky < p.KH; ky++) {
+    let yy = y0 + i32(ky);
+    if (yy < 0 || yy >= i32(p.H)) { continue; }
+    for (var kx = 0u; kx < p.KW; kx++) {
+      let xx = x0 + i32(kx);
+      if (xx < 0 || xx >= i32(p.W)) { continue; }
+      s += x[xb + u32(yy) * p.W + u32(xx)];
+    }
+  }
+  y[i] = s / divisor(oy, ox);`);
+}
+
+export function avgPoolBwdKernel(): KernelSource {
+  return kernel('pool.avg.bwd', {}, [{ name: 'gy', access: 'read', type: 'f32' }, { name: 'gx', access: 'write', type: 'f32' }], `${inIndex}
+  for (var oy = oy0; oy < oy1; oy++) {
+    for (var ox = ox0; ox < ox1; ox++) {
+      acc += gy[gb + oy * p.OW + ox] / divisor(oy, ox);
+    }
+  }
+  gx[i] = acc;`);
+}
