@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The `gelan` command line. Subcommands are added by the models and training layers.
+import { Command } from 'commander';
+import { selfcheck } from './selfcheck';
+
+const program = new Command('gelan').description('WebGPU engine for YOLOv9 / GELAN: training and inference in Node and browsers');
+
+program
+  .command('selfcheck')
+  .description('print the WebGPU adapter and features, run a conv forward+backward and check it against a float64 CPU computation')
+  .action(async () => {
+    const ok = await selfcheck();
+    process.exitCode = ok ? 0 : 1;
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  console.error(`gelan: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,7 @@
+// Public API of the engine: device, tensors and scopes, autograd, functional ops.
+export { createDevice, type CreateDeviceOptions } from './create-device';
+export { Device, type DeviceFeatures, type DeviceSettings, type MemoryReport, type AdapterDescription, type WantedFeature } from './device';
+export { Tensor, type DType, type TensorOptions, tensor, empty, tidy, noGrad } from './tensor';
+export { OpError, DeviceLostError, NoAdapterError } from './errors';
+export type { Shape } from './shape';
+export * from './ops';

@@ -1,0 +1,22 @@
+// Builds dist/: the Node library and CLI bundles (ESM, source maps) with esbuild, and type declarations with tsc.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+
+const started = performance.now();
+rmSync('dist', { recursive: true, force: true });
+const external = ['webgpu', 'commander', 'yaml', 'fflate', 'wgpu-matrix'];
+await build({
+  entryPoints: { index: 'index.ts', 'cli/gelan': 'cli/gelan.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  external,
+  logLevel: 'warning',
+});
+execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+console.log(`built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s`);
