@@ -46,6 +46,17 @@ export function record(
 export const needsGrad = (inputs: readonly Tensor[]): boolean =>
   inputs.length > 0 && inputs[0].device.noGradDepth === 0 && inputs.some((t) => t.requiresGrad);
 
+function freed(op: string): GradNode {
+  return {
+    op,
+    inputs: [],
+    saved: [],
+    backward: () => {
+      throw new OpError('backward', `tried to backward through ${op} a second time: its graph was freed by the first backward()`);
+    },
+  };
+}
+
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
@@ -145,8 +156,9 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         owned.add(g);
       }
     });
-    // Free the graph as PyTorch does (no retain_graph): saved tensors are released.
+    // Free the graph as PyTorch does (no retain_graph): saved tensors are released, and a second backward
+    // through this tensor fails clearly instead of treating it as a leaf.
     node.saved.forEach((s) => s.dispose());
-    t.node = null;
+    t.node = freed(node.op);
   }
 }

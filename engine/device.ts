@@ -140,7 +140,10 @@ export class Device {
         },
         (e: unknown) => {
           this.lostWaiters.delete(onLost);
-          reject(this.lostError ?? e);
+          // A map or wait that fails because the device is going away: let `lost` settle first so the caller
+          // sees the clear DeviceLostError rather than Dawn's generic abort.
+          const settle = new Promise<void>((r) => setTimeout(r, 50));
+          void Promise.race([this.gpu.lost.then(() => undefined), settle]).then(() => reject(this.lostError ?? e));
         },
       );
     });

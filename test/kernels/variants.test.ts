@@ -1,0 +1,72 @@
+// Every kernel variant compiles on this adapter and fits the tightest limits we target (headless Chromium's
+// SwiftShader: 256 invocations per workgroup, 10 storage buffers per stage, 16 KiB of workgroup memory).
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { KernelSource } from '../../kernels/common';
+import { elementwiseKernel } from '../../kernels/elementwise.wgsl';
+import { reduceKernel, scatterArgKernel, type ReduceOp } from '../../kernels/reduce.wgsl';
+import { matmulKernel } from '../../kernels/matmul.wgsl';
+import { convFwdKernel } from '../../kernels/conv2d/fwd.wgsl';
+import { convDgradKernel } from '../../kernels/conv2d/dgrad.wgsl';
+import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
+import { bnApplyKernel, bnBwdApplyKernel, bnBwdReduceKernel, bnStatsKernel } from '../../kernels/batchnorm.wgsl';
+import { avgPoolBwdKernel, avgPoolFwdKernel, maxPoolBwdKernel, maxPoolFwdKernel } from '../../kernels/pool.wgsl';
+import { upsampleBwdKernel, upsampleFwdKernel } from '../../kernels/upsample.wgsl';
+import { BINARY, UNARY } from '../../engine/ops/elementwise';
+import type { Device } from '../../engine/device';
+import { testDevice } from '../helpers';
+
+function allVariants(): KernelSource[] {
+  const out: KernelSource[] = [];
+  for (const contiguous of [true, false]) {
+    for (const [op, row] of Object.entries(UNARY)) {
+      out.push(elementwiseKernel({ op, expr: row.fwd, inputs: ['f32'], out: 'f32', contiguous }));
+      out.push(elementwiseKernel({ op: `${op}.grad`, expr: row.grad, inputs: ['f32', 'f32'], out: 'f32', contiguous }));
+    }
+    for (const [op, row] of Object.entries(BINARY)) {
+      out.push(elementwiseKernel({ op, expr: row.fwd, inputs: ['f32', 'f32'], out: 'f32', contiguous }));
+      for (const g of row.grads ?? []) out.push(elementwiseKernel({ op: `${op}.grad`, expr: g, inputs: ['f32', 'f32', 'f32'], out: 'f32', contiguous }));
+    }
+  }
+  const ops: ReduceOp[] = ['sum', 'max', 'argmax', 'logsumexp', 'softmax', 'logsoftmax'];
+  for (const op of ops) for (const mode of ['thread', 'group'] as const) out.push(reduceKernel({ op, mode }));
+  out.push(scatterArgKernel(), matmulKernel());
+  for (const to of [1, 4] as const) {
+    for (const bias of [false, true]) for (const act of ['none', 'silu'] as const) out.push(convFwdKernel({ to, bias, act }));
+    for (const tc of [1, 4] as const) out.push(convWgradKernel({ to, tc }));
+    out.push(convDgradKernel({ tc: to }));
+  }
+  out.push(bnStatsKernel({ update: true }), bnStatsKernel({ update: false }), bnApplyKernel(), bnBwdReduceKernel());
+  out.push(bnBwdApplyKernel({ training: true }), bnBwdApplyKernel({ training: false }));
+  out.push(maxPoolFwdKernel(), maxPoolBwdKernel(), avgPoolFwdKernel(), avgPoolBwdKernel(), upsampleFwdKernel(), upsampleBwdKernel());
+  return out;
+}
+
+let dev: Device;
+beforeAll(async () => {
+  dev = await testDevice();
+});
+afterAll(() => dev?.dispose());
+
+test('every variant fits SwiftShader limits', () => {
+  for (const k of allVariants()) {
+    const [x, y, z] = k.workgroupSize;
+    expect(x * y * z, k.key).toBeLessThanOrEqual(256);
+    expect(k.bindings.length, k.key).toBeLessThanOrEqual(10);
+    const shared = [...k.code.matchAll(/var<workgroup>\s+\w+:\s*array<\w+,\s*(\d+)>/g)].reduce((s, m) => s + 4 * Number(m[1]), 0);
+    expect(shared, k.key).toBeLessThanOrEqual(16384);
+  }
+});
+
+test('every variant compiles', async () => {
+  const variants = allVariants();
+  for (const k of variants) {
+    dev.gpu.pushErrorScope('validation');
+    const module = dev.gpu.createShaderModule({ code: k.code });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+    expect(errors, k.key).toEqual([]);
+    dev.kernel(k);
+    expect(await dev.gpu.popErrorScope(), k.key).toBeNull();
+  }
+  console.log(`${variants.length} kernel variants compiled`);
+});
