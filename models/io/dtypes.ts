@@ -1,0 +1,131 @@
+// Host-side tensors as read from weight files: a dtype tag (safetensors spelling), a shape and a typed array. The
+// dtype decides the array type, so `t.dtype === 'I64'` narrows `t.data` to BigInt64Array. F16/BF16 keep their raw
+// 16-bit patterns (Uint16Array) so a round trip is bit-exact; toFloat32() widens them when numbers are wanted.
+import { f16ToF32, f32ToF16 } from '../../engine/half';
+
+export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+/** The typed array that holds each dtype (BOOL: one byte per element, 0 or 1). */
+export interface DTypeData {
+  F32: Float32Array;
+  F16: Uint16Array;
+  BF16: Uint16Array;
+  F64: Float64Array;
+  I64: BigInt64Array;
+  I32: Int32Array;
+  I16: Int16Array;
+  I8: Int8Array;
+  U8: Uint8Array;
+  BOOL: Uint8Array;
+}
+export type TypedData = DTypeData[DType];
+
+export interface HostTensorOf<D extends DType> {
+  readonly dtype: D;
+  readonly shape: readonly number[];
+  readonly data: DTypeData[D];
+}
+/** A discriminated union over the dtypes: checking `dtype` narrows `data`. */
+export type HostTensor = { [D in DType]: HostTensorOf<D> }[DType];
+
+export const DTYPE_BYTES: Readonly<Record<DType, 1 | 2 | 4 | 8>> = {
+  F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+};
+
+export const isDType = (s: string): s is DType => Object.hasOwn(DTYPE_BYTES, s);
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+// Files are little-endian; typed arrays use the host order. Every host WebGPU runs on is little-endian, so a
+// big-endian host is refused rather than silently byte-swapped code that nothing tests.
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export function assertLittleEndianHost(): void {
+  if (!HOST_LITTLE_ENDIAN) throw new Error('weight files are little-endian; big-endian hosts are not supported');
+}
+
+function view(dtype: DType, buf: ArrayBuffer): TypedData {
+  switch (dtype) {
+    case 'F32': return new Float32Array(buf);
+    case 'F16': case 'BF16': return new Uint16Array(buf);
+    case 'F64': return new Float64Array(buf);
+    case 'I64': return new BigInt64Array(buf);
+    case 'I32': return new Int32Array(buf);
+    case 'I16': return new Int16Array(buf);
+    case 'I8': return new Int8Array(buf);
+    case 'U8': case 'BOOL': return new Uint8Array(buf);
+  }
+}
+
+/**
+ * Builds a tensor from little-endian bytes (copied, so the result never aliases the file buffer). The caller has
+ * checked that `bytes.length === numel(shape) * DTYPE_BYTES[dtype]`.
+ */
+export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: Uint8Array): HostTensor {
+  assertLittleEndianHost();
+  const data = view(dtype, bytes.slice().buffer);
+  // The switch in view() pairs each dtype with its array type; TS cannot follow that through the union.
+  return { dtype, shape: [...shape], data } as HostTensor;
+}
+
+/** The tensor's elements as little-endian bytes (a view, not a copy). */
+export function tensorBytes(t: HostTensor): Uint8Array {
+  assertLittleEndianHost();
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+function bf16ToF32(src: Uint16Array): Float32Array {
+  const bits = new Uint32Array(src.length);
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+  return new Float32Array(bits.buffer);
+}
+
+function f32ToBf16(src: Float32Array): Uint16Array {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const x = bits[i];
+    // NaN must stay NaN (rounding could carry it into infinity); otherwise round to nearest even.
+    out[i] = (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x40 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+/** Every element as a float32 (a fresh array; I64 values beyond 2^24 lose precision as float32 does). */
+export function toFloat32(t: HostTensor): Float32Array {
+  switch (t.dtype) {
+    case 'F32': return t.data.slice();
+    case 'F16': return f16ToF32(t.data);
+    case 'BF16': return bf16ToF32(t.data);
+    case 'I64': return Float32Array.from(t.data, (v) => Number(v));
+    default: return Float32Array.from(t.data);
+  }
+}
+
+/** Float values stored as F32, F16 (round to nearest even) or BF16. */
+export function fromFloat32(shape: readonly number[], values: Float32Array, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): HostTensor {
+  if (values.length !== numel(shape)) {
+    throw new RangeError(`fromFloat32: ${values.length} values do not fill shape [${shape.join(', ')}]`);
+  }
+  const s = [...shape];
+  if (dtype === 'F16') return { dtype, shape: s, data: f32ToF16(values) };
+  if (dtype === 'BF16') return { dtype, shape: s, data: f32ToBf16(values) };
+  return { dtype, shape: s, data: values.slice() };
+}
+
+/** I64 values as JS numbers; throws when one is outside ±(2^53 - 1) rather than rounding it. */
+export function int64ToNumbers(data: BigInt64Array): number[] {
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  const out = new Array<number>(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v > max || v < -max) {
+      throw new RangeError(`int64ToNumbers: element ${i} (${v}) is not a safe integer`);
+    }
+    out[i] = Number(v);
+  }
+  return out;
+}

@@ -1,0 +1,133 @@
+// The three building layers of every YOLOv9 block: nn.Conv2d, nn.BatchNorm2d (eps 1e-3, momentum 0.03 as the
+// official model constructor sets them) and Conv = conv (no bias) → BN → SiLU.
+import type { Device } from '../engine/device';
+import type { Tensor } from '../engine/tensor';
+import { batchNorm2d, contiguous, conv2d, relu, silu } from '../engine/ops';
+import { type Init, type Value, Block, Module, one } from './module';
+
+/** PyTorch's default conv init (kaiming_uniform with a = √5): U(−1/√fan_in, 1/√fan_in), same for the bias. */
+export function defaultInit(rand: () => number, fanIn: number): Init {
+  const bound = 1 / Math.sqrt(fanIn);
+  return () => (rand() * 2 - 1) * bound;
+}
+
+export interface Conv2dSpec {
+  readonly c1: number;
+  readonly c2: number;
+  readonly k: number;
+  readonly s?: number;
+  readonly p?: number;
+  readonly g?: number;
+  readonly d?: number;
+  readonly bias?: boolean;
+}
+
+/** `autopad`: 'same'-style padding of the dilated kernel. */
+export const autopad = (k: number, d = 1): number => Math.floor((d * (k - 1) + 1) / 2);
+
+/** nn.Conv2d. */
+export class Conv2d extends Block {
+  readonly stride: number;
+  readonly padding: number;
+  readonly groups: number;
+  readonly dilation: number;
+  hasBias: boolean;
+
+  constructor(device: Device, readonly spec: Conv2dSpec, rand: () => number) {
+    super(device);
+    const { c1, c2, k, g = 1 } = spec;
+    if (c1 % g !== 0 || c2 % g !== 0) throw new Error(`Conv2d(${c1}, ${c2}, k=${k}, groups=${g}): groups must divide both channel counts`);
+    this.stride = spec.s ?? 1;
+    this.dilation = spec.d ?? 1;
+    this.padding = spec.p ?? autopad(k, this.dilation);
+    this.groups = g;
+    this.hasBias = spec.bias ?? false;
+    const init = defaultInit(rand, (c1 / g) * k * k);
+    this.param('weight', [c2, c1 / g, k, k], init);
+    if (this.hasBias) this.param('bias', [c2], init);
+  }
+
+  get weight(): Tensor {
+    return this.getParam('weight');
+  }
+
+  get bias(): Tensor | null {
+    return this.hasBias ? this.getParam('bias') : null;
+  }
+
+  /** Add a bias parameter (used when BatchNorm is folded into this conv). */
+  addBias(b: Tensor): void {
+    if (this.hasBias) this.setTensor('bias', b);
+    else {
+      this.hasBias = true;
+      this.adopt('bias', b);
+    }
+  }
+
+  forward(v: Value, activation: 'none' | 'silu' = 'none'): Tensor {
+    const x = one(v, 'Conv2d');
+    return conv2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+      activation,
+    });
+  }
+}
+
+export class BatchNorm2d extends Module {
+  eps = 1e-3;
+  momentum = 0.03;
+  numBatchesTracked = 0;
+
+  constructor(device: Device, readonly channels: number) {
+    super(device);
+    this.param('weight', [channels], () => 1);
+    this.param('bias', [channels], () => 0);
+    this.buffer('running_mean', [channels], 0);
+    this.buffer('running_var', [channels], 1);
+  }
+
+  forward(x: Tensor): Tensor {
+    if (this.training) this.numBatchesTracked++;
+    return batchNorm2d(x, this.getParam('weight'), this.getParam('bias'), this.getBuffer('running_mean'), this.getBuffer('running_var'), {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
+  }
+}
+
+export type Activation = 'silu' | 'relu' | 'none';
+
+/** Apply an activation; 'none' returns a new view so callers may dispose input and output alike. */
+export const activate = (a: Activation, x: Tensor): Tensor => (a === 'silu' ? silu(x) : a === 'relu' ? relu(x) : contiguous(x));
+
+/** Conv = conv2d (no bias) → BatchNorm2d → activation. After fuse(): one conv with bias and a fused SiLU. */
+export class Conv extends Block {
+  readonly conv: Conv2d;
+  bn: BatchNorm2d | null;
+
+  constructor(device: Device, spec: Omit<Conv2dSpec, 'bias'>, rand: () => number, readonly activation: Activation = 'silu') {
+    super(device);
+    this.conv = this.child('conv', new Conv2d(device, { ...spec, bias: false }, rand));
+    this.bn = this.child('bn', new BatchNorm2d(device, spec.c2));
+  }
+
+  forward(v: Value): Tensor {
+    const x = one(v, 'Conv');
+    if (!this.bn) {
+      // fused: the epilogue applies SiLU inside the conv kernel (inference only)
+      if (this.activation === 'silu' && !this.training) return this.conv.forward(x, 'silu');
+      return activate(this.activation, this.conv.forward(x));
+    }
+    const c = this.conv.forward(x);
+    const b = this.bn.forward(c);
+    c.dispose();
+    if (this.activation === 'none') return b;
+    const y = activate(this.activation, b);
+    b.dispose();
+    return y;
+  }
+}
