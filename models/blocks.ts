@@ -57,6 +57,18 @@ export class RepConvN extends Block {
     this.conv1 = this.child('conv1', conv(device, ctx, c1, c2, k, s, p, g, 'none'));
     this.conv2 = this.child('conv2', conv(device, ctx, c1, c2, 1, s, p - Math.floor(k / 2), g, 'none'));
   }
+  /** Replace both branches by one conv (`conv.weight`, `conv.bias` as the official deploy form) after folding. */
+  mergeBranches(kernel: Tensor): void {
+    const c1 = this.conv1!.conv;
+    const c2 = this.conv2!.conv;
+    const bias = add(c1.bias!, c2.bias!);
+    this.fused = this.child('conv', new Conv2d(this.device, { ...c1.spec, bias: true }, { weight: kernel, bias }));
+    this.dropChild('conv1');
+    this.dropChild('conv2');
+    this.conv1 = null;
+    this.conv2 = null;
+  }
+
   forward(x: Value): Tensor {
     const xi = one(x, 'RepConvN');
     if (this.fused) return this.act === 'silu' && !this.training ? this.fused.forward(xi, 'silu') : then(this.fused.forward(xi), (t) => activate(this.act, t));

@@ -33,7 +33,8 @@ export class Conv2d extends Block {
   readonly dilation: number;
   hasBias: boolean;
 
-  constructor(device: Device, readonly spec: Conv2dSpec, rand: () => number) {
+  /** `rand` initialises the weights (PyTorch's default init); or pass the tensors to adopt. */
+  constructor(device: Device, readonly spec: Conv2dSpec, rand: (() => number) | { weight: Tensor; bias: Tensor | null }) {
     super(device);
     const { c1, c2, k, g = 1 } = spec;
     if (c1 % g !== 0 || c2 % g !== 0) throw new Error(`Conv2d(${c1}, ${c2}, k=${k}, groups=${g}): groups must divide both channel counts`);
@@ -41,10 +42,16 @@ export class Conv2d extends Block {
     this.dilation = spec.d ?? 1;
     this.padding = spec.p ?? autopad(k, this.dilation);
     this.groups = g;
-    this.hasBias = spec.bias ?? false;
-    const init = defaultInit(rand, (c1 / g) * k * k);
-    this.param('weight', [c2, c1 / g, k, k], init);
-    if (this.hasBias) this.param('bias', [c2], init);
+    if (typeof rand === 'function') {
+      this.hasBias = spec.bias ?? false;
+      const init = defaultInit(rand, (c1 / g) * k * k);
+      this.param('weight', [c2, c1 / g, k, k], init);
+      if (this.hasBias) this.param('bias', [c2], init);
+    } else {
+      this.hasBias = rand.bias !== null;
+      this.adopt('weight', rand.weight);
+      if (rand.bias) this.adopt('bias', rand.bias);
+    }
   }
 
   get weight(): Tensor {
@@ -113,6 +120,12 @@ export class Conv extends Block {
     super(device);
     this.conv = this.child('conv', new Conv2d(device, { ...spec, bias: false }, rand));
     this.bn = this.child('bn', new BatchNorm2d(device, spec.c2));
+  }
+
+  /** After folding BN into `conv` (see models/fuse.ts). */
+  removeBatchNorm(): void {
+    this.dropChild('bn');
+    this.bn = null;
   }
 
   forward(v: Value): Tensor {

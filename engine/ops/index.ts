@@ -8,3 +8,4 @@ export * from './conv2d';
 export * from './batchnorm';
 export * from './pool';
 export * from './upsample';
+export * from './fold';

@@ -241,7 +241,5 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): Pick
           : opLabel(op).startsWith('unknown') ? 'not a pickle opcode' : 'text-mode (protocol 0) opcode not supported');
     }
   }
-  opStart = pos;
-  op = OP.STOP;
-  return fail('truncated input: ended before STOP');
+  throw new WeightFileError(file, `pickle: truncated input: ended at byte ${len} without a STOP opcode`, { offset: len });
 }
