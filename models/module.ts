@@ -20,8 +20,9 @@ export abstract class Module {
 
   /** Register a parameter (kept alive outside scopes); `trainable` false for frozen ones like the DFL bins. */
   protected param(name: string, shape: readonly number[], init: Init, trainable = true): Tensor {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const t = tensor(this.device, Array.from({ length: n }, init), shape, { requiresGrad: trainable }).keep();
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = init();
+    const t = tensor(this.device, data, shape, { requiresGrad: trainable }).keep();
     this.params.set(name, t);
     return t;
   }
@@ -93,6 +94,15 @@ export abstract class Module {
 
   protected getBuffer(name: string): Tensor {
     return this.bufs.get(name)!;
+  }
+
+  /** Every BatchNorm2d in the tree with its module path (for num_batches_tracked, which is not a tensor here). */
+  *batchNorms(prefix = ''): Generator<[string, { numBatchesTracked: number }]> {
+    for (const [k, m] of this.kids) {
+      const path = prefix + k;
+      if ('numBatchesTracked' in m) yield [path, m as unknown as { numBatchesTracked: number }];
+      yield* m.batchNorms(`${path}.`);
+    }
   }
 
   train(mode = true): this {

@@ -21,8 +21,17 @@ export interface ResolvedRow {
   readonly channels: number | number[];
   /** Output stride relative to the input image. */
   readonly stride: number;
+  /** Learnable parameters of the row (all repeats). */
   readonly params: number;
   readonly line: number;
+}
+
+type Maker = (device: Device, ctx: Ctx) => Block;
+
+/** Learnable parameter count of a block, computed from its constructor without building it. */
+export interface ModelPlan {
+  readonly rows: ResolvedRow[];
+  readonly makers: Maker[];
 }
 
 export interface ModelOutput {
@@ -50,7 +59,13 @@ export class DetectionModel extends Module {
   constructor(device: Device, readonly config: ModelConfig, rand: Rand, readonly inputChannels = 3) {
     super(device);
     this.nc = config.nc;
-    const { rows, layers } = buildRows(device, config, rand, inputChannels);
+    const plan = planModel(config, inputChannels);
+    const ctx: Ctx = { rand, act: config.activation };
+    const layers = plan.makers.map((make, i) => {
+      const n = plan.rows[i].n;
+      return n > 1 ? new Sequential(device, Array.from({ length: n }, () => make(device, ctx))) : make(device, ctx);
+    });
+    const rows = plan.rows.map((r, i) => ({ ...r, params: layers[i].numParameters() }));
     this.rows = rows;
     this.layers = layers;
     this.child('model', new Sequential(device, layers));
@@ -151,11 +166,14 @@ export class DetectionModel extends Module {
   }
 }
 
-function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: number): { rows: ResolvedRow[]; layers: Block[] } {
+/**
+ * The official parse_model bookkeeping without building anything: absolute `from` indices, constructor
+ * arguments, output channels and strides of every row, and a maker per row. Errors name the file, the line
+ * and the layer.
+ */
+export function planModel(cfg: ModelConfig, inputChannels = 3): ModelPlan {
   const rows: ResolvedRow[] = [];
-  const layers: Block[] = [];
-  const act: Activation = cfg.activation;
-  const ctx: Ctx = { rand, act };
+  const makers: Maker[] = [];
   for (const spec of cfg.rows) {
     const i = spec.index;
     const fail = (msg: string): never => {
@@ -181,7 +199,7 @@ function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: 
     };
     const int = (v: unknown, what: string): number => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : fail(`${what} must be a positive integer, got ${JSON.stringify(v)}`));
     const n = spec.n > 1 ? Math.max(Math.round(spec.n * cfg.depthMultiple), 1) : spec.n;
-    let make: () => Block;
+    let make: Maker;
     let channels: number | number[];
     let stride = Array.isArray(from) ? strideOf(from[from.length - 1]) : strideOf(from);
     let args: unknown[];
@@ -195,31 +213,31 @@ function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: 
         case 'Conv': {
           argN(1, 6, 'c2, k, s, p, g, d');
           const [k = 1, s = 1, p = null, g = 1, d = 1] = a.slice(1) as (number | null)[];
-          make = () => new Conv(device, { c1, c2, k: int(k, 'k'), s: int(s, 's'), p: p ?? undefined, g: int(g, 'g'), d: int(d, 'd') }, rand, act);
+          make = (device, ctx) => new Conv(device, { c1, c2, k: int(k, 'k'), s: int(s, 's'), p: p ?? undefined, g: int(g, 'g'), d: int(d, 'd') }, ctx.rand, ctx.act);
           stride *= int(s, 's');
           break;
         }
         case 'AConv':
           argN(1, 1, 'c2');
-          make = () => new AConv(device, c1, c2, ctx);
+          make = (device, ctx) => new AConv(device, c1, c2, ctx);
           stride *= 2;
           break;
         case 'ADown':
           argN(1, 1, 'c2');
-          make = () => new ADown(device, c1, c2, ctx);
+          make = (device, ctx) => new ADown(device, c1, c2, ctx);
           stride *= 2;
           break;
         case 'ELAN1':
           argN(3, 3, 'c2, c3, c4');
-          make = () => new ELAN1(device, c1, c2, int(a[1], 'c3'), int(a[2], 'c4'), ctx);
+          make = (device, ctx) => new ELAN1(device, c1, c2, int(a[1], 'c3'), int(a[2], 'c4'), ctx);
           break;
         case 'RepNCSPELAN4':
           argN(3, 4, 'c2, c3, c4, c5');
-          make = () => new RepNCSPELAN4(device, c1, c2, int(a[1], 'c3'), int(a[2], 'c4'), ctx, a[3] === undefined ? 1 : int(a[3], 'c5'));
+          make = (device, ctx) => new RepNCSPELAN4(device, c1, c2, int(a[1], 'c3'), int(a[2], 'c4'), ctx, a[3] === undefined ? 1 : int(a[3], 'c5'));
           break;
         default:
           argN(2, 2, 'c2, c3');
-          make = () => new SPPELAN(device, c1, c2, int(a[1], 'c3'), ctx);
+          make = (device, ctx) => new SPPELAN(device, c1, c2, int(a[1], 'c3'), ctx);
       }
     } else {
       args = [...a];
@@ -232,7 +250,7 @@ function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: 
           const strides = f.map(strideOf);
           if (new Set(strides).size > 1) fail(`inputs ${JSON.stringify(f)} have different strides ${JSON.stringify(strides)}`);
           channels = f.reduce((s, j) => s + (chOf(j) as number), 0);
-          make = () => new Concat(device, dim);
+          make = (device, ctx) => new Concat(device, dim);
           break;
         }
         case 'nn.Upsample': {
@@ -242,12 +260,12 @@ function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: 
           const s = int(a[1], 'scale_factor');
           channels = single('Upsample');
           stride /= s;
-          make = () => new Upsample(device, s);
+          make = (device, ctx) => new Upsample(device, s);
           break;
         }
         case 'Silence':
           channels = single('Silence');
-          make = () => new Silence(device);
+          make = (device, ctx) => new Silence(device);
           break;
         case 'CBLinear': {
           argN(1, 5, 'c2s, k, s, p, g');
@@ -258,7 +276,7 @@ function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: 
           args = [c1, c2s, ...a.slice(1)];
           channels = c2s;
           stride *= int(s, 's');
-          make = () => new CBLinear(device, c1, c2s, ctx, int(k, 'k'), int(s, 's'), p ?? undefined, int(g, 'g'));
+          make = (device, ctx) => new CBLinear(device, c1, c2s, ctx, int(k, 'k'), int(s, 's'), p ?? undefined, int(g, 'g'));
           break;
         }
         case 'CBFuse': {
@@ -272,7 +290,7 @@ function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: 
             if (idx[k] < 0 || idx[k] >= (c as number[]).length) fail(`index ${idx[k]} is out of range for source ${j} with ${(c as number[]).length} parts`);
           });
           channels = chOf(f[f.length - 1]) as number;
-          make = () => new CBFuse(device, idx);
+          make = (device, ctx) => new CBFuse(device, idx);
           break;
         }
         case 'DDetect':
@@ -284,7 +302,7 @@ function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: 
           if (spec.module === 'DualDDetect' && ch.length % 2 !== 0) fail(`DualDDetect needs aux and main inputs (an even count), got ${ch.length}`);
           args = [nc, ch];
           channels = 4 + nc;
-          make = () => (spec.module === 'DDetect' ? new DDetect(device, nc, ch, ctx) : new DualDDetect(device, nc, ch, ctx));
+          make = (device, ctx) => (spec.module === 'DDetect' ? new DDetect(device, nc, ch, ctx) : new DualDDetect(device, nc, ch, ctx));
           break;
         }
         default: {
@@ -292,17 +310,16 @@ function buildRows(device: Device, cfg: ModelConfig, rand: Rand, inputChannels: 
           // taken literally (c1 first) and the output width recorded is the input's, as parse_model does.
           const nums = a.map((v, k) => int(v, `arg ${k}`));
           channels = single(spec.module);
-          if (spec.module === 'RepNCSP') make = () => new RepNCSP(device, nums[0], nums[1], ctx, nums[2] ?? 1);
-          else if (spec.module === 'RepNBottleneck') make = () => new RepNBottleneck(device, nums[0], nums[1], ctx);
-          else make = () => new RepConvN(device, nums[0], nums[1], ctx, nums[2] ?? 3, nums[3] ?? 1, nums[4] ?? 1, nums[5] ?? 1);
+          if (spec.module === 'RepNCSP') make = (device, ctx) => new RepNCSP(device, nums[0], nums[1], ctx, nums[2] ?? 1);
+          else if (spec.module === 'RepNBottleneck') make = (device, ctx) => new RepNBottleneck(device, nums[0], nums[1], ctx);
+          else make = (device, ctx) => new RepConvN(device, nums[0], nums[1], ctx, nums[2] ?? 3, nums[3] ?? 1, nums[4] ?? 1, nums[5] ?? 1);
           if (nums[0] !== channels) fail(`first arg (input channels) is ${nums[0]} but the input has ${String(channels)}`);
         }
       }
     }
     if (!Number.isInteger(stride) || stride < 1) fail(`upsampling below the input resolution (stride ${stride})`);
-    const block = n > 1 ? new Sequential(device, Array.from({ length: n }, make)) : make();
-    layers.push(block);
-    rows.push({ index: i, from, n, module: spec.module, args, channels, stride, params: block.numParameters(), line: spec.line });
+    makers.push(make);
+    rows.push({ index: i, from, n, module: spec.module, args, channels, stride, params: 0, line: spec.line });
   }
-  return { rows, layers };
+  return { rows, makers };
 }

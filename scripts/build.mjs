@@ -1,7 +1,17 @@
 // Builds dist/: the Node library and CLI bundles (ESM, source maps) with esbuild, and type declarations with tsc.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+
+/** `import text from './x.yaml?raw'` → the file's text (vite does the same in tests). */
+const rawText = {
+  name: 'raw-text',
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: resolve(dirname(a.importer), a.path.slice(0, -4)), namespace: 'raw' }));
+    b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text' }));
+  },
+};
 
 const started = performance.now();
 rmSync('dist', { recursive: true, force: true });
@@ -16,6 +26,7 @@ await build({
   target: 'node20',
   sourcemap: true,
   external,
+  plugins: [rawText],
   logLevel: 'warning',
 });
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

@@ -128,8 +128,9 @@ export type TensorSet = ReadonlyMap<string, HostTensor> | Readonly<Record<string
 export function writeSafetensors(tensors: TensorSet, metadata?: Readonly<Record<string, string>>): Uint8Array {
   const list = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (metadata !== undefined) header[METADATA_KEY] = { ...metadata };
+  // The header is assembled as text: a JS object would move integer-like names ('0') ahead of the others.
+  const parts: string[] = [];
+  if (metadata !== undefined) parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   let offset = 0;
   for (const [name, t] of list) {
     if (name === METADATA_KEY || name === '') throw new Error(`writeSafetensors: invalid tensor name '${name}'`);
@@ -138,10 +139,11 @@ export function writeSafetensors(tensors: TensorSet, metadata?: Readonly<Record<
     if (t.data.length !== numel(t.shape)) {
       throw new Error(`writeSafetensors: tensor '${name}' has ${t.data.length} elements but shape [${t.shape.join(', ')}] needs ${numel(t.shape)}`);
     }
-    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
+    const info = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    parts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
     offset += t.data.byteLength;
   }
-  const json = new TextEncoder().encode(JSON.stringify(header));
+  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
   const padded = Math.ceil(json.length / 8) * 8;
   const out = new Uint8Array(8 + padded + offset);
   const dv = new DataView(out.buffer);

@@ -1,0 +1,36 @@
+// Built-in model configs (the official YAML files, shipped unchanged in models/configs/) and resolution of a
+// `--cfg` argument: a built-in name, or YAML text the caller read from a file or a URL.
+import gelanT from './configs/gelan-t.yaml?raw';
+import gelanS from './configs/gelan-s.yaml?raw';
+import gelanM from './configs/gelan-m.yaml?raw';
+import gelanC from './configs/gelan-c.yaml?raw';
+import gelanE from './configs/gelan-e.yaml?raw';
+import yolov9T from './configs/yolov9-t.yaml?raw';
+import yolov9S from './configs/yolov9-s.yaml?raw';
+import yolov9M from './configs/yolov9-m.yaml?raw';
+import yolov9C from './configs/yolov9-c.yaml?raw';
+import yolov9E from './configs/yolov9-e.yaml?raw';
+import { type ModelConfig, parseModelConfig } from './config';
+
+export const BUILTIN_CONFIGS: Readonly<Record<string, string>> = {
+  'gelan-t': gelanT,
+  'gelan-s': gelanS,
+  'gelan-m': gelanM,
+  'gelan-c': gelanC,
+  'gelan-e': gelanE,
+  'yolov9-t': yolov9T,
+  'yolov9-s': yolov9S,
+  'yolov9-m': yolov9M,
+  'yolov9-c': yolov9C,
+  'yolov9-e': yolov9E,
+};
+
+export const isBuiltinConfig = (name: string): boolean => Object.prototype.hasOwnProperty.call(BUILTIN_CONFIGS, name.replace(/\.ya?ml$/, ''));
+
+/** A built-in config by name (`gelan-t`, `yolov9-c.yaml`, …), optionally with another class count. */
+export function builtinConfig(name: string, opts: { nc?: number } = {}): ModelConfig {
+  const key = name.replace(/\.ya?ml$/, '');
+  const text = BUILTIN_CONFIGS[key];
+  if (text === undefined) throw new Error(`unknown model config '${name}' (built-in: ${Object.keys(BUILTIN_CONFIGS).join(', ')}; or give a YAML file path)`);
+  return parseModelConfig(text, `builtin:${key}`, opts);
+}
