@@ -1,7 +1,7 @@
 // The official YOLO model YAML format: top-level nc / depth_multiple / width_multiple / activation, and
 // `backbone` + `head` lists of rows [from, number, module, args]. Rows keep their source line so errors can
 // name the file, the line and the layer.
-import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
+import { LineCounter, isMap, isSeq, parseDocument, stringify } from 'yaml';
 import type { Activation } from './layers';
 
 export type From = number | number[];
@@ -99,4 +99,10 @@ export function parseModelConfig(text: string, source: string, opts: { nc?: numb
     }
   }
   return { source, nc, depthMultiple: num('depth_multiple', 1), widthMultiple: num('width_multiple', 1), activation: activationOf(source, d.activation), rows, raw: d };
+}
+
+/** The same config with another class count (rows are re-resolved, since `nc` may appear in any args). */
+export function withClassCount(cfg: ModelConfig, nc: number): ModelConfig {
+  if (nc === cfg.nc) return cfg;
+  return { ...parseModelConfig(stringify(cfg.raw), cfg.source, { nc }), source: cfg.source };
 }

@@ -6,7 +6,7 @@
 import { copy } from '../engine/ops';
 import { noGrad } from '../engine/tensor';
 import { fmtShape } from '../engine/errors';
-import type { ModelConfig } from './config';
+import { type ModelConfig, withClassCount } from './config';
 import { DetectionModel, type ResolvedRow } from './yolo';
 
 export interface AuxRemovalMapping {
@@ -57,7 +57,7 @@ export function auxRemovalMapping(dual: readonly ResolvedRow[], gelan: readonly 
 
 /** Build the GELAN model for `target` and copy the main-branch weights of `dual` into it (GPU copies). */
 export function removeAuxBranch(dual: DetectionModel, target: ModelConfig): DetectionModel {
-  if (target.nc !== dual.nc) target = { ...target, nc: dual.nc };
+  target = withClassCount(target, dual.nc);
   const gelan = new DetectionModel(dual.device, target, () => 0.5, dual.inputChannels);
   try {
     const map = auxRemovalMapping(dual.rows, gelan.rows, { dual: dual.config.source, gelan: target.source });

@@ -295,9 +295,11 @@ export function planModel(cfg: ModelConfig, inputChannels = 3): ModelPlan {
         }
         case 'DDetect':
         case 'DualDDetect': {
-          argN(1, 1, 'nc');
+          // a second arg is the input widths the official builder appends in place (checkpoints' yaml has it)
+          argN(1, 2, 'nc');
           if (!Array.isArray(from)) fail(`the head needs a list 'from'`);
           const ch = (from as number[]).map((j) => chOf(j) as number);
+          if (a.length === 2 && JSON.stringify(a[1]) !== JSON.stringify(ch)) fail(`recorded input widths ${JSON.stringify(a[1])} differ from the graph's ${JSON.stringify(ch)}`);
           const nc = int(a[0], 'nc');
           if (spec.module === 'DualDDetect' && ch.length % 2 !== 0) fail(`DualDDetect needs aux and main inputs (an even count), got ${ch.length}`);
           args = [nc, ch];

@@ -59,7 +59,7 @@ function parseEntry(file: string, name: string, v: unknown, dataLength: number):
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) bad(`data_offsets [${begin}, ${end}] end before they begin`);
-  if (end > dataLength) bad(`data_offsets [${begin}, ${end}] run past the data section (${dataLength} bytes)`);
+  if (end > dataLength) bad(`data_offsets [${begin}, ${end}] run past the data section (${dataLength} bytes; truncated file?)`);
   const want = numel(shape) * DTYPE_BYTES[dtype];
   if (end - begin !== want) {
     bad(`size mismatch: shape [${shape.join(', ')}] × ${dtype} needs ${want} bytes, data_offsets give ${end - begin}`);

@@ -41,6 +41,17 @@ export function children(m: PickleObject, file = 'checkpoint'): [string, PickleO
   return out;
 }
 
+/** The sub-module at a dotted path ('model.1.bn'), as `module.get_submodule(path)`. */
+export function submodule(root: PickleObject, path: string, file = 'checkpoint'): PickleObject {
+  let m = root;
+  for (const name of path === '' ? [] : path.split('.')) {
+    const next = children(m, file).find(([n]) => n === name)?.[1];
+    if (next === undefined) throw new WeightFileError(file, `no sub-module '${name}' in ${m.cls} (path '${path}')`, { key: path });
+    m = next;
+  }
+  return m;
+}
+
 /**
  * The tensors `module.state_dict()` would return, in the same order: for each module depth-first, its non-None
  * parameters, then its persistent non-None buffers, then its children, keys joined with '.'.
