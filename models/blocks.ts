@@ -84,7 +84,7 @@ export class RepNBottleneck extends Block {
   readonly cv1: RepConvN;
   readonly cv2: Conv;
   readonly add: boolean;
-  constructor(device: Device, c1: number, c2: number, ctx: Ctx, shortcut = true, g = 1, e = 1.0) {
+  constructor(device: Device, c1: number, c2: number, ctx: Ctx, shortcut = true, g = 1, e = 0.5) {
     super(device);
     const h = Math.trunc(c2 * e);
     this.cv1 = this.child('cv1', new RepConvN(device, c1, h, ctx));
