@@ -2,6 +2,7 @@
 // literal `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }` padded so the data starts on a 64-byte
 // boundary, then the raw C-order data. writeNpy reproduces numpy's own header byte for byte.
 import { WeightFileError } from './errors';
+import { decodeLatin1 } from './text';
 import { type DType, DTYPE_BYTES, type HostTensor, numel, tensorBytes, tensorFromBytes } from './dtypes';
 
 const DESCR_TO_DTYPE: Readonly<Record<string, DType>> = {
@@ -104,7 +105,8 @@ export function readNpy(bytes: Uint8Array, file = 'npy'): HostTensor {
     throw new WeightFileError(file, `header length ${headerLength} exceeds the file (${bytes.length} bytes)`, { offset: 8 });
   }
   // 1.0 and 2.0 headers are latin-1; 3.0 is UTF-8.
-  const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lenSize, dataStart));
+  const raw = bytes.subarray(8 + lenSize, dataStart);
+  const text = major === 3 ? new TextDecoder('utf-8').decode(raw) : decodeLatin1(raw);
   const h = parseHeaderLiteral(file, text);
   const dtype = DESCR_TO_DTYPE[h.descr];
   if (dtype === undefined) {

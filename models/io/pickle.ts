@@ -6,6 +6,7 @@ import { WeightFileError } from './errors';
 import { OP, opLabel } from './pickle-opcodes';
 import { type Fail, newObject, reduce } from './pickle-reduce';
 import { type PickleDict, type PickleValue, describe, isCall, isObject } from './pickle-values';
+import { decodeLatin1 } from './text';
 
 export interface UnpickleOptions {
   /** Names the source in error messages (e.g. 'yolov9-c.pt/archive/data.pkl'). */
@@ -34,7 +35,6 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): Pick
   const maxDepth = options.maxDepth ?? 1000;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const utf8 = new TextDecoder('utf-8');
-  const latin1 = new TextDecoder('latin1');
   const len = bytes.length;
   let pos = 0;
   let opStart = 0;
@@ -101,9 +101,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): Pick
     for (let i = 0; i < kv.length; i += 2) dict.set(kv[i], kv[i + 1]);
   };
   const appendItems = (target: PickleValue, items: PickleValue[]): void => {
-    if (Array.isArray(target)) for (const v of items) target.push(v);
-    else if (isObject(target) || isCall(target)) (target.listItems ??= []).push(...items);
-    else fail(`cannot append to ${describe(target)}`);
+    let list: PickleValue[];
+    if (Array.isArray(target)) list = target;
+    else if (isObject(target) || isCall(target)) list = target.listItems ??= [];
+    else return fail(`cannot append to ${describe(target)}`);
+    for (const v of items) list.push(v); // not push(...items): spreading a huge batch overflows the call stack
   };
   const build = (state: PickleValue, inst: PickleValue): void => {
     if (isObject(inst) || isCall(inst)) {
@@ -167,11 +169,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): Pick
       case OP.SHORT_BINUNICODE: push(utf8.decode(take(u8()))); break;
       case OP.BINUNICODE: push(utf8.decode(take(u32()))); break;
       case OP.BINUNICODE8: push(utf8.decode(take(u64()))); break;
-      case OP.SHORT_BINSTRING: push(latin1.decode(take(u8()))); break; // Python 2 str: bytes, read as latin-1
+      case OP.SHORT_BINSTRING: push(decodeLatin1(take(u8()))); break; // Python 2 str: bytes, read as latin-1
       case OP.BINSTRING: {
         const n = i32();
         if (n < 0) fail(`negative BINSTRING length ${n}`);
-        push(latin1.decode(take(n)));
+        push(decodeLatin1(take(n)));
         break;
       }
       case OP.SHORT_BINBYTES: push(take(u8()).slice()); break;

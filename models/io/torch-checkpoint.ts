@@ -137,7 +137,7 @@ export function loadTorchCheckpoint(bytes: Uint8Array, file = 'checkpoint.pt'): 
     const keys = [...top.keys()].map((k) => String(k)).join(', ');
     const pick = entry === 'auto' ? ((top.get('ema') ?? null) !== null ? 'ema' : 'model') : entry;
     const v = top.get(pick);
-    if (entry === 'auto' && v === undefined && [...top.values()].every(isTensor)) return top; // a bare state dict
+    if (entry === 'auto' && v === undefined && top.size > 0 && [...top.values()].every(isTensor)) return top; // a bare state dict
     if (v === undefined) throw new WeightFileError(file, `no '${entry === 'auto' ? "model' or 'ema" : pick}' entry (top-level keys: ${keys})`, { key: pick });
     if (v === null) throw new WeightFileError(file, `'${pick}' entry is None`, { key: pick });
     return v;

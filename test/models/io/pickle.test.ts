@@ -70,6 +70,15 @@ describe('unpickle: hostile input stays inert', () => {
     expect(v).toMatchObject({ state: new Map([['eps', 0.001]]), items: new Map([['k', 1]]) });
   });
 
+  it('reads Python 2 byte strings as latin-1 and appends to list subclasses', () => {
+    const w = new PickleWriter().proto().op('MARK');
+    w.op('SHORT_BINSTRING', 3, 0x41, 0x80, 0xff).op('BINSTRING', 1, 0, 0, 0, 0x9f);
+    w.global('torch.nn.modules.container', 'ModuleListLike').op('EMPTY_TUPLE').op('NEWOBJ').op('MARK').int(1).int(2).op('APPENDS');
+    const [a, b, obj] = unpickle(w.op('LIST').done()) as PickleValue[];
+    expect([a, b]).toEqual(['A\u0080\u00ff', '\u009f']);
+    expect(obj).toMatchObject({ kind: 'object', listItems: [1, 2] });
+  });
+
   it('refuses tensor rebuilds without a real storage and non-latin-1 bytes', () => {
     const tensor = new PickleWriter().proto().global('torch._utils', '_rebuild_tensor_v2')
       .op('MARK').str('not a storage').int(0).op('EMPTY_TUPLE').op('EMPTY_TUPLE').op('TUPLE').op('REDUCE').done();
