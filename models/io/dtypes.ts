@@ -66,7 +66,8 @@ function view(dtype: DType, buf: ArrayBuffer): TypedData {
  */
 export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: Uint8Array): HostTensor {
   assertLittleEndianHost();
-  const data = view(dtype, bytes.slice().buffer);
+  // Uint8Array.prototype.slice, not bytes.slice(): on a Node Buffer the latter is a view of a shared pool.
+  const data = view(dtype, Uint8Array.prototype.slice.call(bytes).buffer);
   // The switch in view() pairs each dtype with its array type; TS cannot follow that through the union.
   return { dtype, shape: [...shape], data } as HostTensor;
 }

@@ -176,9 +176,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): Pick
         push(decodeLatin1(take(n)));
         break;
       }
-      case OP.SHORT_BINBYTES: push(take(u8()).slice()); break;
-      case OP.BINBYTES: push(take(u32()).slice()); break;
-      case OP.BINBYTES8: case OP.BYTEARRAY8: push(take(u64()).slice()); break;
+      case OP.SHORT_BINBYTES: push(Uint8Array.prototype.slice.call(take(u8()))); break;
+      case OP.BINBYTES: push(Uint8Array.prototype.slice.call(take(u32()))); break;
+      case OP.BINBYTES8: case OP.BYTEARRAY8: push(Uint8Array.prototype.slice.call(take(u64()))); break;
 
       case OP.EMPTY_LIST: push([]); break;
       case OP.EMPTY_TUPLE: push([]); break;

@@ -23,7 +23,7 @@ export function isDenseRowMajor(shape: readonly number[], stride: readonly numbe
 }
 
 function words(bytes: Uint8Array, width: 1 | 2 | 4): Uint8Array | Uint16Array | Uint32Array {
-  const src = bytes.byteOffset % width === 0 ? bytes : bytes.slice();
+  const src = bytes.byteOffset % width === 0 ? bytes : Uint8Array.prototype.slice.call(bytes);
   if (width === 1) return src;
   if (width === 2) return new Uint16Array(src.buffer, src.byteOffset, src.byteLength / 2);
   return new Uint32Array(src.buffer, src.byteOffset, src.byteLength / 4);

@@ -100,3 +100,19 @@ describe('safetensors', () => {
     expect(() => readSafetensors(bytes, 'bad.st')).toThrow(WeightFileError);
   });
 });
+
+describe('Node Buffers as input', () => {
+  it('tensors read from a Buffer are copies of exactly their own bytes (Buffer.slice is a view)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    const { readSafetensors: read } = await import('../../../models/io/safetensors');
+    const buf = readFileSync(fileURLToPath(new URL('../../fixtures/yolov9/blocks/conv_k1.safetensors', import.meta.url)));
+    const plain = read(new Uint8Array(buf), 'plain');
+    const fromBuffer = read(buf, 'buffer');
+    for (const [k, t] of plain.tensors) {
+      const u = fromBuffer.tensors.get(k)!;
+      expect(u.data.length, k).toBe(t.data.length);
+      expect(Array.from(u.data as ArrayLike<number | bigint>), k).toEqual(Array.from(t.data as ArrayLike<number | bigint>));
+    }
+  });
+});
