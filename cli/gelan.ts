@@ -2,6 +2,7 @@
 // The `gelan` command line. Subcommands are added by the models and training layers.
 import { Command } from 'commander';
 import { selfcheck } from './selfcheck';
+import { registerModelCommands } from './models';
 
 const program = new Command('gelan').description('WebGPU engine for YOLOv9 / GELAN: training and inference in Node and browsers');
 
@@ -12,6 +13,8 @@ program
     const ok = await selfcheck();
     process.exitCode = ok ? 0 : 1;
   });
+
+registerModelCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`gelan: ${e instanceof Error ? e.message : String(e)}`);
