@@ -81,6 +81,13 @@ describe('gelan CLI: models', () => {
     const r = gelan('reparam', '--weights', FX('yolov9-t.pt'), '--cfg', 'gelan-t', '--out', out);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/3,717,680 params\) -> .* \(builtin:gelan-t, 2,442,640 params\); main-branch output max relative difference/);
+    // predict on the dual model itself gives the main branch, as official inference does
+    const yd = join(tmp, 'yd.npy');
+    const pd = gelan('predict', '--weights', FX('yolov9-t.pt'), '--input', x, '--out', yd);
+    expect(pd.code, pd.err).toBe(0);
+    expect(pd.out).toContain('(main branch)');
+    const cd = closeness(toFloat32(readNpy(new Uint8Array(readFileSync(yd)), yd)), toFloat32(fx.get('f64.eval.y_main')!), 2e-3, 1e-4);
+    expect(cd.ok, cd.worst).toBe(true);
     const y = join(tmp, 'y2.npy');
     const p = gelan('predict', '--weights', out, '--input', x, '--out', y, '--fuse');
     expect(p.code, p.err).toBe(0);
