@@ -27,6 +27,7 @@ export const UNARY = {
   silu: { fwd: 'a0 * sigmoid_(a0)', grad: 'a1 * sigmoid_(a0) * (1.0 + a0 * (1.0 - sigmoid_(a0)))', ref: (x) => x * sig(x) },
   relu: { fwd: 'max(a0, 0.0)', grad: 'select(0.0, a1, a0 > 0.0)', ref: (x) => Math.max(x, 0) },
   tanh: { fwd: 'tanh_(a0)', grad: 'a1 * (1.0 - tanh_(a0) * tanh_(a0))', ref: Math.tanh },
+  atan: { fwd: 'atan(a0)', grad: 'a1 / (1.0 + a0 * a0)', ref: Math.atan },
   clamp: { fwd: 'clamp(a0, p.s0, p.s1)', grad: 'select(0.0, a1, a0 >= p.s0 && a0 <= p.s1)', ref: (x, lo, hi) => Math.min(Math.max(x, lo), hi) },
   powScalar: { fwd: 'pow_(a0, p.s0)', grad: 'a1 * p.s0 * pow_(a0, p.s0 - 1.0)', ref: (x, e) => x ** e },
   scale: { fwd: 'a0 * p.s0 + p.s1', grad: 'a1 * p.s0', ref: (x, a, b) => x * a + b },
@@ -50,6 +51,12 @@ export const BINARY = {
   pow: { fwd: 'pow_(a0, a1)', grads: ['a2 * a1 * pow_(a0, a1 - 1.0)', 'a2 * pow_(a0, a1) * log_(a0)'], ref: (a, b) => a ** b },
   maximum: { fwd: 'max(a0, a1)', grads: ['select(0.0, a2, a0 >= a1)', 'select(a2, 0.0, a0 >= a1)'], ref: Math.max },
   minimum: { fwd: 'min(a0, a1)', grads: ['select(0.0, a2, a0 <= a1)', 'select(a2, 0.0, a0 <= a1)'], ref: Math.min },
+  // binary cross-entropy of logits a0 against targets a1, in the overflow-free form max(x,0) − x·t + log(1 + e^−|x|)
+  bceLogits: {
+    fwd: 'max(a0, 0.0) - a0 * a1 + log(1.0 + exp(-abs(a0)))',
+    grads: ['a2 * (sigmoid_(a0) - a1)', '-a2 * a0'],
+    ref: (x, t) => Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x))),
+  },
   gt: { fwd: 'select(0.0, 1.0, a0 > a1)', grads: null, ref: (a, b) => +(a > b) },
   ge: { fwd: 'select(0.0, 1.0, a0 >= a1)', grads: null, ref: (a, b) => +(a >= b) },
   lt: { fwd: 'select(0.0, 1.0, a0 < a1)', grads: null, ref: (a, b) => +(a < b) },
@@ -97,6 +104,7 @@ export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
 export const silu = (x: Tensor): Tensor => unary('silu', x);
 export const relu = (x: Tensor): Tensor => unary('relu', x);
 export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const atan = (x: Tensor): Tensor => unary('atan', x);
 export const clamp = (x: Tensor, min: number, max: number): Tensor => {
   if (!(min <= max)) throw new OpError('clamp', `min ${min} is greater than max ${max}`);
   return unary('clamp', x, min, max);
@@ -113,6 +121,8 @@ export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
 export const pow = (a: Tensor, b: Tensor): Tensor => binary('pow', a, b);
 export const maximum = (a: Tensor, b: Tensor): Tensor => binary('maximum', a, b);
 export const minimum = (a: Tensor, b: Tensor): Tensor => binary('minimum', a, b);
+/** Elementwise binary cross-entropy with logits (PyTorch's BCEWithLogitsLoss, reduction 'none'). */
+export const bceWithLogits = (logits: Tensor, targets: Tensor): Tensor => binary('bceLogits', logits, targets);
 export const gt = (a: Tensor, b: Tensor): Tensor => binary('gt', a, b);
 export const ge = (a: Tensor, b: Tensor): Tensor => binary('ge', a, b);
 export const lt = (a: Tensor, b: Tensor): Tensor => binary('lt', a, b);

@@ -138,6 +138,7 @@ const UNARY_GPU: Record<UnaryOp, (x: Tensor, s0: number, s1: number) => Tensor> 
   silu: ops.silu,
   relu: ops.relu,
   tanh: ops.tanh,
+  atan: ops.atan,
   clamp: ops.clamp,
   powScalar: ops.powScalar,
   scale: ops.scale,
@@ -153,6 +154,7 @@ const BINARY_GPU: Record<DiffBinary, (a: Tensor, b: Tensor) => Tensor> = {
   pow: ops.pow,
   maximum: ops.maximum,
   minimum: ops.minimum,
+  bceLogits: ops.bceWithLogits,
 };
 
 cases('unary', (r) => {
@@ -167,6 +169,7 @@ cases('unary', (r) => {
     silu: (s) => ref.scale(normal(r, s), 2),
     relu: (s) => awayFrom(r, s, [0]),
     tanh: (s) => ref.scale(normal(r, s), 1.5),
+    atan: (s) => ref.scale(normal(r, s), 2),
     clamp: (s) => awayFrom(r, s, [-0.5, 0.75]),
     powScalar: (s) => awayFrom(r, s, [0], 0.3),
     scale: (s) => normal(r, s),

@@ -1,0 +1,38 @@
+// Complete IoU of two sets of xyxy boxes laid out (B, 4, A), differentiable with respect to both, exactly as the
+// official bbox_iou(CIoU=True): eps 1e-7 on heights and on the union, and the aspect term's α without gradient.
+import { add, atan, clamp, concat, div, maximum, minimum, mul, scale, slice, sub } from '../../engine/ops';
+import type { Tensor } from '../../engine/tensor';
+
+const EPS = 1e-7;
+const FOUR_OVER_PI2 = 4 / Math.PI ** 2;
+
+/** (B, 1, A) CIoU of `a` and `b` (each (B, 4, A) xyxy). */
+export function ciou(a: Tensor, b: Tensor): Tensor {
+  const c = (t: Tensor, k: number): Tensor => slice(t, 1, k, k + 1);
+  const [ax1, ay1, ax2, ay2] = [0, 1, 2, 3].map((k) => c(a, k));
+  const [bx1, by1, bx2, by2] = [0, 1, 2, 3].map((k) => c(b, k));
+  const w1 = sub(ax2, ax1);
+  const h1 = scale(sub(ay2, ay1), 1, EPS);
+  const w2 = sub(bx2, bx1);
+  const h2 = scale(sub(by2, by1), 1, EPS);
+  const iw = clamp(sub(minimum(ax2, bx2), maximum(ax1, bx1)), 0, Infinity);
+  const ih = clamp(sub(minimum(ay2, by2), maximum(ay1, by1)), 0, Infinity);
+  const inter = mul(iw, ih);
+  const union = scale(sub(add(mul(w1, h1), mul(w2, h2)), inter), 1, EPS);
+  const iou = div(inter, union);
+  const cw = sub(maximum(ax2, bx2), minimum(ax1, bx1));
+  const ch = sub(maximum(ay2, by2), minimum(ay1, by1));
+  const c2 = scale(add(mul(cw, cw), mul(ch, ch)), 1, EPS);
+  const dx = sub(add(bx1, bx2), add(ax1, ax2));
+  const dy = sub(add(by1, by2), add(ay1, ay2));
+  const rho2 = scale(add(mul(dx, dx), mul(dy, dy)), 0.25);
+  const t = sub(atan(div(w2, h2)), atan(div(w1, h1)));
+  const v = scale(mul(t, t), FOUR_OVER_PI2);
+  // α = v / (v − iou + 1 + eps), a constant in the gradient
+  const vd = v.detach();
+  const alpha = div(vd, scale(sub(vd, iou.detach()), 1, 1 + EPS));
+  return sub(iou, add(div(rho2, c2), mul(v, alpha)));
+}
+
+/** Concatenate (B, 1, A) coordinate planes into (B, 4, A) boxes. */
+export const boxes = (x1: Tensor, y1: Tensor, x2: Tensor, y2: Tensor): Tensor => concat([x1, y1, x2, y2], 1);

@@ -1,0 +1,37 @@
+// Model EMA (official ModelEMA): after every optimiser step, every floating state tensor — parameters and
+// BatchNorm running statistics — moves toward the model's: e = d·e + (1 − d)·x with d(u) = 0.9999·(1 − e^(−u/2000)).
+import { OPT_WG, emaKernel } from '../../kernels/optim.wgsl';
+import { copy } from '../../engine/ops';
+import { noGrad } from '../../engine/tensor';
+import { DetectionModel } from '../../models/yolo';
+
+export const emaDecay = (updates: number, decay = 0.9999, tau = 2000): number => decay * (1 - Math.exp(-updates / tau));
+
+export class ModelEMA {
+  readonly ema: DetectionModel;
+  updates: number;
+
+  constructor(model: DetectionModel, updates = 0) {
+    this.ema = new DetectionModel(model.device, model.config, () => 0, model.inputChannels);
+    this.ema.eval();
+    this.updates = updates;
+    noGrad(model.device, () => {
+      for (const [k, t] of model.stateEntries()) this.ema.setTensor(k, copy(t));
+    });
+  }
+
+  update(model: DetectionModel): void {
+    this.updates++;
+    const d = emaDecay(this.updates);
+    const dev = model.device;
+    const src = new Map([...model.stateEntries()].map(([k, t]) => [k, t] as const));
+    for (const [k, e] of this.ema.stateEntries()) {
+      const x = src.get(k)!;
+      dev.dispatch(emaKernel(), [e.storage.buf, x.storage.buf], { n: e.size, d }, dev.grid1d(e.size, OPT_WG));
+    }
+  }
+
+  dispose(): void {
+    this.ema.dispose();
+  }
+}
