@@ -50,6 +50,21 @@ export interface ScopedResource {
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 20;
+const PROFILE_QUERIES = 2048;
+
+/** GPU time per kernel name, from timestamp queries around each dispatch (see Device.profile). */
+export interface KernelProfile {
+  readonly name: string;
+  readonly calls: number;
+  readonly ms: number;
+}
+
+interface ProfileState {
+  readonly querySet: GPUQuerySet;
+  readonly resolve: GPUBuffer;
+  names: string[];
+  readonly pending: { staging: GPUBuffer; names: string[] }[];
+}
 
 export class Device {
   readonly features: DeviceFeatures;
@@ -72,6 +87,7 @@ export class Device {
   private readonly lostWaiters = new Set<(e: DeviceLostError) => void>();
   private readonly compileErrors: Promise<string | null>[] = [];
   private disposed = false;
+  private profiler: ProfileState | null = null;
   /** Live tensors and their storage bytes, maintained by Tensor. */
   liveTensors = 0;
   /** Scope stack for tidy(): each frame collects the resources created inside it. */
@@ -214,10 +230,20 @@ export class Device {
     }
     for (const b of buffers) b.lastBatch = this.batchId;
     const bindGroup = this.gpu.createBindGroup({ layout: k.layout, entries });
+    const prof = this.profiler;
+    if (prof) {
+      // one pass per dispatch, timestamped at its start and end
+      this.closePass();
+      if (prof.names.length >= PROFILE_QUERIES / 2) this.flush();
+      const q = 2 * prof.names.length;
+      prof.names.push(src.name);
+      this.pass = this.openEncoder().beginComputePass({ timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+    }
     const pass = this.openPass();
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (prof) this.closePass();
     if (++this.dispatches >= this.dispatchesPerSubmit) this.flush();
   }
 
@@ -259,6 +285,15 @@ export class Device {
   flush(): void {
     if (!this.encoder) return;
     this.closePass();
+    const prof = this.profiler;
+    if (prof && prof.names.length > 0) {
+      const n = 2 * prof.names.length;
+      const staging = this.gpu.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'profile staging' });
+      this.encoder.resolveQuerySet(prof.querySet, 0, n, prof.resolve, 0);
+      this.encoder.copyBufferToBuffer(prof.resolve, 0, staging, 0, n * 8);
+      prof.pending.push({ staging, names: prof.names });
+      prof.names = [];
+    }
     if (this.arenaUsed > 0) this.gpu.queue.writeBuffer(this.arena, 0, this.arenaMirror, 0, this.arenaUsed);
     this.gpu.queue.submit([this.encoder.finish()]);
     this.encoder = null;
@@ -286,6 +321,46 @@ export class Device {
       if (staging.buffer.mapState === 'mapped') staging.buffer.unmap();
       if (!this.disposed) this.readPool.release(staging);
     }
+  }
+
+  /**
+   * Time every dispatch until profileEnd() with timestamp queries (one compute pass per dispatch, so slower
+   * than normal). Needs the timestamp-query feature.
+   */
+  profileStart(): void {
+    if (!this.features.timestampQuery) throw new Error('profiling needs the timestamp-query feature, which this device does not have');
+    if (this.profiler) return;
+    this.flush();
+    this.profiler = {
+      querySet: this.gpu.createQuerySet({ type: 'timestamp', count: PROFILE_QUERIES }),
+      resolve: this.gpu.createBuffer({ size: PROFILE_QUERIES * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+      names: [],
+      pending: [],
+    };
+  }
+
+  /** Stop profiling; GPU milliseconds per kernel name, largest first. */
+  async profileEnd(): Promise<KernelProfile[]> {
+    const prof = this.profiler;
+    if (!prof) return [];
+    this.flush();
+    this.profiler = null;
+    const totals = new Map<string, { calls: number; ns: number }>();
+    for (const { staging, names } of prof.pending) {
+      await this.guard(staging.mapAsync(GPUMapMode.READ));
+      const t = new BigInt64Array(staging.getMappedRange());
+      names.forEach((name, i) => {
+        const e = totals.get(name) ?? { calls: 0, ns: 0 };
+        e.calls++;
+        e.ns += Number(t[2 * i + 1] - t[2 * i]);
+        totals.set(name, e);
+      });
+      staging.unmap();
+      staging.destroy();
+    }
+    prof.querySet.destroy();
+    prof.resolve.destroy();
+    return [...totals].map(([name, e]) => ({ name, calls: e.calls, ms: e.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
   }
 
   /** Wait until all submitted work has finished (for timing and tests). */

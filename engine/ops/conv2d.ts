@@ -3,6 +3,7 @@
 // the bias gradient is a sum of gy over N, H, W.
 import { CONV_TW, CONV_WG, convFwdKernel } from '../../kernels/conv2d/fwd.wgsl';
 import { convDgradKernel } from '../../kernels/conv2d/dgrad.wgsl';
+import { FLIP_WG, flipWeightKernel } from '../../kernels/conv2d/flip.wgsl';
 import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
 import { type ConvGeometry, convParams } from '../../kernels/conv2d/params';
 import { record } from '../autograd';
@@ -90,6 +91,20 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
 
 function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dev = gy.device;
+  const ph = g.dh * (g.KH - 1) - g.ph;
+  const pw = g.dw * (g.KW - 1) - g.pw;
+  if (g.sh === 1 && g.sw === 1 && ph >= 0 && pw >= 0) {
+    // stride 1: the input gradient is a forward conv of gy with the flipped, transposed weight
+    const cpg = g.C / g.groups;
+    const opg = g.O / g.groups;
+    const wt = empty(dev, [g.C, opg, g.KH, g.KW], 'f32', 'conv2d.dgrad');
+    const wd = dense0(w);
+    dev.dispatch(flipWeightKernel(), [wd.storage.buf, wt.storage.buf], { O: g.O, cpg, opg, KH: g.KH, KW: g.KW }, dev.grid1d(wt.size, FLIP_WG));
+    release(wd, w);
+    const gx = conv2d(gy, wt, null, { padding: [ph, pw], dilation: [g.dh, g.dw], groups: g.groups });
+    wt.dispose();
+    return gx;
+  }
   const gx = empty(dev, [g.N, g.C, g.H, g.W], 'f32', 'conv2d.dgrad');
   const gyd = dense0(gy);
   const wd = dense0(w);
