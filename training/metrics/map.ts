@@ -42,8 +42,8 @@ export function processBatch(dets: readonly Detection[], labels: readonly Label[
 }
 
 function interp(x: number, xp: readonly number[], fp: readonly number[], left?: number): number {
-  // numpy.interp for increasing xp
-  if (x <= xp[0]) return x < xp[0] && left !== undefined ? left : fp[0];
+  // numpy.interp for non-decreasing xp (at repeated xp values the rightmost one wins)
+  if (x < xp[0]) return left ?? fp[0];
   if (x >= xp[xp.length - 1]) return fp[fp.length - 1];
   let lo = 0;
   let hi = xp.length - 1;
