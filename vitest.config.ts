@@ -1,14 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
-// One WebGPU device per test file; files run one after another because the software adapter already uses
-// both cores of a CI machine.
+// Two projects: `node` (the engine on Dawn, one WebGPU device per test file) and `browser` (the same fixtures in
+// headless Chromium's WebGPU, driven by Playwright: test/browser/). Files run one after another, and the browser
+// project after the Node one (groupOrder), because the software adapters already use both cores of a CI machine.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/browser/**'],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'], sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], sequence: { groupOrder: 2 } },
+      },
+    ],
   },
 });

@@ -5,7 +5,7 @@ import { builtinConfig, isBuiltinConfig } from './registry';
 import { DetectionModel } from './yolo';
 
 export { parseModelConfig, withClassCount, ConfigError, type ModelConfig, type LayerRow } from './config';
-export { BUILTIN_CONFIGS, builtinConfig, isBuiltinConfig } from './registry';
+export { BUILTIN_CONFIGS, OFFICIAL_CONFIGS, PRESET_CONFIGS, builtinConfig, isBuiltinConfig } from './registry';
 export { DetectionModel, planModel, type ModelOutput, type ResolvedRow, SUPPORTED_MODULES } from './yolo';
 export { type BranchOutput, makeAnchors, REG_MAX } from './heads';
 export { fuseModel } from './fuse';

@@ -10,9 +10,12 @@ import yolov9S from './configs/yolov9-s.yaml?raw';
 import yolov9M from './configs/yolov9-m.yaml?raw';
 import yolov9C from './configs/yolov9-c.yaml?raw';
 import yolov9E from './configs/yolov9-e.yaml?raw';
+import yolov9Shapes from './presets/yolov9-shapes.yaml?raw';
+import gelanShapes from './presets/gelan-shapes.yaml?raw';
 import { type ModelConfig, parseModelConfig } from './config';
 
-export const BUILTIN_CONFIGS: Readonly<Record<string, string>> = {
+/** The official configs, unchanged. */
+export const OFFICIAL_CONFIGS: Readonly<Record<string, string>> = {
   'gelan-t': gelanT,
   'gelan-s': gelanS,
   'gelan-m': gelanM,
@@ -24,6 +27,14 @@ export const BUILTIN_CONFIGS: Readonly<Record<string, string>> = {
   'yolov9-c': yolov9C,
   'yolov9-e': yolov9E,
 };
+
+/** Our own small configs in the same format (models/presets/): the main job trains yolov9-shapes. */
+export const PRESET_CONFIGS: Readonly<Record<string, string>> = {
+  'yolov9-shapes': yolov9Shapes,
+  'gelan-shapes': gelanShapes,
+};
+
+export const BUILTIN_CONFIGS: Readonly<Record<string, string>> = { ...OFFICIAL_CONFIGS, ...PRESET_CONFIGS };
 
 export const isBuiltinConfig = (name: string): boolean => Object.prototype.hasOwnProperty.call(BUILTIN_CONFIGS, name.replace(/\.ya?ml$/, ''));
 

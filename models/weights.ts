@@ -7,7 +7,7 @@ import { fmtShape } from '../engine/errors';
 import { type HostTensor, toFloat32 } from './io/dtypes';
 import { readSafetensors, writeSafetensors } from './io/safetensors';
 import { type CheckpointEntry, loadTorchCheckpoint } from './io/torch-checkpoint';
-import { modelYaml } from './io/torch-module';
+import { attr, modelYaml, toPlain } from './io/torch-module';
 import { type ModelConfig, parseModelConfig } from './config';
 import type { DetectionModel } from './yolo';
 
@@ -69,6 +69,8 @@ export interface WeightFile {
   readonly tensors: Map<string, HostTensor>;
   /** The model config stored with the weights (our safetensors metadata, or a .pt's DetectionModel.yaml). */
   readonly config: ModelConfig | null;
+  /** Class names stored with the weights, if any. */
+  readonly names: string[] | null;
   readonly format: 'safetensors' | 'torch';
 }
 
@@ -82,11 +84,26 @@ export function readWeightFile(bytes: Uint8Array, name: string, opts: { entry?: 
     const inputCh = typeof yaml.ch === 'number' ? yaml.ch : 3;
     const config = parseModelConfig(stringify(yaml), `${name} (embedded model yaml)`);
     if (inputCh !== 3) throw new Error(`${name}: models with ${inputCh} input channels are not supported`);
-    return { tensors: ck.stateDict(opts.entry ?? 'auto'), config, format: 'torch' };
+    const n = toPlain(attr(module, 'names'));
+    const names = Array.isArray(n) ? n.map(String) : n !== null && typeof n === 'object' ? Object.values(n).map(String) : null;
+    return { tensors: ck.stateDict(opts.entry ?? 'auto'), config, names, format: 'torch' };
   }
   const f = readSafetensors(bytes, name);
   const text = f.metadata?.config;
-  return { tensors: f.tensors, config: text ? parseModelConfig(text, `${name} (embedded model yaml)`) : null, format: 'safetensors' };
+  let tensors = f.tensors;
+  if (f.metadata?.format === 'gelan-webgpu-checkpoint') {
+    // a training checkpoint: its EMA weights (what validation and best.pt use), as the official attempt_load
+    const want = opts.entry === 'model' ? null : 'ema.';
+    const ema = [...f.tensors].filter(([k]) => k.startsWith('ema.'));
+    tensors = new Map(want && ema.length ? ema.map(([k, t]) => [k.slice(4), t]) : [...f.tensors].filter(([k]) => !k.startsWith('ema.') && !k.startsWith('optim.')));
+  }
+  let names: string[] | null = null;
+  try {
+    names = f.metadata?.names ? (JSON.parse(f.metadata.names) as string[]) : null;
+  } catch {
+    names = null;
+  }
+  return { tensors, config: text ? parseModelConfig(text, `${name} (embedded model yaml)`) : null, names, format: 'safetensors' };
 }
 
 /** Serialise a model's weights as safetensors with its config (YAML) and class count in the metadata. */

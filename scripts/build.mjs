@@ -1,17 +1,9 @@
-// Builds dist/: the Node library and CLI bundles (ESM, source maps) with esbuild, and type declarations with tsc.
+// Builds dist/: the Node library and CLI bundles (ESM, source maps) with esbuild, type declarations with tsc, and
+// the browser bundle dist/browser/gelan-webgpu.js (scripts/browser-bundle.mjs: no Node code allowed in it).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { resolve, dirname } from 'node:path';
-
-/** `import text from './x.yaml?raw'` → the file's text (vite does the same in tests). */
-const rawText = {
-  name: 'raw-text',
-  setup(b) {
-    b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: resolve(dirname(a.importer), a.path.slice(0, -4)), namespace: 'raw' }));
-    b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text' }));
-  },
-};
+import { rmSync } from 'node:fs';
+import { buildBrowserDist, kib, rawText } from './browser-bundle.mjs';
 
 const started = performance.now();
 rmSync('dist', { recursive: true, force: true });
@@ -29,5 +21,7 @@ await build({
   plugins: [rawText],
   logLevel: 'warning',
 });
+const browser = await buildBrowserDist();
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 console.log(`built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(`browser bundle dist/browser/gelan-webgpu.js: ${kib(browser.size.raw)} (gzip ${kib(browser.size.gzip)})`);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set-up for a fresh machine: a WebGPU adapter Dawn can use, Node dependencies, the build.
+# Set-up for a fresh machine: a WebGPU adapter Dawn can use, Chromium for the browser tests, Node dependencies,
+# the build.
 #
 # Dawn (npm `webgpu`) needs a Vulkan driver on Linux. Machines without a GPU get Mesa's software
 # rasteriser lavapipe; Dawn needs Mesa >= 25 (Debian 12's own 22.3 lacks features Dawn requires), which
@@ -58,14 +59,43 @@ install_vulkan_linux() {
   mesa_ok || gpu_icd || say "warning: Mesa $(mesa_version) may be too old for Dawn (needs >= 25)"
 }
 
+# The browser tests (test/browser) drive Debian's Chromium headless through playwright-core (no browser is ever
+# downloaded); its WebGPU runs on SwiftShader, so no GPU is needed. Missing Chromium only costs those tests.
+CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
+chromium_help="  Install Chromium (Debian: apt-get install -y chromium) or point CHROMIUM_PATH at a Chromium/Chrome >= 113 binary;
+  without it the browser tests are skipped (and fail under CI=true)."
+
+install_chromium_linux() {
+  if [ -x "$CHROMIUM" ]; then
+    say "Chromium present ($("$CHROMIUM" --version 2>/dev/null | head -n1 || echo "$CHROMIUM"))"
+    return
+  fi
+  [ -r /etc/os-release ] && . /etc/os-release
+  local id="${ID:-unknown}"
+  if [ "$id" != debian ]; then
+    say "warning: no Chromium at $CHROMIUM and this is not Debian ($id; Ubuntu's chromium package is a snap).
+$chromium_help"
+    return
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    say "warning: no Chromium at $CHROMIUM; as root run: apt-get update && apt-get install -y chromium
+$chromium_help"
+    return
+  fi
+  say "installing Debian's chromium (browser tests)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  say "installed $(chromium --version 2>/dev/null | head -n1)"
+}
+
 command -v node >/dev/null || die "Node.js >= 20 is required (https://nodejs.org, or apt-get install nodejs npm)."
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js >= 20 is required, found $(node --version)."
 
 case "$(uname -s)" in
-  Linux) install_vulkan_linux ;;
-  Darwin) say "macOS: Dawn uses Metal, nothing to install" ;;
-  MINGW* | MSYS* | CYGWIN*) say "Windows: Dawn uses Direct3D 12 or Vulkan, nothing to install" ;;
+  Linux) install_vulkan_linux; install_chromium_linux ;;
+  Darwin) say "macOS: Dawn uses Metal, nothing to install; browser tests: set CHROMIUM_PATH to Chrome or Chromium" ;;
+  MINGW* | MSYS* | CYGWIN*) say "Windows: Dawn uses Direct3D 12 or Vulkan, nothing to install; browser tests: set CHROMIUM_PATH to Chrome or Chromium" ;;
   *) say "unknown OS $(uname -s): Dawn needs a Vulkan, Metal or D3D12 driver" ;;
 esac
 

@@ -1,32 +1,12 @@
-// Shared test utilities: one device per file, fixture loading, and closeness checks that report the worst error.
+// Shared Node test utilities: one device per file, fixture loading, test data; closeness checks come from shared/.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDevice } from '../engine/create-device';
 import type { Device } from '../engine/device';
-import { type Tensor, tensor } from '../engine/tensor';
+import type { Fixture } from './shared/fixtures';
 
-export interface FixtureTensor {
-  name: string;
-  shape: number[];
-  data: number[];
-  grad?: boolean;
-}
-export interface FixtureCase {
-  name: string;
-  op: string;
-  attrs: Record<string, unknown>;
-  inputs: FixtureTensor[];
-  upstream?: { shape: number[]; data: number[] };
-  upstreams?: { shape: number[]; data: number[] }[];
-  outputs: FixtureTensor[];
-  grads?: FixtureTensor[];
-}
-export interface Fixture {
-  generator: string;
-  torch: string;
-  seed: number;
-  cases: FixtureCase[];
-}
+// Fixture types, upload and closeness live in test/shared/ (pure code, also run in the browser tests).
+export { type Closeness, type Fixture, type FixtureCase, type FixtureTensor, closeness, up } from './shared/fixtures';
 
 export function loadFixture(name: string): Fixture {
   const path = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -38,40 +18,6 @@ let shared: Promise<Device> | null = null;
 export function testDevice(): Promise<Device> {
   shared ??= createDevice();
   return shared;
-}
-
-export const up = (dev: Device, t: { shape: number[]; data: number[] }, requiresGrad = false): Tensor =>
-  tensor(dev, t.data, t.shape, { requiresGrad });
-
-export interface Closeness {
-  maxAbs: number;
-  maxRel: number;
-  ok: boolean;
-  worst: string;
-}
-
-/** |a - e| <= atol + rtol * |e| elementwise; reports the worst element. */
-export function closeness(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number): Closeness {
-  if (actual.length !== expected.length) return { maxAbs: Infinity, maxRel: Infinity, ok: false, worst: `length ${actual.length} vs ${expected.length}` };
-  let maxAbs = 0;
-  let maxRel = 0;
-  let ok = true;
-  let worst = '';
-  let worstExcess = -Infinity;
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    const d = Math.abs(a - e);
-    if (!(d <= atol + rtol * Math.abs(e))) ok = false;
-    const excess = Number.isNaN(d) ? Infinity : d - (atol + rtol * Math.abs(e));
-    if (excess > worstExcess) {
-      worstExcess = excess;
-      worst = `[${i}] got ${a}, expected ${e}`;
-    }
-    maxAbs = Math.max(maxAbs, Number.isNaN(d) ? Infinity : d);
-    maxRel = Math.max(maxRel, d / Math.max(Math.abs(e), 1e-6));
-  }
-  return { maxAbs, maxRel, ok, worst };
 }
 
 /** A deterministic PRNG (mulberry32) for test data. */

@@ -3,13 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { BUILTIN_CONFIGS, auxRemovalMapping, builtinConfig, parseModelConfig, planModel, withClassCount } from '../../models';
+import { OFFICIAL_CONFIGS, auxRemovalMapping, builtinConfig, parseModelConfig, planModel, withClassCount } from '../../models';
 
 const official = (name: string): string => readFileSync(fileURLToPath(new URL(`../../models/configs/${name}.yaml`, import.meta.url)), 'utf8');
 
 describe('official configs', () => {
-  test.each(Object.keys(BUILTIN_CONFIGS))('%s is shipped unchanged and plans', (name) => {
-    expect(BUILTIN_CONFIGS[name]).toBe(official(name));
+  test.each(Object.keys(OFFICIAL_CONFIGS))('%s is shipped unchanged and plans', (name) => {
+    expect(OFFICIAL_CONFIGS[name]).toBe(official(name));
     const plan = planModel(builtinConfig(name));
     expect(plan.rows[plan.rows.length - 1].module).toMatch(/DDetect/);
   });

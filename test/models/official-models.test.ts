@@ -9,7 +9,7 @@ import type { Device } from '../../engine/device';
 import { type Tensor, noGrad, tensor, tidy } from '../../engine/tensor';
 import { readSafetensors } from '../../models/io/safetensors';
 import { type HostTensor, toFloat32 } from '../../models/io/dtypes';
-import { BUILTIN_CONFIGS, builtinConfig, createModel, fuseModel, loadStateDict, readWeightFile, removeAuxBranch, DetectionModel, seededRandom } from '../../models';
+import { OFFICIAL_CONFIGS, builtinConfig, createModel, fuseModel, loadStateDict, readWeightFile, removeAuxBranch, DetectionModel, seededRandom } from '../../models';
 import { closeness, testDevice } from '../helpers';
 
 const FX = (f: string): string => fileURLToPath(new URL(`../fixtures/yolov9/${f}`, import.meta.url));
@@ -29,7 +29,7 @@ interface Counts {
 const counts = JSON.parse(readFileSync(FX('param-counts.json'), 'utf8')) as { models: Record<string, Counts> };
 
 describe('parameter counts and FLOPs equal the official ones (nc = 80)', () => {
-  for (const name of Object.keys(BUILTIN_CONFIGS)) {
+  for (const name of Object.keys(OFFICIAL_CONFIGS)) {
     test(name, async () => {
       const want = counts.models[name];
       const m = createModel(dev, name);

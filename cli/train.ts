@@ -1,0 +1,352 @@
+// Training, validation and detection commands, and the end-to-end main job (`gelan demo`, run by `npm start`).
+import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { createDevice } from '../engine/create-device';
+import type { Device } from '../engine/device';
+import { DetectionModel, builtinConfig, fuseModel, removeAuxBranch, saveSafetensors, seededRandom } from '../models';
+import { DataLoader } from '../training/data/loader';
+import { decodeImage, drawBox, drawText, encodeJpeg, encodePng, type RgbImage } from '../training/data/image';
+import { letterbox } from '../training/data/augment';
+import { HYP_SCRATCH_HIGH, type Hyp, parseHyp } from '../training/hyp';
+import { Trainer } from '../training/trainer';
+import { readCheckpoint } from '../training/checkpoint';
+import { type ValResult, type Prediction, validate } from '../training/validate';
+import { nms } from '../training/metrics/nms';
+import { plotResults } from '../training/plot';
+import { noGrad, tensor, tidy } from '../engine/tensor';
+import { configArg, modelFromWeights, writeAtomic } from './common';
+import { type DataSplits, loadData } from './data';
+import { RESULT_COLUMNS, progress, runDir, writeResultsCsv } from './runs';
+
+const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got '${v}'`);
+  return n;
+};
+const num = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`expected a number, got '${v}'`);
+  return n;
+};
+
+const PALETTE: [number, number, number][] = [
+  [255, 56, 56], [255, 157, 151], [255, 112, 31], [255, 178, 29], [207, 210, 49], [72, 249, 10], [146, 204, 23], [61, 219, 134],
+  [26, 147, 52], [0, 212, 187], [44, 153, 168], [0, 194, 255], [52, 69, 147], [100, 115, 255], [0, 24, 236], [132, 56, 255],
+];
+
+/** Draw detections ([x1, y1, x2, y2, conf, cls] in image pixels) with class names. */
+export function annotate(img: RgbImage, dets: readonly (readonly number[])[], names: readonly string[]): RgbImage {
+  const out = { width: img.width, height: img.height, data: img.data.slice() };
+  for (const [x1, y1, x2, y2, conf, cls] of dets) {
+    const c = PALETTE[cls % PALETTE.length];
+    drawBox(out, x1, y1, x2, y2, c, Math.max(1, Math.round(Math.min(img.width, img.height) / 200)));
+    drawText(out, x1, Math.max(0, y1 - 10), `${names[cls] ?? cls} ${conf.toFixed(2)}`, [255, 255, 255], c);
+  }
+  return out;
+}
+
+/** Draw validation predictions of a few images (letterboxed input space) into one mosaic image. */
+async function drawPredictions(preds: readonly Prediction[], loader: DataLoader, names: readonly string[], path: string): Promise<void> {
+  if (preds.length === 0) return;
+  const tiles: RgbImage[] = [];
+  for (const p of preds) {
+    const b = await loader.item(p.index, () => 0.5);
+    tiles.push(annotate(b.image, p.detections.filter((d) => d[4] >= 0.25), names));
+  }
+  const s = tiles[0].width;
+  const cols = Math.min(4, tiles.length);
+  const rows = Math.ceil(tiles.length / cols);
+  const out = { width: cols * s, height: rows * tiles[0].height, data: new Uint8Array(cols * s * rows * tiles[0].height * 3).fill(114) };
+  tiles.forEach((t, i) => {
+    const ox = (i % cols) * s;
+    const oy = Math.floor(i / cols) * t.height;
+    for (let y = 0; y < t.height; y++) out.data.set(t.data.subarray(y * t.width * 3, (y + 1) * t.width * 3), ((oy + y) * out.width + ox) * 3);
+  });
+  writeFileSync(path, path.endsWith('.png') ? encodePng(out) : encodeJpeg(out, 90));
+}
+
+export interface TrainArgs {
+  cfg: string;
+  data: string;
+  epochs: number;
+  batch: number;
+  imgsz: number;
+  hyp?: string;
+  resume?: string;
+  project: string;
+  name: string;
+  seed: number;
+  optimizer: 'SGD' | 'AdamW';
+  cosLr: boolean;
+  closeMosaic: number;
+  valEvery: number;
+  shapesTrain: number;
+  shapesVal: number;
+  names?: string;
+  weights?: string;
+}
+
+export interface TrainOutcome {
+  dir: string;
+  model: DetectionModel;
+  data: DataSplits;
+  val: ValResult | null;
+  valLoader: DataLoader;
+  trainSeconds: number;
+  imagesPerSecond: number;
+}
+
+/** A whole training run with its run directory; the caller owns the returned model. */
+export async function train(dev: Device, a: TrainArgs): Promise<TrainOutcome> {
+  const ck = a.resume ? readCheckpoint(new Uint8Array(readFileSync(a.resume)), a.resume) : null;
+  const opts = ck ? (ck.meta.options as unknown as TrainArgs) : a;
+  const hyp: Hyp = ck ? ck.meta.hyp : a.hyp ? parseHyp(readFileSync(a.hyp, 'utf8'), a.hyp) : { ...HYP_SCRATCH_HIGH };
+  const data = await loadData(opts.data, { trainImages: opts.shapesTrain, valImages: opts.shapesVal, imgsz: opts.imgsz, seed: opts.seed }, opts.names?.split(','));
+  const config = ck ? ck.config : configArg(opts.cfg, data.names.length);
+  if (config.nc !== data.names.length) throw new Error(`${config.source} has ${config.nc} classes but ${data.source} has ${data.names.length}`);
+  const dir = ck ? join(a.resume!, '..', '..') : runDir(opts.project, opts.name);
+  mkdirSync(join(dir, 'weights'), { recursive: true });
+  const model = new DetectionModel(dev, config, seededRandom(opts.seed));
+  if (opts.weights) {
+    const { model: src } = modelFromWeights(dev, opts.weights, opts.cfg);
+    for (const [k, t] of src.stateEntries()) model.setTensor(k, t.detach());
+  }
+  const trainLoader = new DataLoader(data.train, { imgsz: opts.imgsz, batchSize: opts.batch, augment: true, seed: opts.seed });
+  const valLoader = new DataLoader(data.val, { imgsz: opts.imgsz, batchSize: Math.max(1, opts.batch * 2), augment: false });
+  const trainer = new Trainer(model, trainLoader, valLoader, {
+    epochs: opts.epochs,
+    hyp,
+    optimizer: opts.optimizer,
+    schedule: opts.cosLr ? 'cosine' : 'linear',
+    closeMosaic: opts.closeMosaic,
+    valEvery: opts.valEvery,
+    record: opts as unknown as Record<string, unknown>,
+  });
+  if (ck) {
+    trainer.resume(ck, a.resume!);
+    console.log(`resuming ${a.resume} at epoch ${ck.meta.state.epoch}, iteration ${ck.meta.state.iteration}`);
+  } else {
+    writeFileSync(join(dir, 'hyp.yaml'), stringify(hyp));
+    writeFileSync(join(dir, 'opt.yaml'), stringify(opts));
+  }
+  const params = model.numParameters();
+  console.log(`${config.source}: ${params.toLocaleString('en-US')} parameters, ${model.gflops(opts.imgsz).toFixed(2)} GFLOPs at ${opts.imgsz}; data ${data.source}; ${trainLoader.length} batches of ${opts.batch} per epoch`);
+  const rows: Record<string, number>[] = [];
+  const csv = join(dir, 'results.csv');
+  if (ck && existsSync(csv)) {
+    const lines = readFileSync(csv, 'utf8').trim().split('\n').slice(1);
+    for (const l of lines) {
+      const v = l.split(',').map((x) => Number(x.trim()));
+      const row: Record<string, number> = { epoch: v[0] };
+      RESULT_COLUMNS.forEach((c, i) => (row[c] = v[i + 1]));
+      if (row.epoch < ck.meta.state.epoch) rows.push(row);
+    }
+  }
+  let bar = progress(trainLoader.length, `epoch ${trainer.state.epoch + 1}/${opts.epochs}`);
+  let ips = 0;
+  let ipsN = 0;
+  trainer.onStep((e) => {
+    if (e.batch > 0) {
+      ips += e.imagesPerSecond;
+      ipsN++;
+    }
+    bar.update(e.batch + 1, `box ${e.mean[0].toFixed(3)} cls ${e.mean[1].toFixed(3)} dfl ${e.mean[2].toFixed(3)} | ${e.imagesPerSecond.toFixed(1)} img/s`);
+  });
+  let lastVal: ValResult | null = null;
+  const t0 = performance.now();
+  trainer.onEpoch(async (e) => {
+    bar.stop();
+    if (e.val) lastVal = e.val;
+    const row: Record<string, number> = { epoch: e.epoch };
+    [row['train/box_loss'], row['train/cls_loss'], row['train/dfl_loss']] = e.train;
+    row['metrics/precision'] = e.val?.mp ?? NaN;
+    row['metrics/recall'] = e.val?.mr ?? NaN;
+    row['metrics/mAP_0.5'] = e.val?.map50 ?? NaN;
+    row['metrics/mAP_0.5:0.95'] = e.val?.map ?? NaN;
+    [row['val/box_loss'], row['val/cls_loss'], row['val/dfl_loss']] = e.val?.loss ?? [NaN, NaN, NaN];
+    [row['x/lr0'], row['x/lr1'], row['x/lr2']] = e.lr;
+    rows.push(row);
+    writeResultsCsv(csv, rows);
+    writeFileSync(join(dir, 'results.png'), plotResults(RESULT_COLUMNS, rows));
+    const fitness = e.val ? 0.1 * e.val.map50 + 0.9 * e.val.map : -1;
+    const bytes = await trainer.checkpoint(data.names);
+    writeAtomic(join(dir, 'weights', 'last.safetensors'), bytes);
+    if (e.val && fitness >= trainer.state.bestFitness) writeAtomic(join(dir, 'weights', 'best.safetensors'), bytes);
+    console.log(
+      `epoch ${e.epoch + 1}/${e.epochs}: train box ${e.train[0].toFixed(4)} cls ${e.train[1].toFixed(4)} dfl ${e.train[2].toFixed(4)}` +
+        (e.val ? ` | val P ${e.val.mp.toFixed(3)} R ${e.val.mr.toFixed(3)} mAP@0.5 ${e.val.map50.toFixed(4)} mAP@0.5:0.95 ${e.val.map.toFixed(4)}` : '') +
+        ` | ${e.seconds.toFixed(1)} s`,
+    );
+    if (e.epoch + 1 < e.epochs) bar = progress(trainLoader.length, `epoch ${e.epoch + 2}/${e.epochs}`);
+  });
+  await trainer.run();
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const { predictions } = await validate(trainer.ema.ema, valLoader, { keepPredictions: 8 });
+  await drawPredictions(predictions, valLoader, data.names, join(dir, 'val_batch0_pred.jpg'));
+  // the EMA weights are the result (as the official best.pt / last.pt)
+  for (const [k, t] of trainer.ema.ema.stateEntries()) model.setTensor(k, t.detach());
+  trainer.dispose();
+  return { dir, model, data, val: lastVal, valLoader, trainSeconds, imagesPerSecond: ipsN ? ips / ipsN : 0 };
+}
+
+function printVal(r: ValResult, names: readonly string[]): void {
+  console.log(`${'class'.padEnd(14)}${'images'.padStart(8)}${'labels'.padStart(8)}${'P'.padStart(8)}${'R'.padStart(8)}${'mAP50'.padStart(8)}${'mAP50-95'.padStart(10)}`);
+  console.log(`${'all'.padEnd(14)}${String(r.images).padStart(8)}${String(r.labels).padStart(8)}${r.mp.toFixed(3).padStart(8)}${r.mr.toFixed(3).padStart(8)}${r.map50.toFixed(3).padStart(8)}${r.map.toFixed(3).padStart(10)}`);
+  r.classes.forEach((c, i) => {
+    const ap = r.ap[i];
+    console.log(`${String(names[c] ?? c).padEnd(14)}${''.padStart(8)}${''.padStart(8)}${r.precision[i].toFixed(3).padStart(8)}${r.recall[i].toFixed(3).padStart(8)}${ap[0].toFixed(3).padStart(8)}${(ap.reduce((s, v) => s + v, 0) / ap.length).toFixed(3).padStart(10)}`);
+  });
+}
+
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png']);
+
+/** Detect on one image file: letterbox, forward, NMS, map boxes back to the original image. */
+async function detectFile(model: DetectionModel, path: string, imgsz: number, conf: number, iou: number): Promise<{ image: RgbImage; dets: number[][] }> {
+  const dev = model.device;
+  const image = decodeImage(new Uint8Array(readFileSync(path)), path);
+  const lb = letterbox(image, [imgsz, imgsz], { auto: false });
+  const x = new Float32Array(3 * imgsz * imgsz);
+  const hw = imgsz * imgsz;
+  for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) x[c * hw + i] = lb.image.data[i * 3 + c] / 255;
+  model.eval();
+  const y = await noGrad(dev, () => tidy(dev, () => model.forward(tensor(dev, x, [1, 3, imgsz, imgsz])).main.y!.data()));
+  const A = y.length / (4 + model.nc);
+  const [rw, rh] = [lb.ratio[0], lb.ratio[1]];
+  const [pw, ph] = lb.pad;
+  const dets = nms(y, model.nc, A, { conf, iou, maxDet: 300 }).map(([x1, y1, x2, y2, c, k]) => [
+    Math.min(Math.max((x1 - pw) / rw, 0), image.width),
+    Math.min(Math.max((y1 - ph) / rh, 0), image.height),
+    Math.min(Math.max((x2 - pw) / rw, 0), image.width),
+    Math.min(Math.max((y2 - ph) / rh, 0), image.height),
+    c,
+    k,
+  ]);
+  return { image, dets };
+}
+
+export function registerTrainCommands(program: Command): void {
+  const trainOptions = (c: Command): Command =>
+    c
+      .option('--cfg <name|file.yaml>', 'model config (built-in name or YAML file)', 'yolov9-shapes')
+      .option('--data <shapes|data.yaml|folder>', "dataset: 'shapes' (embedded), a data YAML or an image folder", 'shapes')
+      .option('--epochs <n>', 'epochs', int, 10)
+      .option('--batch <n>', 'batch size', int, 8)
+      .option('--imgsz <n>', 'input size (multiple of 32)', int, 160)
+      .option('--hyp <file.yaml>', 'hyperparameters in the official hyp format (default: hyp.scratch-high)')
+      .option('--optimizer <SGD|AdamW>', 'optimizer', 'SGD')
+      .option('--cos-lr', 'cosine LR schedule', false)
+      .option('--close-mosaic <n>', 'epochs at the end without mosaic', int, 2)
+      .option('--val-every <n>', 'validate every N epochs (and after the last)', int, 1)
+      .option('--seed <n>', 'seed of initialisation, data order and augmentation', int, 0)
+      .option('--project <dir>', 'runs folder', 'runs/train')
+      .option('--name <name>', 'run name', 'exp')
+      .option('--shapes-train <n>', 'shapes dataset: training images', int, 384)
+      .option('--shapes-val <n>', 'shapes dataset: validation images', int, 64)
+      .option('--names <a,b,c>', 'class names when --data is a folder')
+      .option('--weights <file>', 'initial weights');
+
+  trainOptions(program.command('train').description('train a model (YOLOv9 with PGI, or GELAN) on a dataset'))
+    .option('--resume <last.safetensors>', 'continue a run from its checkpoint (same loss sequence as without interruption)')
+    .action(async (o: TrainArgs) => {
+      const dev = await createDevice();
+      const r = await train(dev, o);
+      console.log(`results in ${r.dir}: weights/last.safetensors, weights/best.safetensors, results.csv, results.png, val_batch0_pred.jpg`);
+      r.model.dispose();
+      dev.dispose();
+    });
+
+  program
+    .command('val')
+    .description('validate weights on a dataset: P, R, mAP@0.5 and mAP@0.5:0.95 per class (official method)')
+    .requiredOption('--weights <file>', 'weights or training checkpoint (its EMA)')
+    .option('--cfg <name|file.yaml>', 'model config when the weights carry none')
+    .option('--data <shapes|data.yaml|folder>', 'dataset', 'shapes')
+    .option('--imgsz <n>', 'input size', int, 160)
+    .option('--batch <n>', 'batch size', int, 16)
+    .option('--conf <x>', 'confidence threshold', num, 0.001)
+    .option('--iou <x>', 'NMS IoU threshold', num, 0.7)
+    .option('--names <a,b,c>', 'class names when --data is a folder')
+    .option('--seed <n>', 'shapes dataset seed', int, 0)
+    .option('--shapes-val <n>', 'shapes dataset: validation images', int, 64)
+    .action(async (o: { weights: string; cfg?: string; data: string; imgsz: number; batch: number; conf: number; iou: number; names?: string; seed: number; shapesVal: number }) => {
+      const dev = await createDevice();
+      const { model } = modelFromWeights(dev, o.weights, o.cfg);
+      const data = await loadData(o.data, { trainImages: 1, valImages: o.shapesVal, imgsz: o.imgsz, seed: o.seed }, o.names?.split(','));
+      const loader = new DataLoader(data.val, { imgsz: o.imgsz, batchSize: o.batch, augment: false });
+      const bar = progress(loader.length, 'val');
+      const { result } = await validate(model, loader, { nms: { conf: o.conf, iou: o.iou }, onBatch: (d) => bar.update(d, '') });
+      bar.stop();
+      printVal(result, data.names);
+      model.dispose();
+      dev.dispose();
+    });
+
+  program
+    .command('detect')
+    .description('detect objects in images: annotated images (and YOLO txt results) under runs/detect/<name>')
+    .requiredOption('--weights <file>', 'weights or training checkpoint')
+    .requiredOption('--source <image|folder>', 'an image or a folder of JPEG/PNG images')
+    .option('--cfg <name|file.yaml>', 'model config when the weights carry none')
+    .option('--conf <x>', 'confidence threshold', num, 0.25)
+    .option('--iou <x>', 'NMS IoU threshold', num, 0.45)
+    .option('--imgsz <n>', 'input size', int, 640)
+    .option('--save-txt', 'also write YOLO-format results (class cx cy w h conf) to labels/', false)
+    .option('--names <a,b,c>', 'class names (default: from the weights, else indices)')
+    .option('--project <dir>', 'runs folder', 'runs/detect')
+    .option('--name <name>', 'run name', 'exp')
+    .action(async (o: { weights: string; source: string; cfg?: string; conf: number; iou: number; imgsz: number; saveTxt: boolean; names?: string; project: string; name: string }) => {
+      if (!existsSync(o.source)) throw new Error(`--source ${o.source}: no such file or folder`);
+      const files = statSync(o.source).isDirectory() ? readdirSync(o.source).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).sort().map((f) => join(o.source, f)) : [o.source];
+      if (files.length === 0) throw new Error(`--source ${o.source}: no JPEG or PNG images`);
+      const dev = await createDevice();
+      const { model, weights } = modelFromWeights(dev, o.weights, o.cfg);
+      fuseModel(model);
+      const names = o.names?.split(',') ?? weights.names ?? Array.from({ length: model.nc }, (_, i) => String(i));
+      const dir = runDir(o.project, o.name);
+      if (o.saveTxt) mkdirSync(join(dir, 'labels'), { recursive: true });
+      for (const f of files) {
+        const t0 = performance.now();
+        const { image, dets } = await detectFile(model, f, o.imgsz, o.conf, o.iou);
+        const out = join(dir, basename(f));
+        writeFileSync(out, /\.png$/i.test(f) ? encodePng(annotate(image, dets, names)) : encodeJpeg(annotate(image, dets, names), 90));
+        if (o.saveTxt) {
+          const lines = dets.map(([x1, y1, x2, y2, c, k]) => `${k} ${((x1 + x2) / 2 / image.width).toFixed(6)} ${((y1 + y2) / 2 / image.height).toFixed(6)} ${((x2 - x1) / image.width).toFixed(6)} ${((y2 - y1) / image.height).toFixed(6)} ${c.toFixed(5)}`);
+          writeFileSync(join(dir, 'labels', `${basename(f, extname(f))}.txt`), lines.join('\n') + (lines.length ? '\n' : ''));
+        }
+        const counts = new Map<string, number>();
+        for (const d of dets) counts.set(names[d[5]] ?? String(d[5]), (counts.get(names[d[5]] ?? String(d[5])) ?? 0) + 1);
+        console.log(`${f}: ${image.width}x${image.height}, ${[...counts].map(([n, c]) => `${c} ${n}`).join(', ') || 'no detections'} (${(performance.now() - t0).toFixed(0)} ms) -> ${out}`);
+      }
+      model.dispose();
+      dev.dispose();
+    });
+
+  trainOptions(program.command('demo').description('the main job: train yolov9-shapes (PGI) on the embedded shapes data, remove the auxiliary branch, validate, detect'))
+    .option('--minutes <m>', 'stop adding epochs when the next would exceed this training budget', num, 7)
+    .action(async (o: TrainArgs & { minutes: number }) => {
+      const t0 = performance.now();
+      const dev = await createDevice();
+      console.log(`device: ${dev.adapter.description || dev.adapter.device} (shader-f16 ${dev.features.f16}, subgroups ${dev.features.subgroups})`);
+      const r = await train(dev, { ...o, name: o.name === 'exp' ? 'demo' : o.name });
+      const gelan = removeAuxBranch(r.model, builtinConfig('gelan-shapes', { nc: r.model.nc }));
+      const st = join(r.dir, 'weights', 'gelan-shapes.safetensors');
+      writeAtomic(st, await saveSafetensors(gelan, { names: JSON.stringify(r.data.names) }));
+      fuseModel(gelan);
+      const { result } = await validate(gelan, r.valLoader);
+      console.log(`\nauxiliary branch removed: ${r.model.numParameters().toLocaleString('en-US')} -> ${gelan.numParameters().toLocaleString('en-US')} parameters (fused) in ${st}`);
+      printVal(result, r.data.names);
+      const sample = await r.valLoader.item(0, () => 0.5);
+      const samplePath = join(r.dir, 'val_image0.png');
+      writeFileSync(samplePath, encodePng(sample.image));
+      const d = await detectFile(gelan, samplePath, o.imgsz, 0.25, 0.45);
+      const detPath = join(r.dir, 'detect_val_image0.png');
+      writeFileSync(detPath, encodePng(annotate(d.image, d.dets, r.data.names)));
+      console.log(`detection on a validation image: ${d.dets.length} objects -> ${detPath}`);
+      console.log(`\nmain job: mAP@0.5 ${result.map50.toFixed(4)}, mAP@0.5:0.95 ${result.map.toFixed(4)} (gelan-shapes, aux branch removed); training ${r.trainSeconds.toFixed(0)} s at ${r.imagesPerSecond.toFixed(1)} img/s; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      gelan.dispose();
+      r.model.dispose();
+      dev.dispose();
+    });
+}

@@ -1,0 +1,105 @@
+// conv2d forward specialised on the kernel geometry (KH, KW, stride, dilation are compile-time constants).
+// Each invocation computes TO output channels × TW adjacent output columns. Per input channel and kernel row
+// it loads the input window once — (TW−1)·SW + (KW−1)·DW + 1 values — and takes every tap's operand from
+// those registers, so a 3×3 tap costs no input load at all. With subgroups, the TO weights of a tap are one
+// load per lane, shared with subgroupBroadcast (nearly free on llvmpipe, where loads are the bottleneck).
+// A workgroup never straddles two output-channel tiles (tiles are padded per channel tile), so all lanes of a
+// subgroup share the weights they broadcast.
+import { type KernelSource, type ParamField, bindingDecls, paramsLayout, variantKey } from '../common';
+
+export interface ConvWindowVariant {
+  readonly KH: number;
+  readonly KW: number;
+  readonly SH: number;
+  readonly SW: number;
+  readonly DH: number;
+  readonly DW: number;
+  /** Output channels per invocation (divides channels per group). */
+  readonly to: 1 | 2 | 4 | 8;
+  /** Share weight loads across the subgroup (needs the subgroups feature and subgroup size ≥ to). */
+  readonly subgroups: boolean;
+  readonly bias: boolean;
+  readonly act: 'none' | 'silu';
+}
+
+export const WINDOW_TW = 4;
+export const WINDOW_WG = 64;
+
+export const WINDOW_PARAMS: ParamField[] = ['N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'cpg', 'opg', 'xoff', 'xbs', 'tilesX', 'tiles', 'tilesPad', 'octiles'].map(
+  (name) => ({ name, type: 'u32' }) as ParamField,
+).concat([
+  { name: 'ph', type: 'i32' },
+  { name: 'pw', type: 'i32' },
+]);
+
+export function convWindowKernel(v: ConvWindowVariant): KernelSource {
+  const TW = WINDOW_TW;
+  const WIN = (TW - 1) * v.SW + (v.KW - 1) * v.DW + 1;
+  const J = [...Array(v.to).keys()];
+  const T = [...Array(TW).keys()];
+  const K = [...Array(WIN).keys()];
+  const bindings = [
+    { name: 'X', access: 'read' as const, type: 'f32' },
+    { name: 'Wt', access: 'read' as const, type: 'f32' },
+    ...(v.bias ? [{ name: 'Bs', access: 'read' as const, type: 'f32' }] : []),
+    { name: 'Y', access: 'write' as const, type: 'f32' },
+  ];
+  const KK = v.KH * v.KW;
+  const taps: string[] = [];
+  for (let kh = 0; kh < v.KH; kh++) {
+    taps.push(`    {
+      let iy = i32(oy * ${v.SH}u + ${kh * v.DH}u) - p.ph;
+      let rowOk = iy >= 0 && iy < i32(p.H);
+      let xr = xc + u32(clamp(iy, 0, i32(p.H) - 1)) * p.W;
+${K.map((k) => `      let c${k} = ix0 + ${k};\n      let v${k} = select(0.0, X[xr + u32(clamp(c${k}, 0, i32(p.W) - 1))], rowOk && c${k} >= 0 && c${k} < i32(p.W));`).join('\n')}`);
+    for (let kw = 0; kw < v.KW; kw++) {
+      const tap = kh * v.KW + kw;
+      const xv = `vec4<f32>(${T.map((t) => `v${t * v.SW + kw * v.DW}`).join(', ')})`;
+      const weights = v.subgroups
+        ? `      let wl${tap} = Wt[wl + ${tap}u];\n${J.map((j) => `      let w${j}_${tap} = subgroupBroadcast(wl${tap}, ${j}u);`).join('\n')}`
+        : J.map((j) => `      let w${j}_${tap} = Wt[wb${j} + ${tap}u];`).join('\n');
+      taps.push(`${weights}
+      let xv${tap} = ${xv};
+${J.map((j) => `      acc${j} += w${j}_${tap} * xv${tap};`).join('\n')}`);
+    }
+    taps.push('    }');
+  }
+  const epilogue = (j: number, t: number): string => {
+    let e = `acc${j}[${t}]${v.bias ? ` + Bs[oc0 + ${j}u]` : ''}`;
+    if (v.act === 'silu') e = `silu_(${e})`;
+    return e;
+  };
+  const code = `${v.subgroups ? 'enable subgroups;\n' : ''}${paramsLayout(WINDOW_PARAMS).wgsl}
+${bindingDecls(bindings, true)}
+fn silu_(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
+@compute @workgroup_size(${WINDOW_WG}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${v.subgroups ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
+  let id = gid.x + gid.y * (nwg.x * ${WINDOW_WG}u);
+  let octile = min(id / p.tilesPad, p.octiles - 1u);
+  let t = id % p.tilesPad;
+  let valid = t < p.tiles && id / p.tilesPad < p.octiles;
+  let tt = min(t, p.tiles - 1u);
+  let oxt = tt % p.tilesX;
+  let oy = (tt / p.tilesX) % p.OH;
+  let n = tt / (p.tilesX * p.OH);
+  let oc0 = octile * ${v.to}u;
+  let ox0 = oxt * ${TW}u;
+  let cbase = (oc0 / p.opg) * p.cpg;
+  let ix0 = i32(ox0 * ${v.SW}u) - p.pw;
+${J.map((j) => `  var acc${j} = vec4<f32>(0.0);`).join('\n')}
+  for (var ci = 0u; ci < p.cpg; ci++) {
+    let xc = p.xoff + n * p.xbs + (cbase + ci) * p.H * p.W;
+${v.subgroups ? `    let wl = ((oc0 + lane % ${v.to}u) * p.cpg + ci) * ${KK}u;` : J.map((j) => `    let wb${j} = ((oc0 + ${j}u) * p.cpg + ci) * ${KK}u;`).join('\n')}
+${taps.join('\n')}
+  }
+  if (!valid) { return; }
+${J.map(
+  (j) => `  {
+    let yb = ((n * p.O + oc0 + ${j}u) * p.OH + oy) * p.OW + ox0;
+${T.map((t) => `    if (ox0 + ${t}u < p.OW) { Y[yb + ${t}u] = ${epilogue(j, t)}; }`).join('\n')}
+  }`,
+).join('\n')}
+}
+`;
+  return { name: 'conv2d.fwd', key: variantKey('conv2d.fwd.window', v), code, workgroupSize: [WINDOW_WG, 1, 1], bindings: bindings.map((b) => b.access), params: WINDOW_PARAMS };
+}

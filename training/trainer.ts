@@ -1,0 +1,199 @@
+// The training loop of the official train.py / train_dual.py: warmup of lr, momentum and gradient
+// accumulation to the nominal batch 64, SGD/AdamW over the official groups, grad-norm clipping at 10, EMA,
+// per-epoch LR schedule, close-mosaic for the last epochs, validation of the EMA model. One loop for every
+// front end: the CLI's progress bars and the demo page's charts subscribe to its events.
+import { tensor, tidy } from '../engine/tensor';
+import type { DetectionModel } from '../models/yolo';
+import type { DataLoader } from './data/loader';
+import { detectionLoss } from './loss/detection-loss';
+import { type OptimizerName, Optimizer } from './optim/optimizer';
+import { ModelEMA } from './optim/ema';
+import { type ScheduleKind, lrLambda, nominalBatch, pyRound, warmup } from './optim/schedule';
+import type { Hyp } from './hyp';
+import { type ValResult, validate } from './validate';
+import { type CheckpointMeta, type LoadedCheckpoint, type TrainState, restoreCheckpoint, saveCheckpoint } from './checkpoint';
+
+export interface TrainerOptions {
+  readonly epochs: number;
+  readonly hyp: Hyp;
+  readonly optimizer?: OptimizerName;
+  readonly schedule?: ScheduleKind;
+  /** Epochs at the end trained without mosaic (official --close-mosaic). */
+  readonly closeMosaic?: number;
+  /** Validate every N epochs and after the last (0: only after the last). */
+  readonly valEvery?: number;
+  readonly nominalBatch?: number;
+  /** Free-form options recorded in checkpoints (CLI arguments). */
+  readonly record?: Record<string, unknown>;
+}
+
+export interface StepEvent {
+  readonly epoch: number;
+  readonly batch: number;
+  readonly batches: number;
+  readonly iteration: number;
+  /** Loss items of this batch [box, cls, dfl] and their running means over the epoch. */
+  readonly items: readonly number[];
+  readonly mean: readonly number[];
+  readonly imagesPerSecond: number;
+  readonly lr: readonly number[];
+  readonly optimizerStep: boolean;
+}
+
+export interface EpochEvent {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly train: readonly number[];
+  readonly val: ValResult | null;
+  readonly lr: readonly number[];
+  readonly seconds: number;
+}
+
+type Listener<T> = (e: T) => void | Promise<void>;
+
+export class Trainer {
+  readonly optimizer: Optimizer;
+  readonly ema: ModelEMA;
+  readonly state: TrainState = { epoch: 0, iteration: 0, lastOptStep: -1, bestFitness: 0 };
+  private readonly stepListeners = new Set<Listener<StepEvent>>();
+  private readonly epochListeners = new Set<Listener<EpochEvent>>();
+  private stopRequested = false;
+  private readonly accumulateNominal: number;
+  private readonly schedule: ScheduleKind;
+
+  constructor(
+    readonly model: DetectionModel,
+    readonly train: DataLoader,
+    readonly val: DataLoader | null,
+    readonly options: TrainerOptions,
+  ) {
+    const nb = nominalBatch(train.batchSize, options.hyp.weight_decay, options.nominalBatch);
+    this.accumulateNominal = nb.accumulate;
+    this.schedule = options.schedule ?? 'linear';
+    this.optimizer = new Optimizer(model, { name: options.optimizer ?? 'SGD', lr: options.hyp.lr0, momentum: options.hyp.momentum, weightDecay: nb.weightDecay });
+    this.ema = new ModelEMA(model);
+  }
+
+  onStep(fn: Listener<StepEvent>): () => void {
+    this.stepListeners.add(fn);
+    return () => this.stepListeners.delete(fn);
+  }
+
+  onEpoch(fn: Listener<EpochEvent>): () => void {
+    this.epochListeners.add(fn);
+    return () => this.epochListeners.delete(fn);
+  }
+
+  /** Ask the loop to stop after the current batch (pause); run() resolves and can be called again. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  resume(ck: LoadedCheckpoint, file: string): void {
+    restoreCheckpoint(ck, file, this.model, this.ema, this.optimizer);
+    Object.assign(this.state, ck.meta.state);
+  }
+
+  checkpoint(names: readonly string[]): Promise<Uint8Array> {
+    const meta: CheckpointMeta = { state: { ...this.state }, hyp: this.options.hyp, options: this.options.record ?? {}, names };
+    return saveCheckpoint(this.model, this.ema, this.optimizer, meta);
+  }
+
+  private groupLrs(lambda: number, ni: number, warmupIters: number): { lr: number[]; momentum: number; accumulate: number } {
+    const h = this.options.hyp;
+    const w = warmup(ni, lambda, { lr0: h.lr0, momentum: h.momentum, warmupBiasLr: h.warmup_bias_lr, warmupMomentum: h.warmup_momentum, warmupIters, batch: this.train.batchSize, nominalBatch: this.options.nominalBatch });
+    if (w) return { lr: [w.lr.bias, w.lr.weight, w.lr.bn], momentum: w.momentum, accumulate: w.accumulate };
+    const lr = h.lr0 * lambda;
+    return { lr: [lr, lr, lr], momentum: h.momentum, accumulate: this.accumulateNominal };
+  }
+
+  /** Train until `epochs` (or stop()); resolves with the state reached. */
+  async run(): Promise<TrainState> {
+    this.stopRequested = false;
+    const { epochs, hyp } = this.options;
+    const nb = this.train.length;
+    const warmupIters = Math.max(pyRound(hyp.warmup_epochs * nb), 100);
+    const dev = this.model.device;
+    const closeAt = epochs - (this.options.closeMosaic ?? 0);
+    while (this.state.epoch < epochs && !this.stopRequested) {
+      const epoch = this.state.epoch;
+      const t0 = performance.now();
+      if (epoch >= closeAt && this.train.mosaic) this.train.closeMosaic();
+      this.model.train();
+      const lambda = lrLambda(this.schedule, epoch, epochs, hyp.lrf);
+      const sum = [0, 0, 0];
+      let count = 0;
+      let lastLr = [0, 0, 0];
+      const first = this.state.iteration - epoch * nb;
+      let pending: { items: Promise<Float32Array>; i: number; t: number; lr: number[]; stepped: boolean; images: number } | null = null;
+      const report = async (p: NonNullable<typeof pending>): Promise<void> => {
+        const items = Array.from(await p.items);
+        if (items.some((v) => !Number.isFinite(v))) throw new Error(`training diverged at epoch ${epoch} batch ${p.i}: loss items ${items.join(', ')} (lower lr0 or check the data)`);
+        items.forEach((v, k) => (sum[k] += v));
+        count++;
+        const e: StepEvent = {
+          epoch,
+          batch: p.i,
+          batches: nb,
+          iteration: epoch * nb + p.i,
+          items,
+          mean: sum.map((v) => v / count),
+          imagesPerSecond: p.images / ((performance.now() - p.t) / 1000),
+          lr: p.lr,
+          optimizerStep: p.stepped,
+        };
+        for (const l of this.stepListeners) await l(e);
+      };
+      let next = first < nb ? this.train.batch(epoch, first) : null;
+      for (let i = first; i < nb && next && !this.stopRequested; i++) {
+        const batch = await next;
+        const t = performance.now();
+        const ni = i + nb * epoch;
+        const g = this.groupLrs(lambda, ni, warmupIters);
+        this.optimizer.groups.bias.lr = g.lr[0];
+        this.optimizer.groups.weight.lr = g.lr[1];
+        this.optimizer.groups.bn.lr = g.lr[2];
+        for (const k of ['bias', 'weight', 'bn'] as const) this.optimizer.groups[k].momentum = g.momentum;
+        lastLr = g.lr;
+        const stepNow = ni - this.state.lastOptStep >= g.accumulate;
+        const items = tidy(dev, () => {
+          const out = this.model.forward(tensor(dev, batch.images, batch.shape));
+          const { loss, items } = detectionLoss(out, batch.targets, this.model.head.strides, this.model.nc);
+          loss.backward();
+          if (stepNow) {
+            this.optimizer.step();
+            this.optimizer.zeroGrad();
+            this.ema.update(this.model);
+          }
+          return items;
+        });
+        if (stepNow) this.state.lastOptStep = ni;
+        this.state.iteration = ni + 1;
+        // Overlap: load the next batch on the CPU while the GPU runs this step, then report the previous one.
+        next = i + 1 < nb ? this.train.batch(epoch, i + 1) : null;
+        const readItems = items.data().finally(() => items.dispose());
+        if (pending) await report(pending);
+        pending = { items: readItems, i, t, lr: g.lr, stepped: stepNow, images: batch.shape[0] };
+      }
+      if (pending) await report(pending);
+      if (this.stopRequested && this.state.iteration < (epoch + 1) * nb) break;
+      const last = epoch === epochs - 1;
+      const every = this.options.valEvery ?? 1;
+      let val: ValResult | null = null;
+      if (this.val && (last || (every > 0 && (epoch + 1) % every === 0))) {
+        val = (await validate(this.ema.ema, this.val)).result;
+        const fitness = 0.1 * val.map50 + 0.9 * val.map;
+        this.state.bestFitness = Math.max(this.state.bestFitness, fitness);
+      }
+      this.state.epoch = epoch + 1;
+      const ev: EpochEvent = { epoch, epochs, train: sum.map((v) => v / Math.max(count, 1)), val, lr: lastLr, seconds: (performance.now() - t0) / 1000 };
+      for (const l of this.epochListeners) await l(ev);
+    }
+    return { ...this.state };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.ema.dispose();
+  }
+}
