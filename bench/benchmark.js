@@ -26,8 +26,9 @@ if (!args.includes('--no-peers')) {
   }
 }
 
-// 2. Bundle: the harness and each peer shim as separate entry points, every package left external (the peers
-// resolve from bench/node_modules, webgpu and the rest from the root node_modules).
+// 2. Bundle: the harness and each peer shim as separate entry points (main.ts imports a shim by URL only when
+// that peer runs). Packages stay external — the peers resolve from bench/node_modules, webgpu and the rest
+// from the root node_modules — except tfjs (see below).
 const out = join(here, '.out');
 const { build } = await import('esbuild');
 const rawText = {

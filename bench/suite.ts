@@ -14,7 +14,7 @@ export interface SuiteOptions {
   readonly device?: GPUDevice;
   /** Only cases whose name matches. */
   readonly filter?: RegExp | string;
-  /** Fewer samples and no 640 training steps (a few minutes on a software adapter). */
+  /** 3 samples, no batch-8 and no 640 cases (a few minutes on a software adapter). */
   readonly quick?: boolean;
   /** Skip the whole-model cases. */
   readonly skipModels?: boolean;
@@ -41,6 +41,8 @@ export interface MemoryLine {
   readonly what: string;
   /** Bytes of GPU buffers the engine held at the end of the step: live + pooled (nothing was freed to the driver). */
   readonly peakPoolBytes: number;
+  /** Live bytes when the forward and the loss were recorded, before backward (every saved activation alive). */
+  readonly liveAfterForwardBytes: number;
   readonly paramBytes: number;
   readonly gradBytes: number;
   /** Bytes of the tensors the autograd graph saved for backward (unique buffers, pool bucket sizes). */
@@ -61,18 +63,18 @@ export interface SuiteResult {
  * on a slow peer, the 640 training steps) end up with fewer; the JSON records each count.
  */
 export function repsFor(c: Case, quick: boolean): MeasureOptions {
-  if (quick) return { warmup: 1, reps: 3, minReps: 3, budgetMs: 0, slowMs: 2000 };
+  if (quick) return { warmup: 0, reps: 3, minReps: 3, budgetMs: 0, slowMs: 0 };
   return { warmup: 1, reps: 9, minReps: 3, budgetMs: c.kind === 'model' ? 20_000 : 10_000, slowMs: 2000 };
 }
 
-/** Cases selected by the options (the quick run drops the 640 training steps and the batch-8 gradients). */
+/** Cases selected by the options (the quick run drops the batch-8 convs and the 640 model cases). */
 export function selectCases(o: { filter?: RegExp | string; quick?: boolean; skipModels?: boolean }): Case[] {
   const re = o.filter === undefined ? null : typeof o.filter === 'string' ? new RegExp(o.filter) : o.filter;
   return allCases().filter(
     (c) =>
       (!re || re.test(c.name)) &&
       !(o.skipModels && c.kind === 'model') &&
-      !(o.quick && ((c.kind === 'model' && c.size === 640 && c.train) || (c.kind === 'conv' && c.n > 1 && c.pass !== 'fwd'))),
+      !(o.quick && ((c.kind === 'model' && c.size === 640) || (c.kind === 'conv' && c.n > 1))),
   );
 }
 
@@ -148,12 +150,14 @@ export async function measureTrainingMemory(gpu: GPUDevice, cfg = 'gelan-t', siz
     const ps = [...model.namedParameters()].map(([, t]) => t);
     const paramBytes = ps.reduce((a, t) => a + t.storage.buf.size, 0);
     let saved = 0;
+    let liveAfterForward = 0;
     tidy(dev, () => {
       const out = model.forward(x);
       const levels = [...out.main.levels, ...(out.aux?.levels ?? [])];
       let loss = mean(levels[0]);
       for (const l of levels.slice(1)) loss = add(loss, mean(l));
       saved = savedBytes(loss);
+      liveAfterForward = dev.memory().liveBytes; // buffers are taken from the pool when an op is recorded
       loss.backward();
     });
     await dev.sync();
@@ -162,6 +166,7 @@ export async function measureTrainingMemory(gpu: GPUDevice, cfg = 'gelan-t', siz
     const line: MemoryLine = {
       what: `${cfg} training step ${size}x${size} batch ${batch}`,
       peakPoolBytes: mem.liveBytes + mem.pooledBytes,
+      liveAfterForwardBytes: liveAfterForward,
       paramBytes,
       gradBytes,
       savedBytes: saved,
@@ -180,7 +185,7 @@ const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 export function formatMemory(m: MemoryLine): string {
   const est = m.paramBytes + m.gradBytes + m.savedBytes + m.inputBytes;
   return (
-    `memory: ${m.what}: peak live+pooled ${mib(m.peakPoolBytes)}; estimate params ${mib(m.paramBytes)} + grads ${mib(m.gradBytes)} + ` +
+    `memory: ${m.what}: peak live+pooled ${mib(m.peakPoolBytes)} (live before backward ${mib(m.liveAfterForwardBytes)}); estimate params ${mib(m.paramBytes)} + grads ${mib(m.gradBytes)} + ` +
     `saved activations ${mib(m.savedBytes)} + input ${mib(m.inputBytes)} = ${mib(est)} (peak / estimate ${(m.peakPoolBytes / est).toFixed(2)})`
   );
 }
@@ -201,7 +206,7 @@ export async function runBenchmarks(opts: SuiteOptions = {}): Promise<SuiteResul
       cases.push(r);
       log(`${r.name}: ${r.median_ms.toFixed(2)} ms (${r.timing}), ${(r.flops / r.median_ms / 1e6).toFixed(1)} GFLOP/s`);
     }
-    const memory = opts.skipMemory ? null : await measureTrainingMemory(gpu, 'gelan-t', 320, opts.quick ? 2 : 8);
+    const memory = opts.skipMemory ? null : await measureTrainingMemory(gpu, 'gelan-t', 320, 8);
     if (memory) log(formatMemory(memory));
     return { adapter: adapterName(owner?.adapter ?? null, gpu), date: new Date().toISOString(), peak, cases, memory };
   } finally {

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { selfcheck } from './selfcheck';
 import { registerModelCommands } from './models';
+import { registerTrainCommands } from './train';
 
 const program = new Command('gelan').description('WebGPU engine for YOLOv9 / GELAN: training and inference in Node and browsers');
 
@@ -15,6 +16,7 @@ program
   });
 
 registerModelCommands(program);
+registerTrainCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`gelan: ${e instanceof Error ? e.message : String(e)}`);

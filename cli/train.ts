@@ -17,6 +17,7 @@ import { nms } from '../training/metrics/nms';
 import { plotResults } from '../training/plot';
 import { noGrad, tensor, tidy } from '../engine/tensor';
 import { configArg, modelFromWeights, writeAtomic } from './common';
+import demoHyp from '../training/presets/hyp.demo.yaml?raw';
 import { type DataSplits, loadData } from './data';
 import { RESULT_COLUMNS, progress, runDir, writeResultsCsv } from './runs';
 
@@ -86,6 +87,15 @@ export interface TrainArgs {
   shapesVal: number;
   names?: string;
   weights?: string;
+  /** Nominal batch for gradient accumulation (official 64). */
+  nbs: number;
+  /** Shortest warmup in iterations (official 100). */
+  minWarmup: number;
+}
+
+/** Stop adding epochs beyond this many minutes of training (decided after the first epoch). */
+export interface TrainBudget {
+  minutes?: number;
 }
 
 export interface TrainOutcome {
@@ -99,10 +109,10 @@ export interface TrainOutcome {
 }
 
 /** A whole training run with its run directory; the caller owns the returned model. */
-export async function train(dev: Device, a: TrainArgs): Promise<TrainOutcome> {
+export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<TrainOutcome> {
   const ck = a.resume ? readCheckpoint(new Uint8Array(readFileSync(a.resume)), a.resume) : null;
   const opts = ck ? (ck.meta.options as unknown as TrainArgs) : a;
-  const hyp: Hyp = ck ? ck.meta.hyp : a.hyp ? parseHyp(readFileSync(a.hyp, 'utf8'), a.hyp) : { ...HYP_SCRATCH_HIGH };
+  const hyp: Hyp = ck ? ck.meta.hyp : a.hyp === 'demo' ? parseHyp(demoHyp, 'training/presets/hyp.demo.yaml') : a.hyp ? parseHyp(readFileSync(a.hyp, 'utf8'), a.hyp) : { ...HYP_SCRATCH_HIGH };
   const data = await loadData(opts.data, { trainImages: opts.shapesTrain, valImages: opts.shapesVal, imgsz: opts.imgsz, seed: opts.seed }, opts.names?.split(','));
   const config = ck ? ck.config : configArg(opts.cfg, data.names.length);
   if (config.nc !== data.names.length) throw new Error(`${config.source} has ${config.nc} classes but ${data.source} has ${data.names.length}`);
@@ -122,8 +132,22 @@ export async function train(dev: Device, a: TrainArgs): Promise<TrainOutcome> {
     schedule: opts.cosLr ? 'cosine' : 'linear',
     closeMosaic: opts.closeMosaic,
     valEvery: opts.valEvery,
+    nominalBatch: opts.nbs,
+    minWarmupIters: opts.minWarmup,
     record: opts as unknown as Record<string, unknown>,
   });
+  if (a.minutes && !ck) {
+    // fit the run to a time budget: after the first epoch, cap the epochs (the LR schedule follows)
+    const budget = a.minutes * 60;
+    const off = trainer.onEpoch((e) => {
+      off();
+      const fit = Math.max(1, Math.floor(budget / Math.max(e.seconds, 1e-3)));
+      if (fit < trainer.options.epochs) {
+        console.log(`time budget ${a.minutes} min: ${fit} epochs of ${e.seconds.toFixed(0)} s fit (of ${trainer.options.epochs} asked)`);
+        trainer.options.epochs = fit;
+      }
+    });
+  }
   if (ck) {
     trainer.resume(ck, a.resume!);
     console.log(`resuming ${a.resume} at epoch ${ck.meta.state.epoch}, iteration ${ck.meta.state.iteration}`);
@@ -234,7 +258,7 @@ export function registerTrainCommands(program: Command): void {
       .option('--epochs <n>', 'epochs', int, 10)
       .option('--batch <n>', 'batch size', int, 8)
       .option('--imgsz <n>', 'input size (multiple of 32)', int, 160)
-      .option('--hyp <file.yaml>', 'hyperparameters in the official hyp format (default: hyp.scratch-high)')
+      .option('--hyp <file.yaml|demo>', "hyperparameters in the official hyp format (default: hyp.scratch-high; 'demo': the main job's)")
       .option('--optimizer <SGD|AdamW>', 'optimizer', 'SGD')
       .option('--cos-lr', 'cosine LR schedule', false)
       .option('--close-mosaic <n>', 'epochs at the end without mosaic', int, 2)
@@ -245,7 +269,9 @@ export function registerTrainCommands(program: Command): void {
       .option('--shapes-train <n>', 'shapes dataset: training images', int, 384)
       .option('--shapes-val <n>', 'shapes dataset: validation images', int, 64)
       .option('--names <a,b,c>', 'class names when --data is a folder')
-      .option('--weights <file>', 'initial weights');
+      .option('--weights <file>', 'initial weights')
+      .option('--nbs <n>', 'nominal batch size reached by gradient accumulation', int, 64)
+      .option('--min-warmup <n>', 'shortest warmup in iterations', int, 100);
 
   trainOptions(program.command('train').description('train a model (YOLOv9 with PGI, or GELAN) on a dataset'))
     .option('--resume <last.safetensors>', 'continue a run from its checkpoint (same loss sequence as without interruption)')
@@ -324,8 +350,12 @@ export function registerTrainCommands(program: Command): void {
     });
 
   trainOptions(program.command('demo').description('the main job: train yolov9-shapes (PGI) on the embedded shapes data, remove the auxiliary branch, validate, detect'))
-    .option('--minutes <m>', 'stop adding epochs when the next would exceed this training budget', num, 7)
-    .action(async (o: TrainArgs & { minutes: number }) => {
+    .option('--minutes <m>', 'training time budget: epochs are capped after the first one to fit it', num, 7)
+    .action(async (o: TrainArgs & { minutes: number }, cmd: Command) => {
+      // the main job's recipe unless overridden on the command line
+      const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
+      const preset: Partial<TrainArgs> = { hyp: 'demo', optimizer: 'AdamW', epochs: 40, batch: 16, imgsz: 128, nbs: 16, minWarmup: 20, closeMosaic: 3, valEvery: 2, shapesTrain: 512, shapesVal: 64 };
+      for (const [k, v] of Object.entries(preset)) if (!given(k)) (o as unknown as Record<string, unknown>)[k] = v;
       const t0 = performance.now();
       const dev = await createDevice();
       console.log(`device: ${dev.adapter.description || dev.adapter.device} (shader-f16 ${dev.features.f16}, subgroups ${dev.features.subgroups})`);

@@ -68,6 +68,8 @@ interface ProfileState {
 
 export class Device {
   readonly features: DeviceFeatures;
+  /** Smallest subgroup size the adapter may use (0 when unknown or without the subgroups feature). */
+  readonly subgroupMinSize: number;
   readonly limits: GPUSupportedLimits;
   private readonly pool: BufferPool;
   private readonly readPool: BufferPool;
@@ -107,6 +109,8 @@ export class Device {
     const f = gpu.features;
     this.features = { f16: f.has('shader-f16'), subgroups: f.has('subgroups'), timestampQuery: f.has('timestamp-query') };
     this.limits = gpu.limits;
+    const info = (gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+    this.subgroupMinSize = this.features.subgroups ? (info?.subgroupMinSize ?? 0) : 0;
     const retire = (b: GPUBuffer): void => {
       this.retired.push(b);
     };

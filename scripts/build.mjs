@@ -2,12 +2,13 @@
 // the browser bundle dist/browser/gelan-webgpu.js (scripts/browser-bundle.mjs: no Node code allowed in it).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { buildBrowserDist, kib, rawText } from './browser-bundle.mjs';
 
 const started = performance.now();
 rmSync('dist', { recursive: true, force: true });
-const external = ['webgpu', 'commander', 'yaml', 'fflate', 'wgpu-matrix'];
+// Node build: every runtime dependency stays an import (installed beside us; bundling CJS into ESM breaks).
+const external = Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {});
 await build({
   entryPoints: { index: 'index.ts', 'cli/gelan': 'cli/gelan.ts' },
   outdir: 'dist',

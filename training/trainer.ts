@@ -14,7 +14,7 @@ import { type ValResult, validate } from './validate';
 import { type CheckpointMeta, type LoadedCheckpoint, type TrainState, restoreCheckpoint, saveCheckpoint } from './checkpoint';
 
 export interface TrainerOptions {
-  readonly epochs: number;
+  epochs: number;
   readonly hyp: Hyp;
   readonly optimizer?: OptimizerName;
   readonly schedule?: ScheduleKind;
@@ -22,7 +22,10 @@ export interface TrainerOptions {
   readonly closeMosaic?: number;
   /** Validate every N epochs and after the last (0: only after the last). */
   readonly valEvery?: number;
+  /** Nominal batch reached by gradient accumulation (official 64). */
   readonly nominalBatch?: number;
+  /** Shortest warmup in iterations (official 100). */
+  readonly minWarmupIters?: number;
   /** Free-form options recorded in checkpoints (CLI arguments). */
   readonly record?: Record<string, unknown>;
 }
@@ -110,12 +113,14 @@ export class Trainer {
   /** Train until `epochs` (or stop()); resolves with the state reached. */
   async run(): Promise<TrainState> {
     this.stopRequested = false;
-    const { epochs, hyp } = this.options;
+    const { hyp } = this.options;
     const nb = this.train.length;
-    const warmupIters = Math.max(pyRound(hyp.warmup_epochs * nb), 100);
+    const warmupIters = Math.max(pyRound(hyp.warmup_epochs * nb), this.options.minWarmupIters ?? 100);
     const dev = this.model.device;
-    const closeAt = epochs - (this.options.closeMosaic ?? 0);
-    while (this.state.epoch < epochs && !this.stopRequested) {
+    // read each epoch: a caller may shorten the run (e.g. to a time budget) from an epoch listener
+    while (this.state.epoch < this.options.epochs && !this.stopRequested) {
+      const epochs = this.options.epochs;
+      const closeAt = epochs - (this.options.closeMosaic ?? 0);
       const epoch = this.state.epoch;
       const t0 = performance.now();
       if (epoch >= closeAt && this.train.mosaic) this.train.closeMosaic();

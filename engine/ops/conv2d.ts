@@ -4,6 +4,8 @@
 import { CONV_TW, CONV_WG, convFwdKernel } from '../../kernels/conv2d/fwd.wgsl';
 import { convDgradKernel } from '../../kernels/conv2d/dgrad.wgsl';
 import { FLIP_WG, flipWeightKernel } from '../../kernels/conv2d/flip.wgsl';
+import { WINDOW_TW, WINDOW_WG, convWindowKernel } from '../../kernels/conv2d/fwd-window.wgsl';
+import type { Device } from '../device';
 import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
 import { type ConvGeometry, convParams } from '../../kernels/conv2d/params';
 import { record } from '../autograd';
@@ -64,19 +66,13 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
   const g = convGeometry(x, w, b, o);
   const dev = x.device;
   const y = empty(dev, [g.N, g.O, g.OH, g.OW], 'f32', 'conv2d');
-  const xd = x.isContiguous ? x : copy(x);
+  // channel planes must be dense; the batch stride may be anything (a channel slice of a larger tensor)
+  const planesDense = x.strides[3] === 1 && x.strides[2] === g.W && x.strides[1] === g.H * g.W;
+  const xd = planesDense ? x : copy(x);
   const wd = dense0(w);
   const bd = b ? dense0(b) : null;
-  const opg = g.O / g.groups;
-  const to = opg % 4 === 0 ? 4 : 1;
-  const tiles = Math.ceil(g.OW / CONV_TW);
   const act = o.activation ?? 'none';
-  dev.dispatch(
-    convFwdKernel({ to, bias: bd !== null, act }),
-    [xd.storage.buf, wd.storage.buf, ...(bd ? [bd.storage.buf] : []), y.storage.buf],
-    convParams(g, { xoff: xd.offset, tiles, rows: 0, chunk: 0 }),
-    dev.grid1d(g.N * (g.O / to) * g.OH * tiles, CONV_WG),
-  );
+  convForward(dev, g, xd, wd, bd, y, act);
   release(xd, x);
   release(wd, w);
   if (bd && b) release(bd, b);
@@ -87,6 +83,23 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
     w.requiresGrad ? convWgrad(gy, xs, g) : null,
     ...(b ? [b.requiresGrad ? sum(gy, [0, 2, 3]) : null] : []),
   ]);
+}
+
+/** The forward dispatch: the window kernel specialised on the kernel geometry, TO output channels per invocation. */
+function convForward(dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu'): void {
+  const opg = g.O / g.groups;
+  const to = ([8, 4, 2, 1] as const).find((t) => opg % t === 0)!;
+  const subgroups = to > 1 && dev.subgroupMinSize >= to;
+  const tilesX = Math.ceil(g.OW / WINDOW_TW);
+  const tiles = g.N * g.OH * tilesX;
+  const tilesPad = Math.ceil(tiles / WINDOW_WG) * WINDOW_WG;
+  const octiles = g.O / to;
+  dev.dispatch(
+    convWindowKernel({ KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, to, subgroups, bias: b !== null, act }),
+    [x.storage.buf, w.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
+    { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0, tilesX, tiles, tilesPad, octiles, ph: g.ph, pw: g.pw },
+    dev.grid1d(tilesPad * octiles, WINDOW_WG),
+  );
 }
 
 function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {

@@ -47,17 +47,19 @@ export function rgbToHsv(rgb: Uint8Array): Uint8Array {
   return out;
 }
 
-// Which of (v, v(1-s), v(1-s·h), v(1-s(1-h))) feeds B, G, R in each 60° sector (OpenCV's `sector_data`).
-const SECTOR = [
-  [1, 3, 0],
-  [1, 0, 2],
-  [3, 0, 1],
-  [0, 2, 1],
-  [0, 1, 3],
-  [2, 1, 0],
-];
+// Which of (v, v(1-s), v(1-s·h), v(1-s(1-h))) feeds B, G, R in each 60° sector (OpenCV's `sector_data`), flat.
+const SECTOR = Int8Array.of(1, 3, 0, 1, 0, 2, 3, 0, 1, 0, 2, 1, 0, 1, 3, 2, 1, 0);
 const HSCALE = f32(6 / 180);
 const INV255 = f32(1 / 255);
+// Per byte value: s or v as float32 (x / 255), and the hue's sector and fraction (fmodf(h·6/180, 6)).
+const UNIT = Float32Array.from({ length: 256 }, (_, x) => f32(x * INV255));
+const HUE_SECTOR = new Int8Array(256);
+const HUE_FRAC = new Float32Array(256);
+for (let x = 0; x < 256; x++) {
+  const h = f32(f32(x * HSCALE) % 6);
+  HUE_SECTOR[x] = Math.floor(h);
+  HUE_FRAC[x] = f32(h - Math.floor(h));
+}
 
 /**
  * `cv2.cvtColor(hsv, COLOR_HSV2RGB)` on interleaved H, S, V bytes of an image `width` pixels wide; returns RGB.
@@ -71,29 +73,31 @@ export function hsvToRgb(hsv: Uint8Array, width: number): Uint8Array {
   const out = new Uint8Array(hsv.length);
   const simdCols = Math.floor(width / 32) * 32;
   const tab = new Float32Array(4);
-  for (let i = 0, p = 0; i < hsv.length; i += 3, p++) {
-    const simd = p % width < simdCols;
-    const s = f32(hsv[i + 1] * INV255);
-    const v = f32(hsv[i + 2] * INV255);
-    let h = f32(hsv[i] * HSCALE); // < 6 because H < 180 (values >= 180 wrap as fmod does)
-    h = f32(h % 6);
-    const sector = Math.floor(h);
-    h = f32(h - sector);
-    tab[0] = v;
-    tab[1] = f32(v * f32(1 - s));
-    tab[2] = f32(v * f32(1 - s * h)); // fused in both paths: s·h is exact in double, one rounding to float
-    tab[3] = simd ? f32(v * f32(1 - s * f32(1 - h))) : f32(v * f32(1 - f32(s * f32(1 - h))));
-    const r = f32(tab[SECTOR[sector][2]] * 255);
-    const g = f32(tab[SECTOR[sector][1]] * 255);
-    const b = f32(tab[SECTOR[sector][0]] * 255);
-    if (simd) {
-      out[i] = r < 255 ? Math.trunc(r) : 255;
-      out[i + 1] = g < 255 ? Math.trunc(g) : 255;
-      out[i + 2] = b < 255 ? Math.trunc(b) : 255;
-    } else {
-      out[i] = sat(r);
-      out[i + 1] = sat(g);
-      out[i + 2] = sat(b);
+  const rows = hsv.length / 3 / width;
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const simd = x < simdCols;
+      const s = UNIT[hsv[i + 1]];
+      const v = UNIT[hsv[i + 2]];
+      const h = HUE_FRAC[hsv[i]];
+      const k = HUE_SECTOR[hsv[i]] * 3;
+      tab[0] = v;
+      tab[1] = v * f32(1 - s);
+      tab[2] = v * f32(1 - s * h); // fused in both paths: s·h is exact in double, one rounding to float
+      tab[3] = simd ? v * f32(1 - s * f32(1 - h)) : v * f32(1 - f32(s * f32(1 - h)));
+      const r = f32(tab[SECTOR[k + 2]] * 255);
+      const g = f32(tab[SECTOR[k + 1]] * 255);
+      const b = f32(tab[SECTOR[k]] * 255);
+      if (simd) {
+        out[i] = r < 255 ? r : 255; // Uint8Array stores truncate
+        out[i + 1] = g < 255 ? g : 255;
+        out[i + 2] = b < 255 ? b : 255;
+      } else {
+        out[i] = sat(r);
+        out[i + 1] = sat(g);
+        out[i + 2] = sat(b);
+      }
     }
   }
   return out;

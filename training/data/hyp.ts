@@ -22,7 +22,7 @@ export interface AugmentHyp {
   mosaic: number;
   /** MixUp probability (only after a mosaic). */
   mixup: number;
-  /** Copy-paste probability (polygon datasets only; not implemented here, see loader.ts). */
+  /** Copy-paste fraction: share of eligible objects pasted mirrored (polygon datasets only). */
   copy_paste: number;
 }
 

@@ -4,6 +4,7 @@
 import {
   type PixelLabels,
   augmentHsv,
+  copyPaste,
   flipLR,
   flipUD,
   letterbox,
@@ -105,6 +106,8 @@ export class DataLoader {
   private readonly cache = new Map<number, Loaded>();
   private readonly cacheLimit: number;
   private readonly stats = { hits: 0, misses: 0, evictions: 0, bytes: 0 };
+  // Loads in flight, so samples of one batch asking for the same image share one decode (bound: one per image).
+  private readonly inflight = new Map<number, Promise<Loaded>>();
   private rectPlan: Promise<{ order: number[]; shapes: [number, number][] }> | null = null;
 
   constructor(dataset: DetectionDataset, options: LoaderOptions) {
@@ -218,9 +221,9 @@ export class DataLoader {
     const indices = shuffle(rng, [index, randint(rng, 0, n - 1), randint(rng, 0, n - 1), randint(rng, 0, n - 1)]);
     const tiles = await Promise.all(indices.map((i) => this.loadResized(i)));
     const m = mosaic4(tiles, s, xc, yc);
-    // Official copy_paste (polygon datasets only) would run here; it is not implemented.
+    const cp = copyPaste(rng, m.image, m.labels, this.hyp.copy_paste); // polygon datasets only
     const border = Math.floor(-s / 2);
-    return randomPerspective(rng, m.image, m.labels, this.hyp, [border, border]);
+    return randomPerspective(rng, cp.image, cp.labels, this.hyp, [border, border]);
   }
 
   /** Decoded image resized so its long side is imgsz, from the cache when possible. */
@@ -232,10 +235,20 @@ export class DataLoader {
       this.cache.set(index, hit);
       return hit;
     }
+    const pending = this.inflight.get(index);
+    if (pending) {
+      this.stats.hits++;
+      return pending;
+    }
     this.stats.misses++;
-    const { image, labels } = await this.dataset.load(index);
-    const r = resizeLongSide(image, this.imgsz, this.augment);
-    const loaded: Loaded = { ...r, labels };
+    const promise = this.dataset.load(index).then(({ image, labels }): Loaded => ({ ...resizeLongSide(image, this.imgsz, this.augment), labels }));
+    this.inflight.set(index, promise);
+    let loaded: Loaded;
+    try {
+      loaded = await promise;
+    } finally {
+      this.inflight.delete(index);
+    }
     const bytes = loaded.image.data.byteLength;
     if (bytes <= this.cacheLimit && !this.cache.has(index)) {
       this.cache.set(index, loaded);
@@ -254,7 +267,10 @@ export class DataLoader {
   private plan(): Promise<{ order: number[]; shapes: [number, number][] }> {
     this.rectPlan ??= (async () => {
       const n = this.dataset.length;
-      const sizes = await Promise.all(Array.from({ length: n }, (_, i) => this.dataset.imageSize(i)));
+      const sizes: { width: number; height: number }[] = [];
+      for (let s = 0; s < n; s += 64) {
+        sizes.push(...(await Promise.all(Array.from({ length: Math.min(64, n - s) }, (_, k) => this.dataset.imageSize(s + k)))));
+      }
       const ar = sizes.map((s) => s.height / s.width);
       const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => ar[a] - ar[b] || a - b);
       const shapes: [number, number][] = [];

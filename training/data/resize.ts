@@ -1,7 +1,7 @@
 // Image resizing that follows OpenCV's `cv2.resize` for 8-bit images (INTER_LINEAR and INTER_AREA), including its
 // fixed-point arithmetic: 11-bit interpolation weights, float32 coordinate maths, the switch of an exact 2× shrink
-// to the area path, and the integer-ratio "fast area" path. See the report in test/training/data/resize.test.ts for
-// the measured agreement with cv2 4.6.
+// to the area path, and the integer-ratio "fast area" path. Bit-exact against cv2 4.6 on x86 (see
+// test/training/data/geometry.test.ts); other OpenCV builds (NEON, newer releases) may differ by 1 level.
 import { createImage, type RgbImage } from './image';
 import { clampU8, roundHalfEven } from './round';
 

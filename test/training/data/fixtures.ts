@@ -48,6 +48,18 @@ export interface DataFixture {
     labels: number[][][];
     cases: { s: number; xc: number; yc: number; order: number[]; output: string; labels_out: number[][] }[];
   };
+  copy_paste: {
+    input: string;
+    output: string;
+    p: number;
+    labels_in: number[][];
+    segments_in: number[][];
+    candidates: number[];
+    k: number;
+    chosen: number[];
+    labels_out: number[][];
+    segments_out: number[][];
+  };
   labels: {
     cases: { name: string; text: string; rows: number[][]; segments: number[][]; duplicates_msg: boolean }[];
     img2label: [string, string][];
