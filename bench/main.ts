@@ -263,6 +263,7 @@ async function runTorch(cases: Case[], rows: Row[], quick: boolean, unavailable:
     unavailable.torch_cpu = `${py} not found`;
     return;
   }
+  // model cases need the official YOLOv9 code (torch_cpu.py looks for a checkout)
   const spec = cases.map((c) => {
     if (c.kind === 'conv') return { name: c.name, kind: c.kind, pass: c.pass, n: c.n, c: c.c, h: c.h, w: c.w, o: c.o, k: c.k, stride: c.stride, pad: c.pad, groups: c.groups, out: convOut(c) };
     return c;
@@ -270,15 +271,16 @@ async function runTorch(cases: Case[], rows: Row[], quick: boolean, unavailable:
   console.log(`\n[${elapsed()}] PyTorch CPU reference (${py} bench/torch_cpu.py)...`);
   const r = spawnSync(py, [join(benchDir, 'torch_cpu.py'), ...(quick ? ['--quick'] : [])], { input: JSON.stringify(spec), encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) {
-    unavailable.torch_cpu = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()!;
+    const err = r.stdout.split('\n').find((l) => l.startsWith('{"error"'));
+    unavailable.torch_cpu = err ? (JSON.parse(err) as { error: string }).error : (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()!;
     return;
   }
   const byName = new Map(rows.map((row) => [row.ours.name, row]));
   for (const l of r.stdout.split('\n')) {
     if (!l.startsWith('{')) continue;
-    const v = JSON.parse(l) as { name: string; median_ms?: number; skipped?: string; threads?: number; torch?: string };
+    const v = JSON.parse(l) as { name: string; median_ms?: number; skipped?: string; threads?: number; torch?: string; official?: string | null; error?: string };
     if (v.torch) {
-      console.log(`torch ${v.torch}, ${v.threads} threads`);
+      console.log(`torch ${v.torch}, ${v.threads} threads; whole models: ${v.official ? `official YOLOv9 code from ${v.official}` : 'no official YOLOv9 checkout (set YOLOV9_DIR)'}`);
       continue;
     }
     const row = byName.get(v.name);

@@ -5,9 +5,16 @@ Reads the case list (JSON) on stdin, prints one JSON line per case: {"name", "me
 "skipped"}. Timing: time.perf_counter around the op, 1 warm-up, median of 9 samples (3 with --quick).
 Conv input / weight gradients call aten.convolution_backward with an output mask (the kernel autograd would
 run, without the forward); the block runs forward (BatchNorm in training mode) + backward to every parameter.
-Run by the harness with /usr/bin/python3 (Debian's python3-torch); without torch it prints one skipped line.
+Whole models use the official YOLOv9 code when a checkout is found (env YOLOV9_DIR, default /tmp/yolov9, as
+for the test fixtures): DetectionModel(models/detect/<cfg>.yaml), forward in eval mode under no_grad, and the
+training step as ours: train-mode forward, loss = sum of the means of every level map, backward (samples stop
+at 3 once 10 s were spent). Without a checkout the model cases are reported as skipped.
+Run by the harness with /usr/bin/python3 (Debian's python3-torch); without torch it prints one error line.
 """
+import contextlib
+import io
 import json
+import os
 import statistics
 import sys
 import time
@@ -25,14 +32,51 @@ torch.set_num_threads(2)
 torch.manual_seed(0)
 
 
-def timed(fn):
+def timed(fn, budget_s=None):
     fn()  # warm-up
     xs = []
+    start = time.perf_counter()
     for _ in range(REPS):
         t0 = time.perf_counter()
         fn()
         xs.append((time.perf_counter() - t0) * 1000)
+        if budget_s is not None and len(xs) >= 3 and time.perf_counter() - start > budget_s:
+            break
     return statistics.median(xs)
+
+
+YOLOV9_DIR = os.path.abspath(os.environ.get("YOLOV9_DIR", "/tmp/yolov9"))
+HAVE_OFFICIAL = os.path.isfile(os.path.join(YOLOV9_DIR, "models", "yolo.py"))
+
+
+def flat(v):
+    return [v] if isinstance(v, torch.Tensor) else [t for e in v for t in flat(e)]
+
+
+def model_case(c):
+    if YOLOV9_DIR not in sys.path:
+        sys.path.insert(0, YOLOV9_DIR)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from models.yolo import DetectionModel  # the official code, imported from the checkout
+
+        torch.manual_seed(0)
+        m = DetectionModel(os.path.join(YOLOV9_DIR, "models", "detect", f"{c['cfg']}.yaml"), ch=3, nc=80)
+    x = torch.rand(c["batch"], 3, c["size"], c["size"])
+    if not c["train"]:
+        m.eval()
+
+        def fwd():
+            with torch.no_grad():
+                m(x)
+
+        return timed(fwd, 10)
+    m.train()
+
+    def step():
+        m.zero_grad(set_to_none=True)
+        sum(o.mean() for o in flat(m(x))).backward()
+
+    return timed(step, 10)
 
 
 def conv_case(c):
@@ -108,11 +152,11 @@ def block_case(c):
 
 def main():
     cases = json.load(sys.stdin)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "official": YOLOV9_DIR if HAVE_OFFICIAL else None}), flush=True)
     for c in cases:
         kind = c["kind"]
         out = {"name": c["name"]}
-        with torch.no_grad() if kind != "block" else torch.enable_grad():
+        with torch.no_grad() if kind in ("conv", "matmul") else torch.enable_grad():
             if kind == "conv":
                 out["median_ms"] = conv_case(c)
             elif kind == "matmul":
@@ -120,8 +164,10 @@ def main():
                 out["median_ms"] = timed(lambda: a @ b)
             elif kind == "block":
                 out["median_ms"] = block_case(c)
+            elif HAVE_OFFICIAL:
+                out["median_ms"] = model_case(c)
             else:
-                out["skipped"] = "no GELAN model definition in this script (reference line for layers and the block only)"
+                out["skipped"] = f"no official YOLOv9 checkout at {YOLOV9_DIR} (set YOLOV9_DIR) for the whole models"
         print(json.dumps(out), flush=True)
 
 

@@ -1,7 +1,7 @@
 // conv2d (NCHW input, PyTorch OIHW weight) with stride, padding, dilation, groups and optional bias.
 // Forward, input gradient (dgrad) and weight gradient (wgrad) are dedicated kernels in kernels/conv2d/;
 // the bias gradient is a sum of gy over N, H, W.
-import { CONV_TW, CONV_WG, convFwdKernel } from '../../kernels/conv2d/fwd.wgsl';
+import { CONV_TW, CONV_WG } from '../../kernels/conv2d/params';
 import { convDgradKernel } from '../../kernels/conv2d/dgrad.wgsl';
 import { FLIP_WG, flipWeightKernel } from '../../kernels/conv2d/flip.wgsl';
 import { WINDOW_TW, WINDOW_WG, convWindowKernel } from '../../kernels/conv2d/fwd-window.wgsl';
@@ -10,7 +10,9 @@ import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
 import { type ConvGeometry, convParams } from '../../kernels/conv2d/params';
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
-import { type Tensor, empty } from '../tensor';
+import { type Tensor, empty, view } from '../tensor';
+import { zeros } from './creation';
+import { pointwise } from './run';
 import { checkF32 } from './run';
 import { copy } from './layout';
 import { sum } from './reduce';
@@ -106,15 +108,29 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dev = gy.device;
   const ph = g.dh * (g.KH - 1) - g.ph;
   const pw = g.dw * (g.KW - 1) - g.pw;
-  if (g.sh === 1 && g.sw === 1 && ph >= 0 && pw >= 0) {
-    // stride 1: the input gradient is a forward conv of gy with the flipped, transposed weight
+  if (ph >= 0 && pw >= 0) {
+    // The input gradient is a stride-1 forward conv of gy with the flipped, transposed weight; for stride > 1
+    // gy is first spread onto a zero grid (stride apart, offset by the transposed padding), so the fast
+    // forward kernel serves every case.
     const cpg = g.C / g.groups;
     const opg = g.O / g.groups;
     const wt = empty(dev, [g.C, opg, g.KH, g.KW], 'f32', 'conv2d.dgrad');
     const wd = dense0(w);
     dev.dispatch(flipWeightKernel(), [wd.storage.buf, wt.storage.buf], { O: g.O, cpg, opg, KH: g.KH, KW: g.KW }, dev.grid1d(wt.size, FLIP_WG));
     release(wd, w);
-    const gx = conv2d(gy, wt, null, { padding: [ph, pw], dilation: [g.dh, g.dw], groups: g.groups });
+    let gx: Tensor;
+    if (g.sh === 1 && g.sw === 1) {
+      gx = conv2d(gy, wt, null, { padding: [ph, pw], dilation: [g.dh, g.dw], groups: g.groups });
+    } else {
+      const Hp = g.H + g.dh * (g.KH - 1);
+      const Wp = g.W + g.dw * (g.KW - 1);
+      const spread = zeros(dev, [g.N, g.O, Hp, Wp]);
+      const grid = view(spread, gy.shape, [g.O * Hp * Wp, Hp * Wp, g.sh * Wp, g.sw], ph * Wp + pw);
+      pointwise({ op: 'conv2d.spread', expr: 'a0', inputs: [gy], shape: gy.shape, into: grid });
+      grid.dispose();
+      gx = conv2d(spread, wt, null, { dilation: [g.dh, g.dw], groups: g.groups });
+      spread.dispose();
+    }
     wt.dispose();
     return gx;
   }

@@ -2,7 +2,7 @@
 // input columns, summing gy over the output positions and taps that read them.
 import { type KernelSource, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from '../common';
 import { CONV_PARAMS } from './params';
-import { CONV_TW, CONV_WG } from './fwd.wgsl';
+import { CONV_TW, CONV_WG } from './params';
 
 export interface ConvDgradVariant {
   /** Input channels per invocation (4 when channels-per-group allows, else 1). */

@@ -33,3 +33,7 @@ export const convParams = (g: ConvGeometry, extra: { xoff: number; tiles: number
   opg: g.O / g.groups,
   ...extra,
 });
+
+/** Adjacent columns per invocation and workgroup size of the gather kernels (dgrad, wgrad). */
+export const CONV_TW = 4;
+export const CONV_WG = 64;

@@ -3,7 +3,7 @@
 // (n, oy) rows; chunks ("splits") give parallelism when the weight is small, and are summed afterwards.
 import { type KernelSource, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from '../common';
 import { CONV_PARAMS } from './params';
-import { CONV_WG } from './fwd.wgsl';
+import { CONV_WG } from './params';
 
 export interface ConvWgradVariant {
   readonly to: 1 | 4;

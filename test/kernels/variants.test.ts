@@ -5,7 +5,8 @@ import type { KernelSource } from '../../kernels/common';
 import { elementwiseKernel } from '../../kernels/elementwise.wgsl';
 import { reduceKernel, scatterArgKernel, type ReduceOp } from '../../kernels/reduce.wgsl';
 import { matmulKernel } from '../../kernels/matmul.wgsl';
-import { convFwdKernel } from '../../kernels/conv2d/fwd.wgsl';
+import { convWindowKernel } from '../../kernels/conv2d/fwd-window.wgsl';
+import { flipWeightKernel } from '../../kernels/conv2d/flip.wgsl';
 import { convDgradKernel } from '../../kernels/conv2d/dgrad.wgsl';
 import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
 import { bnApplyKernel, bnBwdApplyKernel, bnBwdReduceKernel, bnStatsKernel } from '../../kernels/batchnorm.wgsl';
@@ -31,10 +32,18 @@ function allVariants(): KernelSource[] {
   for (const op of ops) for (const mode of ['thread', 'group'] as const) out.push(reduceKernel({ op, mode }));
   out.push(scatterArgKernel(), matmulKernel());
   for (const to of [1, 4] as const) {
-    for (const bias of [false, true]) for (const act of ['none', 'silu'] as const) out.push(convFwdKernel({ to, bias, act }));
     for (const tc of [1, 4] as const) out.push(convWgradKernel({ to, tc }));
     out.push(convDgradKernel({ tc: to }));
   }
+  // the window forward kernel over the geometries GELAN uses (plus 5×5 and dilation), with and without subgroups
+  for (const [K, S, D] of [[1, 1, 1], [3, 1, 1], [3, 2, 1], [5, 1, 1], [3, 1, 2]] as const) {
+    for (const to of [1, 4, 8] as const) {
+      for (const subgroups of to > 1 && dev.features.subgroups ? [false, true] : [false]) {
+        for (const act of ['none', 'silu'] as const) out.push(convWindowKernel({ KH: K, KW: K, SH: S, SW: S, DH: D, DW: D, to, subgroups, bias: act === 'silu', act }));
+      }
+    }
+  }
+  out.push(flipWeightKernel());
   out.push(bnStatsKernel({ update: true }), bnStatsKernel({ update: false }), bnApplyKernel(), bnBwdReduceKernel());
   out.push(bnBwdApplyKernel({ training: true }), bnBwdApplyKernel({ training: false }));
   out.push(maxPoolFwdKernel(), maxPoolBwdKernel(), avgPoolFwdKernel(), avgPoolBwdKernel(), upsampleFwdKernel(), upsampleBwdKernel());
