@@ -63,34 +63,51 @@ ${v.update ? `    let unbiased = vb * f32(p.M) / f32(max(p.M, 2u) - 1u);
   );
 }
 
-/** y = (x - mean[c]) / sqrt(var[c] + eps) * w[c] + b[c] */
-export function bnApplyKernel(): KernelSource {
+export type BnActivation = 'none' | 'silu';
+
+/** SiLU and its derivative, for the fused BatchNorm + SiLU of every YOLO Conv block. */
+const SILU = `fn sig_(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }`;
+
+/** y = act((x - mean[c]) / sqrt(var[c] + eps) * w[c] + b[c]) */
+export function bnApplyKernel(v: { act: BnActivation } = { act: 'none' }): KernelSource {
+  const z = '(x[p.xoff + i] - mean[c]) * inverseSqrt(var_[c] + p.eps) * wt[c] + bs[c]';
   return kernel(
     'batchnorm.apply',
-    {},
+    v,
     [r('x'), r('mean'), r('var_'), r('wt'), r('bs'), w('y')],
     `  let i = ${flatIndex(BN_WG)};
   if (i >= p.n) { return; }
   let c = (i / p.HW) % p.C;
-  y[i] = (x[p.xoff + i] - mean[c]) * inverseSqrt(var_[c] + p.eps) * wt[c] + bs[c];`,
+  let z = ${z};
+  y[i] = ${v.act === 'silu' ? 'z * sig_(z)' : 'z'};`,
+    SILU,
   );
 }
 
-/** Per channel: gb = Σ gy, gw = Σ gy · x̂ (x̂ the normalised input). */
-export function bnBwdReduceKernel(): KernelSource {
+/** The gradient reaching the BatchNorm output: gy itself, or gy · SiLU'(z) with z recomputed from x. */
+const gradAtZ = (act: BnActivation, gy: string, xi: string): string =>
+  act === 'silu'
+    ? `let zz = (${xi} - mean[c]) * inverseSqrt(var_[c] + p.eps) * wt[c] + bs[c];
+    let sz = sig_(zz);
+    let g = ${gy} * sz * (1.0 + zz * (1.0 - sz));`
+    : `let g = ${gy};`;
+
+/** Per channel: gb = Σ g, gw = Σ g · x̂ (x̂ the normalised input, g the gradient at the BatchNorm output). */
+export function bnBwdReduceKernel(v: { act: BnActivation } = { act: 'none' }): KernelSource {
   return kernel(
     'batchnorm.bwd_reduce',
-    {},
-    [r('gy'), r('x'), r('mean'), r('var_'), w('gw'), w('gb')],
+    v,
+    [r('gy'), r('x'), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb')],
     `  let c = wid.x;
   let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
   var s = 0.0;
   var q = 0.0;
   for (var e = lid; e < p.M; e += ${BN_WG}u) {
-    let g = gy[${addr('0u')}];
+    let xv = x[${addr('p.xoff')}];
+    ${gradAtZ(v.act, `gy[${addr('0u')}]`, 'xv')}
     s += g;
-    q += g * (x[${addr('p.xoff')}] - mu) * inv;
+    q += g * (xv - mu) * inv;
   }
   sh2[lid] = q;
 ${treeSum('s')}
@@ -103,7 +120,8 @@ ${treeSum('s')}
     workgroupBarrier();
   }
   if (lid == 0u) { gw[c] = sh[0]; }`,
-    SHARED,
+    `${SHARED}
+${SILU}`,
   );
 }
 
@@ -111,21 +129,25 @@ ${treeSum('s')}
  * Input gradient. Training (batch statistics): gx = w·inv·(gy − gb/M − x̂·gw/M);
  * eval (running statistics are constants): gx = gy·w·inv.
  */
-export function bnBwdApplyKernel(v: { training: boolean }): KernelSource {
+export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation }): KernelSource {
+  const act = v.act ?? 'none';
   return kernel(
     'batchnorm.bwd_apply',
-    v,
-    [r('gy'), r('x'), r('mean'), r('var_'), r('wt'), r('gw'), r('gb'), w('gx')],
+    { training: v.training, act },
+    [r('gy'), r('x'), r('mean'), r('var_'), r('wt'), r('bs'), r('gw'), r('gb'), w('gx')],
     `  let i = ${flatIndex(BN_WG)};
   if (i >= p.n) { return; }
   let c = (i / p.HW) % p.C;
   let inv = inverseSqrt(var_[c] + p.eps);
+  let xv = x[p.xoff + i];
+  ${gradAtZ(act, 'gy[i]', 'xv')}
 ${
   v.training
-    ? `  let xh = (x[p.xoff + i] - mean[c]) * inv;
+    ? `  let xh = (xv - mean[c]) * inv;
   let m = f32(p.M);
-  gx[i] = wt[c] * inv * (gy[i] - gb[c] / m - xh * gw[c] / m);`
-    : '  gx[i] = gy[i] * wt[c] * inv;'
+  gx[i] = wt[c] * inv * (g - gb[c] / m - xh * gw[c] / m);`
+    : '  gx[i] = g * wt[c] * inv;'
 }`,
+    SILU,
   );
 }

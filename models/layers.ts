@@ -96,12 +96,13 @@ export class BatchNorm2d extends Module {
     this.buffer('running_var', [channels], 1);
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, activation: 'none' | 'silu' = 'none'): Tensor {
     if (this.training) this.numBatchesTracked++;
     return batchNorm2d(x, this.getParam('weight'), this.getParam('bias'), this.getBuffer('running_mean'), this.getBuffer('running_var'), {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
+      activation,
     });
   }
 }
@@ -136,9 +137,11 @@ export class Conv extends Block {
       return activate(this.activation, this.conv.forward(x));
     }
     const c = this.conv.forward(x);
-    const b = this.bn.forward(c);
+    // BN and SiLU run as one kernel (and one backward pair)
+    const fused = this.activation === 'silu';
+    const b = this.bn.forward(c, fused ? 'silu' : 'none');
     c.dispose();
-    if (this.activation === 'none') return b;
+    if (this.activation === 'none' || fused) return b;
     const y = activate(this.activation, b);
     b.dispose();
     return y;

@@ -13,6 +13,8 @@ export interface BatchNormOptions {
   /** Weight of the new batch statistic in the running average (PyTorch's momentum). Default 0.1. */
   readonly momentum?: number;
   readonly eps?: number;
+  /** Fused activation after the affine transform (YOLO's Conv block: BN then SiLU). */
+  readonly activation?: 'none' | 'silu';
 }
 
 const dense0 = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
@@ -73,20 +75,21 @@ export function batchNorm2d(
     variance = copy(runningVar!);
   }
   const y = empty(dev, x.shape, 'f32', 'batchNorm2d');
-  dev.dispatch(bnApplyKernel(), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(x.size, BN_WG));
+  const act = o.activation ?? 'none';
+  dev.dispatch(bnApplyKernel({ act }), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(x.size, BN_WG));
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w], (gy, [xs, ms, vs, ws]) => {
+  const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs]) => {
     const gyd = dense0(gy);
     const gw = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const gb = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const p = { ...params, xoff: xs.offset };
-    dev.dispatch(bnBwdReduceKernel(), [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, gw.storage.buf, gb.storage.buf], p, [C, 1, 1]);
+    dev.dispatch(bnBwdReduceKernel({ act }), [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf], p, [C, 1, 1]);
     let gx: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(dev, x.shape, 'f32', 'batchNorm2d.grad');
       dev.dispatch(
-        bnBwdApplyKernel({ training: o.training }),
-        [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, gw.storage.buf, gb.storage.buf, gx.storage.buf],
+        bnBwdApplyKernel({ training: o.training, act }),
+        [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf, gx.storage.buf],
         p,
         dev.grid1d(x.size, BN_WG),
       );

@@ -44,8 +44,10 @@ function allVariants(): KernelSource[] {
     }
   }
   out.push(flipWeightKernel());
-  out.push(bnStatsKernel({ update: true }), bnStatsKernel({ update: false }), bnApplyKernel(), bnBwdReduceKernel());
-  out.push(bnBwdApplyKernel({ training: true }), bnBwdApplyKernel({ training: false }));
+  out.push(bnStatsKernel({ update: true }), bnStatsKernel({ update: false }));
+  for (const act of ['none', 'silu'] as const) {
+    out.push(bnApplyKernel({ act }), bnBwdReduceKernel({ act }), bnBwdApplyKernel({ training: true, act }), bnBwdApplyKernel({ training: false, act }));
+  }
   out.push(maxPoolFwdKernel(), maxPoolBwdKernel(), avgPoolFwdKernel(), avgPoolBwdKernel(), upsampleFwdKernel(), upsampleBwdKernel());
   return out;
 }
