@@ -15,7 +15,8 @@ import { compare, measure, verifyRun } from './harness';
 import { blockData, convData, matmulData, prepareBlock } from './ours';
 import { type CaseData, type Peer, type PeerFactory, type PeerName, installNavigator } from './peer-api';
 import { measurePeak } from './peak';
-import { type MemoryLine, type OurResult, formatMemory, measureTrainingMemory, repsFor, runOurCase, selectCases } from './suite';
+import { type PeerCell, type PeerKey, type Row, jsonReport, ms, printTable } from './report';
+import { type MemoryLine, formatMemory, measureTrainingMemory, repsFor, runOurCase, selectCases } from './suite';
 
 interface Args {
   quick: boolean;
@@ -57,28 +58,8 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-type PeerKey = PeerName | 'torch_cpu';
-interface PeerCell {
-  median_ms?: number;
-  wall_median_ms?: number;
-  gpu_median_ms?: number | null;
-  timing?: 'gpu' | 'wall' | 'cpu';
-  samples?: number;
-  max_abs_diff?: number;
-  /** max |peer − ours| ÷ max |ours|. */
-  rel_diff?: number;
-  /** How the peer expressed the case when it has no direct op for it. */
-  note?: string;
-  skipped?: string;
-}
-interface Row {
-  ours: OurResult;
-  peers: Partial<Record<PeerKey, PeerCell>>;
-}
-
 const here = dirname(fileURLToPath(import.meta.url)); // bench/.out when bundled
 const benchDir = existsSync(join(here, 'torch_cpu.py')) ? here : dirname(here);
-const ms = (v: number | undefined | null): string => (v === undefined || v === null ? '' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const t0 = performance.now();
 const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
 
@@ -140,8 +121,18 @@ async function main(): Promise<void> {
   );
   const rows: Row[] = [];
   const idle = (): Promise<void> => dev.sync();
+  const failed: { name: string; error: string }[] = [];
   for (const c of cases) {
-    const ours = await runOurCase(dev, timer, c, args.quick);
+    let ours;
+    try {
+      ours = await runOurCase(dev, timer, c, args.quick);
+    } catch (e) {
+      // our engine failing a case is a finding, not a reason to lose the rest of the run
+      const error = (e as Error).message.split('\n')[0];
+      failed.push({ name: c.name, error });
+      console.log(`[${elapsed()}] ${c.name}: OURS FAILED (${error}); peers not run (nothing to check them against)`);
+      continue;
+    }
     const row: Row = { ours: ours.result, peers: {} };
     rows.push(row);
     let line = `[${elapsed()}] ${c.name}: ours ${ms(ours.result.gpu_median_ms)} ms gpu / ${ms(ours.result.wall_median_ms)} ms wall`;
@@ -168,36 +159,17 @@ async function main(): Promise<void> {
 
   // 7. Report.
   printTable(rows, peak.gflops, args.peers, unavailable);
+  for (const f of failed) console.log(`FAILED (ours): ${f.name}: ${f.error}`);
   if (memory) console.log(`\n${formatMemory(memory)}`);
   for (const [k, why] of Object.entries(unavailable)) console.log(`not run: ${k}: ${why}`);
   if (args.json) {
-    const out = {
-      adapter: adapterName,
-      date: new Date().toISOString(),
-      peak_gflops: peak.gflops,
-      timing: TIMING_NOTE,
-      cases: rows.map((r) => ({
-        name: r.ours.name,
-        flops: r.ours.flops,
-        ours: { median_ms: r.ours.median_ms, timing: r.ours.timing, gpu_median_ms: r.ours.gpu_median_ms, wall_median_ms: r.ours.wall_median_ms, samples: r.ours.samples },
-        peers: Object.fromEntries(Object.entries(r.peers).filter(([, v]) => v && !v.skipped)),
-        skipped: Object.fromEntries(Object.entries(r.peers).filter(([, v]) => v?.skipped).map(([k, v]) => [k, v!.skipped])),
-      })),
-      not_run: unavailable,
-      memory,
-    };
-    writeFileSync(args.json, `${JSON.stringify(out, null, 2)}\n`);
+    writeFileSync(args.json, `${JSON.stringify(jsonReport(adapterName, peak.gflops, rows, failed, unavailable, memory), null, 2)}\n`);
     console.log(`\nwrote ${args.json}`);
   }
   dev.dispose();
   device.destroy();
   console.log(`\ntotal ${elapsed()}`);
 }
-
-const TIMING_NOTE =
-  'median over samples after a warm-up; gpu = sum of compute-pass durations from timestamp queries on the shared device ' +
-  '(excludes copies/uploads outside passes and gaps between submits); wall = record + submit + GPU + onSubmittedWorkDone; ' +
-  'median_ms is gpu where every sample was timed, else wall; torch_cpu is CPU wall time';
 
 async function caseData(dev: import('../engine').Device, c: Case): Promise<CaseData> {
   if (c.kind === 'conv') return { conv: convData(c) };
@@ -286,65 +258,6 @@ async function runTorch(cases: Case[], rows: Row[], quick: boolean, unavailable:
     const row = byName.get(v.name);
     if (row) row.peers.torch_cpu = v.skipped ? { skipped: v.skipped } : { median_ms: v.median_ms, timing: 'cpu' };
   }
-}
-
-function printTable(rows: Row[], peakGflops: number, peerNames: PeerName[], unavailable: Partial<Record<PeerKey, string>>): void {
-  const cols: PeerKey[] = [...peerNames.filter((p) => !unavailable[p]), ...(unavailable.torch_cpu ? [] : (['torch_cpu'] as const))];
-  const head = ['case', 'ours ms', 'ours wall', 'GFLOP/s', '% peak', ...cols.map((c) => `${c} ms`), 'vs fastest peer'];
-  const notes: string[] = [];
-  const mark = (note: string): string => {
-    let i = notes.indexOf(note);
-    if (i < 0) i = notes.push(note) - 1;
-    return '*'.repeat(i + 1);
-  };
-  const body = rows.map((r) => {
-    const o = r.ours;
-    const gf = o.flops / (o.median_ms * 1e6);
-    // fastest WebGPU peer's time ÷ ours, each on the same basis (GPU time where both have it, else wall time)
-    let best: { ratio: number; name: string } | null = null;
-    for (const k of peerNames) {
-      const cell = r.peers[k];
-      if (!cell || cell.skipped || cell.median_ms === undefined) continue;
-      const both = cell.gpu_median_ms != null && o.gpu_median_ms != null;
-      const ratio = (both ? cell.gpu_median_ms! : cell.wall_median_ms!) / (both ? o.gpu_median_ms! : o.wall_median_ms);
-      if (!best || ratio < best.ratio) best = { ratio, name: k };
-    }
-    return [
-      o.name,
-      ms(o.median_ms) + (o.timing === 'wall' ? 'w' : ''),
-      ms(o.wall_median_ms),
-      gf.toFixed(1),
-      `${((100 * gf) / peakGflops).toFixed(0)}%`,
-      ...cols.map((k) => {
-        const cell = r.peers[k];
-        if (!cell) return '';
-        if (cell.skipped) return cell.skipped.startsWith('WRONG') ? 'WRONG' : '—';
-        return ms(cell.median_ms) + (cell.timing === 'wall' ? 'w' : '') + (cell.note ? mark(`${k}: ${cell.note}`) : '');
-      }),
-      best ? `${best.ratio.toFixed(2)}x ${best.name}` : '',
-    ];
-  });
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const fmt = (cells: string[]): string => `| ${cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(' | ')} |`;
-  console.log(`\n${fmt(head)}\n|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const b of body) console.log(fmt(b));
-  console.log(
-    `\nms: median GPU time from timestamp queries (sum of compute-pass durations on the shared device); 'w' = wall time instead` +
-      `\n(record + submit + GPU + onSubmittedWorkDone). 'ours wall' = our wall time. torch_cpu = PyTorch CPU wall time (2 threads).` +
-      `\nGFLOP/s and % of the measured ${peakGflops.toFixed(1)} GFLOP/s peak (register-only FMA loop) use 'ours ms'.` +
-      `\n'vs fastest peer' = the fastest WebGPU peer's time ÷ ours (> 1: ours faster), GPU time vs GPU time where both have it.` +
-      `\n'—' = the peer cannot express the case; WRONG = its result disagreed with ours (not timed). Reasons below.`,
-  );
-  notes.forEach((n, i) => console.log(`${'*'.repeat(i + 1)} ${n}`));
-  const reasons = new Map<string, string[]>();
-  for (const r of rows) {
-    for (const [k, cell] of Object.entries(r.peers)) {
-      if (!cell?.skipped) continue;
-      const key = `${k}: ${cell.skipped}`;
-      reasons.set(key, [...(reasons.get(key) ?? []), r.ours.name]);
-    }
-  }
-  for (const [why, names] of reasons) console.log(`— ${why} (${names.length > 4 ? `${names.length} cases` : names.join(', ')})`);
 }
 
 main().catch((e: unknown) => {

@@ -2,7 +2,8 @@
 // concat (one strided copy per input). Gradients are the inverse view or a copy into a zero tensor.
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
-import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, sameShape } from '../shape';
+import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, numel, sameShape } from '../shape';
+import { CONCAT_MAX_INPUTS, CONCAT_WG, concatKernel } from '../../kernels/concat.wgsl';
 import { type Tensor, empty, view } from '../tensor';
 import { pointwise } from './run';
 import { zeros } from './creation';
@@ -123,14 +124,32 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   }
   const shape = xs[0].shape.map((d, i) => (i === a ? xs.reduce((s, t) => s + t.shape[a], 0) : d));
   const out = empty(xs[0].device, shape, xs[0].dtype, 'concat');
-  let at = 0;
   const starts: number[] = [];
+  let at = 0;
   for (const t of xs) {
     starts.push(at);
-    const region = view(out, t.shape, out.strides, at * out.strides[a]);
-    pointwise({ op: 'concat', expr: 'a0', inputs: [t], shape: t.shape, into: region });
-    region.dispose();
     at += t.shape[a];
+  }
+  // One dispatch when every input is dense from the axis down and its outer dims merge into one stride
+  // (channel slices of a larger NCHW tensor qualify); otherwise one strided copy per input.
+  const inner = numel(shape.slice(a + 1));
+  const strides = xs.map((t) => (isContiguous(t.shape.slice(a), t.strides.slice(a)) ? outerStride(t, a) : null));
+  if (xs.length <= CONCAT_MAX_INPUTS && xs[0].dtype === 'f32' && strides.every((st) => st !== null)) {
+    const dev = xs[0].device;
+    if (out.size > 0) {
+      dev.dispatch(
+        concatKernel({ inputs: xs.length }),
+        [...xs.map((t) => t.storage.buf), out.storage.buf],
+        { starts: [...starts, at], offs: xs.map((t) => t.offset), ostrides: strides as number[], n: out.size, A: at, inner },
+        dev.grid1d(out.size, CONCAT_WG),
+      );
+    }
+  } else {
+    xs.forEach((t, k) => {
+      const region = view(out, t.shape, out.strides, starts[k] * out.strides[a]);
+      pointwise({ op: 'concat', expr: 'a0', inputs: [t], shape: t.shape, into: region });
+      region.dispose();
+    });
   }
   return record(out, 'concat', xs, [], (gy) =>
     xs.map((t, i) => {
@@ -141,6 +160,19 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
       return g;
     }),
   );
+}
+
+/** The one stride that steps through the dims before `axis` in flat order, or null if they do not merge. */
+function outerStride(t: Tensor, axis: number): number | null {
+  let stride: number | null = null;
+  let span = 0;
+  for (let j = axis - 1; j >= 0; j--) {
+    if (t.shape[j] === 1) continue;
+    if (stride === null) stride = t.strides[j];
+    else if (t.strides[j] !== span) return null;
+    span = t.strides[j] * t.shape[j];
+  }
+  return stride ?? 0;
 }
 
 /** True if the tensor's data are dense row-major (no copy needed). */

@@ -7,6 +7,7 @@ import { reduceKernel, scatterArgKernel, type ReduceOp } from '../../kernels/red
 import { matmulKernel } from '../../kernels/matmul.wgsl';
 import { convWindowKernel } from '../../kernels/conv2d/fwd-window.wgsl';
 import { flipWeightKernel } from '../../kernels/conv2d/flip.wgsl';
+import { concatKernel } from '../../kernels/concat.wgsl';
 import { convDgradKernel } from '../../kernels/conv2d/dgrad.wgsl';
 import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
 import { bnApplyKernel, bnBwdApplyKernel, bnBwdReduceKernel, bnStatsKernel } from '../../kernels/batchnorm.wgsl';
@@ -44,6 +45,7 @@ function allVariants(): KernelSource[] {
     }
   }
   out.push(flipWeightKernel());
+  for (let k = 1; k <= 8; k++) out.push(concatKernel({ inputs: k }));
   out.push(bnStatsKernel({ update: true }), bnStatsKernel({ update: false }));
   for (const act of ['none', 'silu'] as const) {
     out.push(bnApplyKernel({ act }), bnBwdReduceKernel({ act }), bnBwdApplyKernel({ training: true, act }), bnBwdApplyKernel({ training: false, act }));
