@@ -9,6 +9,9 @@ const PARAMS: ParamField[] = [
   { name: 'HW', type: 'u32' },
   { name: 'M', type: 'u32' },
   { name: 'xoff', type: 'u32' },
+  // the output gradient may be a channel slice of a larger tensor: its offset and batch stride
+  { name: 'gyoff', type: 'u32' },
+  { name: 'gybs', type: 'u32' },
   { name: 'eps', type: 'f32' },
   { name: 'momentum', type: 'f32' },
 ];
@@ -22,8 +25,19 @@ function kernel(name: string, variant: object, decls: Decl[], body: string, shar
   return { name, key: variantKey(name, variant), code, workgroupSize: [BN_WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
 }
 
-/** Address of element e (over N·HW) of channel c. */
-const addr = (base: string): string => `${base} + ((e / p.HW) * p.C + c) * p.HW + e % p.HW`;
+/**
+ * Loop over the N·HW values of channel c, the plane of each image contiguous: `body` sees `xi` (index into x)
+ * and `gi` (index into gy). Nested loops instead of a division per element (integer division is slow here).
+ */
+const perChannel = (body: string): string => `for (var n = 0u; n < p.M / p.HW; n++) {
+    let xb = p.xoff + (n * p.C + c) * p.HW;
+    let gb_ = p.gyoff + n * p.gybs + c * p.HW;
+    for (var h = lid; h < p.HW; h += ${BN_WG}u) {
+      let xi = xb + h;
+      let gi = gb_ + h;
+      ${body}
+    }
+  }`;
 
 /** Workgroup-wide sum of `v` in shared memory; the total is left in `sh[0]`. */
 const treeSum = (v: string): string => `  sh[lid] = ${v};
@@ -44,12 +58,12 @@ export function bnStatsKernel(v: { update: boolean }): KernelSource {
     decls,
     `  let c = wid.x;
   var s = 0.0;
-  for (var e = lid; e < p.M; e += ${BN_WG}u) { s += x[${addr('p.xoff')}]; }
+  ${perChannel('s += x[xi];')}
 ${treeSum('s')}
   let mu = sh[0] / f32(p.M);
   workgroupBarrier();
   var q = 0.0;
-  for (var e = lid; e < p.M; e += ${BN_WG}u) { let d = x[${addr('p.xoff')}] - mu; q += d * d; }
+  ${perChannel('let d = x[xi] - mu; q += d * d;')}
 ${treeSum('q')}
   if (lid == 0u) {
     let vb = sh[0] / f32(p.M);
@@ -103,12 +117,10 @@ export function bnBwdReduceKernel(v: { act: BnActivation } = { act: 'none' }): K
   let inv = inverseSqrt(var_[c] + p.eps);
   var s = 0.0;
   var q = 0.0;
-  for (var e = lid; e < p.M; e += ${BN_WG}u) {
-    let xv = x[${addr('p.xoff')}];
-    ${gradAtZ(v.act, `gy[${addr('0u')}]`, 'xv')}
-    s += g;
-    q += g * (xv - mu) * inv;
-  }
+  ${perChannel(`let xv = x[xi];
+      ${gradAtZ(v.act, 'gy[gi]', 'xv')}
+      s += g;
+      q += g * (xv - mu) * inv;`)}
   sh2[lid] = q;
 ${treeSum('s')}
   if (lid == 0u) { gb[c] = sh[0]; }
@@ -140,7 +152,8 @@ export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation }): 
   let c = (i / p.HW) % p.C;
   let inv = inverseSqrt(var_[c] + p.eps);
   let xv = x[p.xoff + i];
-  ${gradAtZ(act, 'gy[i]', 'xv')}
+  let chw = p.C * p.HW;
+  ${gradAtZ(act, 'gy[p.gyoff + (i / chw) * p.gybs + i % chw]', 'xv')}
 ${
   v.training
     ? `  let xh = (xv - mean[c]) * inv;

@@ -50,7 +50,7 @@ export function batchNorm2d(
   const momentum = o.momentum ?? 0.1;
   const dev = x.device;
   const xd = x.isContiguous ? x : copy(x);
-  const params = { n: x.size, C, HW: H * W, M, xoff: xd.offset, eps, momentum };
+  const params = { n: x.size, C, HW: H * W, M, xoff: xd.offset, eps, momentum, gyoff: 0, gybs: 0 };
   const temps: Tensor[] = [];
   const own = (t: Tensor): Tensor => (temps.push(t), t);
   const w = weight ? dense0(weight) : own(ones(dev, [C]));
@@ -79,10 +79,12 @@ export function batchNorm2d(
   dev.dispatch(bnApplyKernel({ act }), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(x.size, BN_WG));
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs]) => {
-    const gyd = dense0(gy);
+    // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
+    const planes = gy.strides[3] === 1 && gy.strides[2] === W && gy.strides[1] === H * W;
+    const gyd = planes ? gy : copy(gy);
     const gw = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const gb = empty(dev, [C], 'f32', 'batchNorm2d.grad');
-    const p = { ...params, xoff: xs.offset };
+    const p = { ...params, xoff: xs.offset, gyoff: gyd.offset, gybs: N > 1 ? gyd.strides[0] : 0 };
     dev.dispatch(bnBwdReduceKernel({ act }), [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf], p, [C, 1, 1]);
     let gx: Tensor | null = null;
     if (x.requiresGrad) {

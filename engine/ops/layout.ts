@@ -151,15 +151,8 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
       region.dispose();
     });
   }
-  return record(out, 'concat', xs, [], (gy) =>
-    xs.map((t, i) => {
-      if (!t.requiresGrad) return null;
-      const part = slice(gy, a, starts[i], starts[i] + t.shape[a]);
-      const g = copy(part);
-      part.dispose();
-      return g;
-    }),
-  );
+  // gradients are views of gy (no copy): ops that need dense data copy, the conv and BN kernels read slices
+  return record(out, 'concat', xs, [], (gy) => xs.map((t, i) => (t.requiresGrad ? slice(gy, a, starts[i], starts[i] + t.shape[a]) : null)));
 }
 
 /** The one stride that steps through the dims before `axis` in flat order, or null if they do not merge. */

@@ -45,25 +45,26 @@ export function convWindowKernel(v: ConvWindowVariant): KernelSource {
     { name: 'Y', access: 'write' as const, type: 'f32' },
   ];
   const KK = v.KH * v.KW;
-  const taps: string[] = [];
-  for (let kh = 0; kh < v.KH; kh++) {
-    taps.push(`    {
-      let iy = i32(oy * ${v.SH}u + ${kh * v.DH}u) - p.ph;
+  // Kernel rows are a runtime loop (unrolling them makes SwiftShader's compiler take tens of seconds);
+  // the columns of a row are unrolled so every tap reads the window registers.
+  const row: string[] = [];
+  row.push(`    for (var kh = 0u; kh < ${v.KH}u; kh++) {
+      let iy = i32(oy * ${v.SH}u + kh * ${v.DH}u) - p.ph;
       let rowOk = iy >= 0 && iy < i32(p.H);
       let xr = xc + u32(clamp(iy, 0, i32(p.H) - 1)) * p.W;
+      let tap0 = kh * ${v.KW}u;
 ${K.map((k) => `      let c${k} = ix0 + ${k};\n      let v${k} = select(0.0, X[xr + u32(clamp(c${k}, 0, i32(p.W) - 1))], rowOk && c${k} >= 0 && c${k} < i32(p.W));`).join('\n')}`);
-    for (let kw = 0; kw < v.KW; kw++) {
-      const tap = kh * v.KW + kw;
-      const xv = `vec4<f32>(${T.map((t) => `v${t * v.SW + kw * v.DW}`).join(', ')})`;
-      const weights = v.subgroups
-        ? `      let wl${tap} = Wt[wl + ${tap}u];\n${J.map((j) => `      let w${j}_${tap} = subgroupBroadcast(wl${tap}, ${j}u);`).join('\n')}`
-        : J.map((j) => `      let w${j}_${tap} = Wt[wb${j} + ${tap}u];`).join('\n');
-      taps.push(`${weights}
-      let xv${tap} = ${xv};
-${J.map((j) => `      acc${j} += w${j}_${tap} * xv${tap};`).join('\n')}`);
-    }
-    taps.push('    }');
+  for (let kw = 0; kw < v.KW; kw++) {
+    const xv = `vec4<f32>(${T.map((t) => `v${t * v.SW + kw * v.DW}`).join(', ')})`;
+    const weights = v.subgroups
+      ? `      let wl${kw} = Wt[wl + tap0 + ${kw}u];\n${J.map((j) => `      let w${j}_${kw} = subgroupBroadcast(wl${kw}, ${j}u);`).join('\n')}`
+      : J.map((j) => `      let w${j}_${kw} = Wt[wb${j} + tap0 + ${kw}u];`).join('\n');
+    row.push(`${weights}
+      let xv${kw} = ${xv};
+${J.map((j) => `      acc${j} += w${j}_${kw} * xv${kw};`).join('\n')}`);
   }
+  row.push('    }');
+  const taps = row;
   const epilogue = (j: number, t: number): string => {
     let e = `acc${j}[${t}]${v.bias ? ` + Bs[oc0 + ${j}u]` : ''}`;
     if (v.act === 'silu') e = `silu_(${e})`;
