@@ -1,7 +1,6 @@
 // Shared pieces of the CLI commands: resolving --cfg (a built-in name or a YAML file), reading weight files,
 // building a model from weights, and writing files atomically.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Device } from '../engine/device';
 import { type ModelConfig, DetectionModel, isBuiltinConfig, builtinConfig, loadStateDict, parseModelConfig, readWeightFile, seededRandom, type WeightFile, withClassCount } from '../models';
 
@@ -33,9 +32,4 @@ export function modelFromWeights(device: Device, path: string, cfg?: string): { 
   return { model, weights };
 }
 
-/** Write via a temporary file and a rename, so an interrupted write never leaves a truncated file. */
-export function writeAtomic(path: string, data: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+export { writeAtomic } from './atomic';
