@@ -228,7 +228,7 @@ async function runPeer(
   }
 }
 
-/** The conv/matmul cases as PyTorch sees them; torch_cpu.py prints one JSON line per case. */
+/** Every selected case as PyTorch sees it; torch_cpu.py prints one JSON line per case (or skips it). */
 async function runTorch(cases: Case[], rows: Row[], quick: boolean, unavailable: Partial<Record<PeerKey, string>>): Promise<void> {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) {
