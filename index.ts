@@ -3,3 +3,4 @@ export * from './engine';
 export * from './models';
 /** Weight-file formats (safetensors, .npy, PyTorch .pt via a safe unpickler). */
 export * as io from './models/io';
+export * from './training';

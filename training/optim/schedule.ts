@@ -1,5 +1,7 @@
 // Learning-rate schedules and warmup of the official training loop (train.py): a per-epoch LambdaLR (linear or
 // cosine from 1 to lrf) and per-iteration warmup of the learning rate, momentum and gradient accumulation.
+import { roundHalfEven } from '../data/round';
+
 export type ScheduleKind = 'linear' | 'cosine' | 'fixed';
 
 /** λ(e) for epoch e of E. */
@@ -10,13 +12,7 @@ export function lrLambda(kind: ScheduleKind, epoch: number, epochs: number, lrf:
 }
 
 /** Python's round(): half to even (JS Math.round rounds half up). */
-export function pyRound(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+export const pyRound = roundHalfEven;
 
 export interface WarmupState {
   readonly lr: { bias: number; weight: number; bn: number };
