@@ -354,7 +354,7 @@ export function registerTrainCommands(program: Command): void {
     .action(async (o: TrainArgs & { minutes: number }, cmd: Command) => {
       // the main job's recipe unless overridden on the command line
       const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
-      const preset: Partial<TrainArgs> = { hyp: 'demo', optimizer: 'AdamW', epochs: 40, batch: 16, imgsz: 128, nbs: 16, minWarmup: 20, closeMosaic: 3, valEvery: 2, shapesTrain: 512, shapesVal: 64 };
+      const preset: Partial<TrainArgs> = { hyp: 'demo', optimizer: 'AdamW', epochs: 40, batch: 32, imgsz: 128, nbs: 32, minWarmup: 20, closeMosaic: 3, valEvery: 3, shapesTrain: 768, shapesVal: 64 };
       for (const [k, v] of Object.entries(preset)) if (!given(k)) (o as unknown as Record<string, unknown>)[k] = v;
       const t0 = performance.now();
       const dev = await createDevice();

@@ -4,15 +4,18 @@ import { OPT_WG, emaKernel } from '../../kernels/optim.wgsl';
 import { copy } from '../../engine/ops';
 import { noGrad } from '../../engine/tensor';
 import { DetectionModel } from '../../models/yolo';
+import type { Module } from '../../models/module';
 
 export const emaDecay = (updates: number, decay = 0.9999, tau = 2000): number => decay * (1 - Math.exp(-updates / tau));
 
-export class ModelEMA {
-  readonly ema: DetectionModel;
+export class ModelEMA<M extends Module = DetectionModel> {
+  readonly ema: M;
   updates: number;
 
-  constructor(model: DetectionModel, updates = 0) {
-    this.ema = new DetectionModel(model.device, model.config, () => 0, model.inputChannels);
+  /** `make` builds an empty model of the same structure (default: a DetectionModel of the same config). */
+  constructor(model: M, updates = 0, make?: () => M) {
+    const d = model as unknown as DetectionModel;
+    this.ema = make ? make() : (new DetectionModel(d.device, d.config, () => 0, d.inputChannels) as unknown as M);
     this.ema.eval();
     this.updates = updates;
     noGrad(model.device, () => {
@@ -20,7 +23,7 @@ export class ModelEMA {
     });
   }
 
-  update(model: DetectionModel): void {
+  update(model: M): void {
     this.updates++;
     const d = emaDecay(this.updates);
     const dev = model.device;
