@@ -203,7 +203,7 @@ export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<Tr
         (e.val ? ` | val P ${e.val.mp.toFixed(3)} R ${e.val.mr.toFixed(3)} mAP@0.5 ${e.val.map50.toFixed(4)} mAP@0.5:0.95 ${e.val.map.toFixed(4)}` : '') +
         ` | ${e.seconds.toFixed(1)} s`,
     );
-    if (e.epoch + 1 < e.epochs) bar = progress(trainLoader.length, `epoch ${e.epoch + 2}/${e.epochs}`);
+    if (e.epoch + 1 < trainer.options.epochs) bar = progress(trainLoader.length, `epoch ${e.epoch + 2}/${trainer.options.epochs}`);
   });
   await trainer.run();
   const trainSeconds = (performance.now() - t0) / 1000;
@@ -354,7 +354,7 @@ export function registerTrainCommands(program: Command): void {
     .action(async (o: TrainArgs & { minutes: number }, cmd: Command) => {
       // the main job's recipe unless overridden on the command line
       const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
-      const preset: Partial<TrainArgs> = { hyp: 'demo', optimizer: 'AdamW', epochs: 40, batch: 32, imgsz: 128, nbs: 32, minWarmup: 20, closeMosaic: 3, valEvery: 3, shapesTrain: 768, shapesVal: 64 };
+      const preset: Partial<TrainArgs> = { hyp: 'demo', optimizer: 'AdamW', epochs: 40, batch: 16, imgsz: 128, nbs: 16, minWarmup: 20, closeMosaic: 3, valEvery: 2, shapesTrain: 512, shapesVal: 64 };
       for (const [k, v] of Object.entries(preset)) if (!given(k)) (o as unknown as Record<string, unknown>)[k] = v;
       const t0 = performance.now();
       const dev = await createDevice();
