@@ -1,5 +1,6 @@
 // Public API of the models layer: configs, building, fusing, removing the auxiliary branch, weights.
 import type { Device } from '../engine/device';
+import { mulberry32 } from '../engine/random';
 import { type ModelConfig, parseModelConfig, withClassCount } from './config';
 import { builtinConfig, isBuiltinConfig } from './registry';
 import { DetectionModel } from './yolo';
@@ -13,17 +14,8 @@ export { auxRemovalMapping, removeAuxBranch } from './reparam';
 export { stateDict, loadStateDict, readWeightFile, saveSafetensors, type WeightFile } from './weights';
 export { Module } from './module';
 
-/** mulberry32: a small deterministic PRNG for weight initialisation. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator for weight initialisation (mulberry32). */
+export const seededRandom = mulberry32;
 
 /** A config from a built-in name (`gelan-t`) or YAML text; `nc` replaces the class count. */
 export function resolveConfig(cfg: string | ModelConfig, opts: { nc?: number; source?: string } = {}): ModelConfig {

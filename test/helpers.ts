@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDevice } from '../engine/create-device';
+import { mulberry32 } from '../engine/random';
 import type { Device } from '../engine/device';
 import type { Fixture } from './shared/fixtures';
 
@@ -21,16 +22,7 @@ export function testDevice(): Promise<Device> {
 }
 
 /** A deterministic PRNG (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export function randn(r: () => number, n: number): number[] {
   const out: number[] = [];

@@ -5,17 +5,8 @@
 /** A source of uniform floats in [0, 1). */
 export type Rng = () => number;
 
-/** mulberry32: a tiny 32-bit PRNG, good enough for augmentation (not for cryptography). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (engine/random.ts): the project's one seeded generator. */
+export { mulberry32 } from '../../engine/random';
 
 /** Mixes integers into one 32-bit seed (murmur3 finaliser per part), so nearby inputs give unrelated streams. */
 export function deriveSeed(...parts: number[]): number {
