@@ -19,19 +19,25 @@ const hyp = parseHyp('lr0: 0.002\nwarmup_bias_lr: 0.01\n', 'soak', HYP_SCRATCH_H
 const trainer = new Trainer(model, loader, null, { epochs, hyp, optimizer: 'AdamW', nominalBatch: batch, minWarmupIters: 10 });
 const samples = [];
 let n = 0;
+let lastItems = [];
 const t0 = performance.now();
 trainer.onStep((e) => {
   n++;
+  lastItems = e.items;
   if (e.items.some((v) => !Number.isFinite(v))) throw new Error(`non-finite loss at step ${n}: ${e.items}`);
-  if (n % 100 === 0 || n === 1) {
-    const m = dev.memory();
-    samples.push({ step: n, live: m.liveBytes, pooled: m.pooledBytes, tensors: m.liveTensors });
-    console.log(`step ${n}: live ${m.liveBytes} B in ${m.liveTensors} tensors, pooled ${m.pooledBytes} B, loss ${e.items.map((v) => v.toFixed(3)).join(' ')}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  }
   if (n >= steps) trainer.stop();
 });
+// sample at epoch ends, when no step is in flight (mid-epoch the next step's loss tensor may still be alive)
+let next = 0;
+trainer.onEpoch(() => {
+  if (n < next) return;
+  next = n + 100;
+  const m = dev.memory();
+  samples.push({ step: n, live: m.liveBytes, pooled: m.pooledBytes, tensors: m.liveTensors });
+  console.log(`step ${n}: live ${m.liveBytes} B in ${m.liveTensors} tensors, pooled ${m.pooledBytes} B, loss ${lastItems.map((v) => v.toFixed(3)).join(' ')}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+});
 await trainer.run();
-const later = samples.filter((s) => s.step >= 100);
+const later = samples.slice(1);
 const grew = later.some((s) => s.live !== later[0].live || s.tensors !== later[0].tensors);
 const maxPooled = Math.max(...later.map((s) => s.pooled));
 console.log(`soak: ${n} steps in ${((performance.now() - t0) / 1000).toFixed(0)} s; live bytes ${grew ? 'GREW' : 'flat'} at ${later[0]?.live} B (${later[0]?.tensors} tensors), pooled bytes ${later[0]?.pooled} -> max ${maxPooled}`);
