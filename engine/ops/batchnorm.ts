@@ -5,7 +5,7 @@ import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
 import { checkF32 } from './run';
-import { copy } from './layout';
+import { copy, denseFromStart } from './layout';
 import { ones, zeros } from './creation';
 
 export interface BatchNormOptions {
@@ -17,7 +17,6 @@ export interface BatchNormOptions {
   readonly activation?: 'none' | 'silu';
 }
 
-const dense0 = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
 
 export function batchNorm2d(
   x: Tensor,
@@ -53,8 +52,8 @@ export function batchNorm2d(
   const params = { n: x.size, C, HW: H * W, M, xoff: xd.offset, eps, momentum, gyoff: 0, gybs: 0 };
   const temps: Tensor[] = [];
   const own = (t: Tensor): Tensor => (temps.push(t), t);
-  const w = weight ? dense0(weight) : own(ones(dev, [C]));
-  const b = bias ? dense0(bias) : own(zeros(dev, [C]));
+  const w = weight ? denseFromStart(weight) : own(ones(dev, [C]));
+  const b = bias ? denseFromStart(bias) : own(zeros(dev, [C]));
   if (weight && w !== weight) temps.push(w);
   if (bias && b !== bias) temps.push(b);
   let mean: Tensor;

@@ -14,7 +14,7 @@ import { type Tensor, empty, view } from '../tensor';
 import { zeros } from './creation';
 import { pointwise } from './run';
 import { checkF32 } from './run';
-import { copy } from './layout';
+import { copy, denseFromStart } from './layout';
 import { sum } from './reduce';
 
 export interface Conv2dOptions {
@@ -54,8 +54,6 @@ export function convGeometry(x: Tensor, w: Tensor, b: Tensor | null, o: Conv2dOp
   return { N, C, H, W, O, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, groups };
 }
 
-/** Dense with offset 0 (weights, bias and gradients are indexed from the start of their buffer). */
-const dense0 = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
 const release = (t: Tensor, orig: Tensor): void => {
   if (t !== orig) t.dispose();
 };
@@ -71,8 +69,8 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
   // channel planes must be dense; the batch stride may be anything (a channel slice of a larger tensor)
   const planesDense = x.strides[3] === 1 && x.strides[2] === g.W && x.strides[1] === g.H * g.W;
   const xd = planesDense ? x : copy(x);
-  const wd = dense0(w);
-  const bd = b ? dense0(b) : null;
+  const wd = denseFromStart(w);
+  const bd = b ? denseFromStart(b) : null;
   const act = o.activation ?? 'none';
   convForward(dev, g, xd, wd, bd, y, act);
   release(xd, x);
@@ -115,7 +113,7 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     const cpg = g.C / g.groups;
     const opg = g.O / g.groups;
     const wt = empty(dev, [g.C, opg, g.KH, g.KW], 'f32', 'conv2d.dgrad');
-    const wd = dense0(w);
+    const wd = denseFromStart(w);
     dev.dispatch(flipWeightKernel(), [wd.storage.buf, wt.storage.buf], { O: g.O, cpg, opg, KH: g.KH, KW: g.KW }, dev.grid1d(wt.size, FLIP_WG));
     release(wd, w);
     let gx: Tensor;
@@ -135,8 +133,8 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     return gx;
   }
   const gx = empty(dev, [g.N, g.C, g.H, g.W], 'f32', 'conv2d.dgrad');
-  const gyd = dense0(gy);
-  const wd = dense0(w);
+  const gyd = denseFromStart(gy);
+  const wd = denseFromStart(w);
   const tc = (g.C / g.groups) % 4 === 0 ? 4 : 1;
   const tiles = Math.ceil(g.W / CONV_TW);
   dev.dispatch(
@@ -163,7 +161,7 @@ function convWgrad(gy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   const chunk = Math.ceil(rows / splits);
   const wshape = [g.O, cpg, g.KH, g.KW];
   const part = empty(dev, splits > 1 ? [splits, ...wshape] : wshape, 'f32', 'conv2d.wgrad');
-  const gyd = dense0(gy);
+  const gyd = denseFromStart(gy);
   const xd = x.isContiguous ? x : copy(x);
   dev.dispatch(
     convWgradKernel({ to, tc }),

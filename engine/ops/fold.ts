@@ -3,10 +3,9 @@
 import { FOLD_WG, addCenterKernel, foldBnKernel } from '../../kernels/fold.wgsl';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
-import { copy } from './layout';
+import { denseFromStart } from './layout';
 import { zeros } from './creation';
 
-const dense0 = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
 
 /** Fold BatchNorm (γ, β, running μ, σ², eps) into the preceding conv's weight [O, …] and optional bias. */
 export function foldBatchNorm(
@@ -20,7 +19,7 @@ export function foldBatchNorm(
     if (t.rank !== 1 || t.shape[0] !== O) throw new OpError('foldBatchNorm', `per-channel tensor ${fmtShape(t.shape)} does not match weight ${fmtShape(weight.shape)}`);
   }
   const dev = weight.device;
-  const ins = [weight, bias ?? zeros(dev, [O]), bn.gamma, bn.beta, bn.mean, bn.var].map(dense0);
+  const ins = [weight, bias ?? zeros(dev, [O]), bn.gamma, bn.beta, bn.mean, bn.var].map(denseFromStart);
   const w = empty(dev, weight.shape, 'f32', 'foldBatchNorm');
   const b = empty(dev, [O], 'f32', 'foldBatchNorm');
   const K = weight.size / O;
@@ -39,8 +38,8 @@ export function addCenteredKernel(k3: Tensor, k1: Tensor): Tensor {
     throw new OpError('addCenteredKernel', `expects [O, C, k, k] (odd k) and [O, C, 1, 1], got ${fmtShape(k3.shape)} and ${fmtShape(k1.shape)}`);
   }
   const dev = k3.device;
-  const a = dense0(k3);
-  const b = dense0(k1);
+  const a = denseFromStart(k3);
+  const b = denseFromStart(k1);
   const out = empty(dev, k3.shape, 'f32', 'addCenteredKernel');
   const kk = kh * kw;
   dev.dispatch(addCenterKernel(), [a.storage.buf, b.storage.buf, out.storage.buf], { n: k3.size, kk, center: (kk - 1) / 2 }, dev.grid1d(k3.size, FOLD_WG));

@@ -16,6 +16,12 @@ export function copy(x: Tensor): Tensor {
   return record(y, 'contiguous', [x], [], (gy) => [copy(gy)]);
 }
 
+/**
+ * `t` when it is dense and starts at element 0 of its buffer (what kernels that index from 0 need), else a dense
+ * copy. Callers dispose the result only when it is not `t`.
+ */
+export const denseFromStart = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
+
 /** `x` itself as a new view when dense, otherwise a dense copy. The result is always a new tensor. */
 export function contiguous(x: Tensor): Tensor {
   if (x.isContiguous) return alias(x);

@@ -4,7 +4,7 @@ import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
 import { checkF32 } from './run';
-import { copy } from './layout';
+import { copy, denseFromStart } from './layout';
 
 export interface PoolOptions {
   readonly kernel: number | readonly [number, number];
@@ -45,7 +45,7 @@ export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
   dev.dispatch(maxPoolFwdKernel(), [xd.storage.buf, y.storage.buf, idx.storage.buf], params, dev.grid1d(y.size, POOL_WG));
   if (xd !== x) xd.dispose();
   const out = record(y, 'maxPool2d', [x], [idx], (gy, [ids]) => {
-    const gyd = gy.isContiguous && gy.offset === 0 ? gy : copy(gy);
+    const gyd = denseFromStart(gy);
     const gx = empty(dev, x.shape, 'f32', 'maxPool2d.grad');
     dev.dispatch(maxPoolBwdKernel(), [gyd.storage.buf, ids.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
     if (gyd !== gy) gyd.dispose();
@@ -63,7 +63,7 @@ export function avgPool2d(x: Tensor, o: AvgPoolOptions): Tensor {
   dev.dispatch(avgPoolFwdKernel(), [xd.storage.buf, y.storage.buf], params, dev.grid1d(y.size, POOL_WG));
   if (xd !== x) xd.dispose();
   return record(y, 'avgPool2d', [x], [], (gy) => {
-    const gyd = gy.isContiguous && gy.offset === 0 ? gy : copy(gy);
+    const gyd = denseFromStart(gy);
     const gx = empty(dev, x.shape, 'f32', 'avgPool2d.grad');
     dev.dispatch(avgPoolBwdKernel(), [gyd.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
     if (gyd !== gy) gyd.dispose();

@@ -6,7 +6,7 @@ import { OpError, fmtShape } from '../errors';
 import { type Shape, normAxes, normAxis, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
 import { checkF32 } from './run';
-import { copy, expand, permute, reshape } from './layout';
+import { copy, denseFromStart, expand, permute, reshape } from './layout';
 import { exp, mul, scale, sub } from './elementwise';
 
 interface Rows {
@@ -140,7 +140,7 @@ export function maxWithIndices(x: Tensor, axis: number, keepdim = false): { valu
   const indices = out2!;
   const values = record(out, 'max', [x], [indices], (gy, [idx]) => {
     const gx = empty(gy.device, x.shape, 'f32', 'max.grad');
-    const gyd = gy.isContiguous && gy.offset === 0 ? gy : copy(gy);
+    const gyd = denseFromStart(gy);
     gy.device.dispatch(scatterArgKernel(), [gyd.storage.buf, idx.storage.buf, gx.storage.buf], { outer: r.outer, R: r.R, inner: r.inner }, gy.device.grid1d(numel(x.shape), REDUCE_WG));
     if (gyd !== gy) gyd.dispose();
     return [gx];

@@ -4,7 +4,7 @@ import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
 import { checkF32 } from './run';
-import { copy } from './layout';
+import { copy, denseFromStart } from './layout';
 
 export type UpsampleOptions = { readonly scale: number | readonly [number, number] } | { readonly size: readonly [number, number] };
 
@@ -38,7 +38,7 @@ export function upsampleNearest(x: Tensor, o: UpsampleOptions): Tensor {
   dev.dispatch(upsampleFwdKernel(), [xd.storage.buf, y.storage.buf], params, dev.grid1d(y.size, UP_WG));
   if (xd !== x) xd.dispose();
   return record(y, 'upsampleNearest', [x], [], (gy) => {
-    const gyd = gy.isContiguous && gy.offset === 0 ? gy : copy(gy);
+    const gyd = denseFromStart(gy);
     const gx = empty(dev, x.shape, 'f32', 'upsampleNearest.grad');
     dev.dispatch(upsampleBwdKernel(), [gyd.storage.buf, gx.storage.buf], { ...params, xoff: 0 }, dev.grid1d(x.size, UP_WG));
     if (gyd !== gy) gyd.dispose();
