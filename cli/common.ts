@@ -2,7 +2,7 @@
 // building a model from weights, and writing files atomically.
 import { existsSync, readFileSync } from 'node:fs';
 import type { Device } from '../engine/device';
-import { type ModelConfig, DetectionModel, isBuiltinConfig, builtinConfig, loadStateDict, parseModelConfig, readWeightFile, seededRandom, type WeightFile, withClassCount } from '../models';
+import { type DetectionModel, type ModelConfig, type WeightFile, builtinConfig, isBuiltinConfig, modelFromWeights as buildFromWeights, parseModelConfig, readWeightFile } from '../models';
 
 /** `--cfg`: a built-in name (gelan-t, yolov9-c.yaml, …) or a path to a YAML file in the official format. */
 export function configArg(value: string, nc?: number): ModelConfig {
@@ -19,17 +19,7 @@ export function readWeights(path: string): WeightFile {
 /** Build the model for a weight file: its own config unless --cfg is given, then load and check every tensor. */
 export function modelFromWeights(device: Device, path: string, cfg?: string): { model: DetectionModel; weights: WeightFile } {
   const weights = readWeights(path);
-  let config = cfg ? configArg(cfg) : weights.config;
-  if (!config) throw new Error(`${path} carries no model config: pass --cfg`);
-  if (cfg && weights.config && weights.config.nc !== config.nc) config = withClassCount(config, weights.config.nc);
-  const model = new DetectionModel(device, config, seededRandom(0));
-  try {
-    loadStateDict(model, weights.tensors, path);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return { model, weights };
+  return { model: buildFromWeights(device, weights, path, cfg ? configArg(cfg) : undefined), weights };
 }
 
 export { writeAtomic } from './atomic';

@@ -7,17 +7,16 @@ import { createDevice } from '../engine/create-device';
 import type { Device } from '../engine/device';
 import { DetectionModel, builtinConfig, fuseModel, removeAuxBranch, saveSafetensors, seededRandom } from '../models';
 import { DataLoader } from '../training/data/loader';
-import { decodeImage, drawBox, drawText, encodeJpeg, encodePng, type RgbImage } from '../training/data/image';
-import { letterbox } from '../training/data/augment';
+import { decodeImage, encodeJpeg, encodePng, type RgbImage } from '../training/data/image';
+import { annotate } from '../training/data/draw';
+import { detectImage } from '../training/detect';
 import { HYP_SCRATCH_HIGH, type Hyp, parseHyp } from '../training/hyp';
 import { Trainer } from '../training/trainer';
 import { readCheckpoint } from '../training/checkpoint';
 import { type ValResult, type Prediction, validate } from '../training/validate';
-import { nms } from '../training/metrics/nms';
 import { plotResults } from '../training/plot';
-import { noGrad, tensor, tidy } from '../engine/tensor';
 import { configArg, modelFromWeights, writeAtomic } from './common';
-import demoHyp from '../training/presets/hyp.demo.yaml?raw';
+import { DEMO_RECIPE, demoHyp } from '../training/presets/demo';
 import { type DataSplits, loadData } from './data';
 import { RESULT_COLUMNS, progress, runDir, writeResultsCsv } from './runs';
 
@@ -31,22 +30,6 @@ const num = (v: string): number => {
   if (!Number.isFinite(n)) throw new Error(`expected a number, got '${v}'`);
   return n;
 };
-
-const PALETTE: [number, number, number][] = [
-  [255, 56, 56], [255, 157, 151], [255, 112, 31], [255, 178, 29], [207, 210, 49], [72, 249, 10], [146, 204, 23], [61, 219, 134],
-  [26, 147, 52], [0, 212, 187], [44, 153, 168], [0, 194, 255], [52, 69, 147], [100, 115, 255], [0, 24, 236], [132, 56, 255],
-];
-
-/** Draw detections ([x1, y1, x2, y2, conf, cls] in image pixels) with class names. */
-export function annotate(img: RgbImage, dets: readonly (readonly number[])[], names: readonly string[]): RgbImage {
-  const out = { width: img.width, height: img.height, data: img.data.slice() };
-  for (const [x1, y1, x2, y2, conf, cls] of dets) {
-    const c = PALETTE[cls % PALETTE.length];
-    drawBox(out, x1, y1, x2, y2, c, Math.max(1, Math.round(Math.min(img.width, img.height) / 200)));
-    drawText(out, x1, Math.max(0, y1 - 10), `${names[cls] ?? cls} ${conf.toFixed(2)}`, [255, 255, 255], c);
-  }
-  return out;
-}
 
 /** Draw validation predictions of a few images (letterboxed input space) into one mosaic image. */
 async function drawPredictions(preds: readonly Prediction[], loader: DataLoader, names: readonly string[], path: string): Promise<void> {
@@ -112,7 +95,7 @@ export interface TrainOutcome {
 export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<TrainOutcome> {
   const ck = a.resume ? readCheckpoint(new Uint8Array(readFileSync(a.resume)), a.resume) : null;
   const opts = ck ? (ck.meta.options as unknown as TrainArgs) : a;
-  const hyp: Hyp = ck ? ck.meta.hyp : a.hyp === 'demo' ? parseHyp(demoHyp, 'training/presets/hyp.demo.yaml') : a.hyp ? parseHyp(readFileSync(a.hyp, 'utf8'), a.hyp) : { ...HYP_SCRATCH_HIGH };
+  const hyp: Hyp = ck ? ck.meta.hyp : a.hyp === 'demo' ? demoHyp() : a.hyp ? parseHyp(readFileSync(a.hyp, 'utf8'), a.hyp) : { ...HYP_SCRATCH_HIGH };
   const data = await loadData(opts.data, { trainImages: opts.shapesTrain, valImages: opts.shapesVal, imgsz: opts.imgsz, seed: opts.seed }, opts.names?.split(','));
   const config = ck ? ck.config : configArg(opts.cfg, data.names.length);
   if (config.nc !== data.names.length) throw new Error(`${config.source} has ${config.nc} classes but ${data.source} has ${data.names.length}`);
@@ -226,28 +209,10 @@ function printVal(r: ValResult, names: readonly string[]): void {
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png']);
 
-/** Detect on one image file: letterbox, forward, NMS, map boxes back to the original image. */
+/** Detect on one image file (boxes in the file's pixels). */
 async function detectFile(model: DetectionModel, path: string, imgsz: number, conf: number, iou: number): Promise<{ image: RgbImage; dets: number[][] }> {
-  const dev = model.device;
   const image = decodeImage(new Uint8Array(readFileSync(path)), path);
-  const lb = letterbox(image, [imgsz, imgsz], { auto: false });
-  const x = new Float32Array(3 * imgsz * imgsz);
-  const hw = imgsz * imgsz;
-  for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) x[c * hw + i] = lb.image.data[i * 3 + c] / 255;
-  model.eval();
-  const y = await noGrad(dev, () => tidy(dev, () => model.forward(tensor(dev, x, [1, 3, imgsz, imgsz])).main.y!.data()));
-  const A = y.length / (4 + model.nc);
-  const [rw, rh] = [lb.ratio[0], lb.ratio[1]];
-  const [pw, ph] = lb.pad;
-  const dets = nms(y, model.nc, A, { conf, iou, maxDet: 300 }).map(([x1, y1, x2, y2, c, k]) => [
-    Math.min(Math.max((x1 - pw) / rw, 0), image.width),
-    Math.min(Math.max((y1 - ph) / rh, 0), image.height),
-    Math.min(Math.max((x2 - pw) / rw, 0), image.width),
-    Math.min(Math.max((y2 - ph) / rh, 0), image.height),
-    c,
-    k,
-  ]);
-  return { image, dets };
+  return { image, dets: await detectImage(model, image, { imgsz, conf, iou }) };
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -354,7 +319,8 @@ export function registerTrainCommands(program: Command): void {
     .action(async (o: TrainArgs & { minutes: number }, cmd: Command) => {
       // the main job's recipe unless overridden on the command line
       const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
-      const preset: Partial<TrainArgs> = { hyp: 'demo', optimizer: 'AdamW', epochs: 40, batch: 16, imgsz: 128, nbs: 16, minWarmup: 20, closeMosaic: 3, valEvery: 2, shapesTrain: 512, shapesVal: 64 };
+      const { cfg, ...recipe } = DEMO_RECIPE;
+      const preset: Partial<TrainArgs> = { hyp: 'demo', cfg, ...recipe };
       for (const [k, v] of Object.entries(preset)) if (!given(k)) (o as unknown as Record<string, unknown>)[k] = v;
       const t0 = performance.now();
       const dev = await createDevice();

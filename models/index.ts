@@ -4,6 +4,7 @@ import { mulberry32 } from '../engine/random';
 import { type ModelConfig, parseModelConfig, withClassCount } from './config';
 import { builtinConfig, isBuiltinConfig } from './registry';
 import { DetectionModel } from './yolo';
+import { type WeightFile, loadStateDict } from './weights';
 
 export { parseModelConfig, withClassCount, ConfigError, type ModelConfig, type LayerRow } from './config';
 export { BUILTIN_CONFIGS, OFFICIAL_CONFIGS, PRESET_CONFIGS, builtinConfig, isBuiltinConfig } from './registry';
@@ -28,4 +29,22 @@ export function resolveConfig(cfg: string | ModelConfig, opts: { nc?: number; so
 /** Build a model with PyTorch's default initialisation from a seed (official head bias init included). */
 export function createModel(device: Device, cfg: string | ModelConfig, opts: { nc?: number; seed?: number } = {}): DetectionModel {
   return new DetectionModel(device, resolveConfig(cfg, opts), seededRandom(opts.seed ?? 0));
+}
+
+/**
+ * The model a weight file describes, with every tensor loaded and checked: the file's own config unless `config`
+ * is given (then the file's class count wins). `source` names the file in errors.
+ */
+export function modelFromWeights(device: Device, weights: WeightFile, source: string, config?: ModelConfig): DetectionModel {
+  let cfg = config ?? weights.config;
+  if (!cfg) throw new Error(`${source} carries no model config: give one (a built-in name or YAML; --cfg on the command line)`);
+  if (config && weights.config && weights.config.nc !== config.nc) cfg = withClassCount(config, weights.config.nc);
+  const model = new DetectionModel(device, cfg, seededRandom(0));
+  try {
+    loadStateDict(model, weights.tensors, source);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }

@@ -7,9 +7,8 @@ import { createModel } from '../../models';
 import { shapesDataset } from '../../training/data/shapes';
 import { DataLoader } from '../../training/data/loader';
 import { Trainer } from '../../training/trainer';
-import { parseHyp } from '../../training/hyp';
 import { readCheckpoint } from '../../training/checkpoint';
-import demoHyp from '../../training/presets/hyp.demo.yaml?raw';
+import { demoHyp } from '../../training/presets/demo';
 import { testDevice } from '../helpers';
 
 let dev: Device;
@@ -25,7 +24,7 @@ function makeTrainer() {
   const ds = shapesDataset({ seed: 3, train: 16, val: 8, imgsz: IMGSZ });
   const model = createModel(dev, 'yolov9-shapes', { nc: ds.names.length, seed: 5 });
   const train = new DataLoader(ds.train, { imgsz: IMGSZ, batchSize: 8, augment: true, seed: 11 });
-  const trainer = new Trainer(model, train, null, { epochs: EPOCHS, hyp: parseHyp(demoHyp, 'hyp.demo.yaml'), optimizer: 'AdamW', nominalBatch: 8, minWarmupIters: 2, closeMosaic: 1 });
+  const trainer = new Trainer(model, train, null, { epochs: EPOCHS, hyp: demoHyp(), optimizer: 'AdamW', nominalBatch: 8, minWarmupIters: 2, closeMosaic: 1 });
   const losses: number[][] = [];
   trainer.onStep((e) => void losses.push([...e.items]));
   return { model, trainer, losses, names: ds.names };

@@ -82,3 +82,20 @@ export function drawText(img: RgbImage, x: number, y: number, text: string, rgb:
     }
   }
 }
+
+/** Class colours (the official plotting palette). */
+export const PALETTE: readonly Rgb[] = [
+  [255, 56, 56], [255, 157, 151], [255, 112, 31], [255, 178, 29], [207, 210, 49], [72, 249, 10], [146, 204, 23], [61, 219, 134],
+  [26, 147, 52], [0, 212, 187], [44, 153, 168], [0, 194, 255], [52, 69, 147], [100, 115, 255], [0, 24, 236], [132, 56, 255],
+];
+
+/** Draw detections ([x1, y1, x2, y2, conf, cls] in image pixels) with class names. */
+export function annotate(img: RgbImage, dets: readonly (readonly number[])[], names: readonly string[]): RgbImage {
+  const out = { width: img.width, height: img.height, data: img.data.slice() };
+  for (const [x1, y1, x2, y2, conf, cls] of dets) {
+    const c = PALETTE[cls % PALETTE.length];
+    drawBox(out, x1, y1, x2, y2, c, Math.max(1, Math.round(Math.min(img.width, img.height) / 200)));
+    drawText(out, x1, Math.max(0, y1 - 10), `${names[cls] ?? cls} ${conf.toFixed(2)}`, [255, 255, 255], c);
+  }
+  return out;
+}

@@ -20,9 +20,9 @@ export {
 } from './dataset';
 export { type DirEntry, type FileSystem, basename, dirname, extname, isAbsolutePath, joinPaths, memoryFileSystem, normalizePath } from './fs';
 export { type ImageFormat, type RgbImage, cloneImage, createImage, decodeImage, drawBox, drawText, encodeJpeg, encodePng, imageSize, sniffFormat, textSize } from './image';
-export { type Rgb, fillRect } from './draw';
+export { type Rgb, PALETTE, annotate, fillRect } from './draw';
 export { type Labels, type ParseLabelsOptions, type ParsedLabels, emptyLabels, labelCount, parseLabels } from './labels';
-export { type Batch, type CacheStats, DataLoader, type ImageMeta, type LoaderOptions, collate } from './loader';
+export { type Batch, type CacheStats, DataLoader, type ImageMeta, type LoaderOptions, collate, writePlanes } from './loader';
 export { type Interpolation, padImage, resize } from './resize';
 export { type Rng, beta, deriveSeed, gamma, mulberry32, normal, permutation, randint, shuffle, uniform } from './rng';
 export { roundHalfEven } from './round';

@@ -287,6 +287,18 @@ export class DataLoader {
   }
 }
 
+/** RGB bytes (HWC) → the model's input planes (CHW, 0..1) at `out[offset..]`. */
+export function writePlanes(img: RgbImage, out: Float32Array, offset = 0): Float32Array {
+  const d = img.data;
+  const plane = img.width * img.height;
+  for (let p = 0; p < plane; p++) {
+    out[offset + p] = INV255[d[p * 3]];
+    out[offset + plane + p] = INV255[d[p * 3 + 1]];
+    out[offset + 2 * plane + p] = INV255[d[p * 3 + 2]];
+  }
+  return out;
+}
+
 /** Stacks samples into a batch (official collate_fn: image index written into each target row). */
 export function collate(items: { image: RgbImage; rows: number[][]; meta: ImageMeta | null; index: number; path: string }[]): Batch {
   const B = items.length;
@@ -299,13 +311,7 @@ export function collate(items: { image: RgbImage; rows: number[][]; meta: ImageM
     if (it.image.width !== W || it.image.height !== H) {
       throw new Error(`collate: ${it.path} is ${it.image.width}x${it.image.height}, the batch is ${W}x${H}`);
     }
-    const d = it.image.data;
-    const o = b * 3 * plane;
-    for (let p = 0; p < plane; p++) {
-      images[o + p] = INV255[d[p * 3]];
-      images[o + plane + p] = INV255[d[p * 3 + 1]];
-      images[o + 2 * plane + p] = INV255[d[p * 3 + 2]];
-    }
+    writePlanes(it.image, images, b * 3 * plane);
     nTargets += it.rows.length;
   });
   const targets = new Float32Array(nTargets * 6);
