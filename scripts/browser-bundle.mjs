@@ -116,9 +116,21 @@ export function fileSize(path) {
 export const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
 /**
+ * In the demo's bundles `import … from 'gelan-webgpu'` becomes an import of the library bundle by relative URL:
+ * module workers have no import maps, and page and worker then share one library file, as an app would.
+ */
+const libraryByUrl = {
+  name: 'library-by-url',
+  setup(b) {
+    b.onResolve({ filter: /^gelan-webgpu$/ }, () => ({ path: '../gelan-webgpu.js', external: true }));
+  },
+};
+
+/**
  * The browser distribution in `outdir` (default dist/browser): `gelan-webgpu.js` (ESM, the whole public API incl.
- * yaml, fflate and wgpu-matrix) and `embed/main.js` (web/embed's example, importing the bundle by its package
- * name, which web/embed/index.html maps with an import map). Returns the bundle's path and size.
+ * yaml, fflate and wgpu-matrix), `embed/main.js` (web/embed's example, importing the bundle by its package
+ * name, which web/embed/index.html maps with an import map) and `demo/main.js` + `demo/worker.js` (the demo page
+ * web/demo: UI thread and engine worker). Returns the bundle's path and size.
  */
 export async function buildBrowserDist(outdir = join(ROOT, 'dist', 'browser')) {
   const lib = await build(browserOptions({ entryPoints: { 'gelan-webgpu': join(ROOT, 'index.ts') }, outdir }));
@@ -127,6 +139,14 @@ export async function buildBrowserDist(outdir = join(ROOT, 'dist', 'browser')) {
     browserOptions({ entryPoints: { 'embed/main': join(ROOT, 'web', 'embed', 'main.ts') }, outdir, external: ['gelan-webgpu'] }),
   );
   checkBrowserOutputs(embed);
+  const demo = await build(
+    browserOptions({
+      entryPoints: { 'demo/main': join(ROOT, 'web', 'demo', 'main.ts'), 'demo/worker': join(ROOT, 'web', 'demo', 'worker.ts') },
+      outdir,
+      plugins: [libraryByUrl],
+    }),
+  );
+  checkBrowserOutputs(demo);
   const bundle = join(outdir, 'gelan-webgpu.js');
   return { bundle, size: fileSize(bundle), exports: lib.metafile.outputs[rel(bundle)]?.exports ?? [] };
 }

@@ -1,11 +1,10 @@
-// A tiny static file server for the browser tests: loopback only, a random port, a few folders mapped to URL
-// prefixes, nothing outside them (no directory listings, no '..').
+// A tiny static file server for the browser tests and `npm run demo`: loopback only, a few folders mapped to URL
+// prefixes, nothing outside them (no directory listings, no '..'). Types: serve.d.mts.
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 
-const TYPES: Record<string, string> = {
+const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
@@ -14,23 +13,16 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
   '.png': 'image/png',
   '.safetensors': 'application/octet-stream',
+  '.jpg': 'image/jpeg',
 };
 
-export interface StaticServer {
-  /** http://127.0.0.1:<port> */
-  readonly origin: string;
-  /** Requests that were answered 404 (a test can report them). */
-  readonly missing: string[];
-  close(): Promise<void>;
-}
-
-/** Serve `routes` (URL prefix ending in '/' → folder) on 127.0.0.1 at a port the OS picks. */
-export async function serveStatic(routes: Record<string, string>): Promise<StaticServer> {
-  const missing: string[] = [];
+/** Serve `routes` (URL prefix ending in '/' → folder) on 127.0.0.1 at `port` (default: one the OS picks). */
+export async function serveStatic(routes, port = 0) {
+  const missing = [];
   const prefixes = Object.entries(routes).sort((a, b) => b[0].length - a[0].length);
-  const server: Server = createServer((req, res) => {
+  const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    let path: string | null = null;
+    let path = null;
     const pathname = decodeURIComponent(url.pathname);
     for (const [prefix, dir] of prefixes) {
       if (!pathname.startsWith(prefix)) continue;
@@ -62,16 +54,16 @@ export async function serveStatic(routes: Record<string, string>): Promise<Stati
     if (req.method === 'HEAD') res.end();
     else createReadStream(path).pipe(res);
   });
-  await new Promise<void>((ok, fail) => {
+  await new Promise((ok, fail) => {
     server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok());
+    server.listen(port, '127.0.0.1', () => ok());
   });
-  const { port } = server.address() as AddressInfo;
+  const address = server.address();
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `http://127.0.0.1:${address.port}`,
     missing,
     close: () =>
-      new Promise<void>((ok) => {
+      new Promise((ok) => {
         server.closeAllConnections();
         server.close(() => ok());
       }),

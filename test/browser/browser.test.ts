@@ -19,8 +19,9 @@ import { loadFixture } from '../helpers';
 import { TOL } from '../shared/op-cases';
 import { type Browser, CHROMIUM, chromiumMissing, launchChromium } from './chromium';
 import type { CaseResult, PageEnv } from './page/common';
+import { openPage } from './open-page';
 import { type BuiltPages, buildPages } from './pages';
-import { type StaticServer, serveStatic } from './server';
+import { type StaticServer, serveStatic } from '../../scripts/serve.mjs';
 
 const CI = process.env.CI === 'true' || process.env.CI === '1';
 const ARTIFACTS = join(ROOT, 'test', 'browser', 'artifacts');
@@ -85,27 +86,7 @@ describeChromium('Chromium WebGPU', () => {
     if (logs.length > 0) console.log(`browser console:\n  ${logs.slice(0, 40).join('\n  ')}`);
   });
 
-  /** Open `path` and wait until the page defines window[global] (its runner is ready). */
-  async function open(path: string, ready: string): Promise<Page> {
-    const page = await browser.context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') {
-        const line = `${path} console.${m.type()}: ${m.text()}`;
-        errors.push(line);
-        logs.push(line);
-      }
-    });
-    await page.goto(server.origin + path);
-    try {
-      await page.waitForFunction(ready, undefined, { timeout: 60_000 });
-    } catch {
-      const why = [...errors, ...server.missing.map((m) => `404 ${m}`)];
-      throw new Error(`${path} did not get ready (${ready}): ${why.join('; ') || 'nothing reported'}`);
-    }
-    return page;
-  }
+  const open = (path: string, ready: string): Promise<Page> => openPage(browser, server, path, ready, { logs });
 
   const failure = (name: string, r: CaseResult): string =>
     [`${name} failed in Chromium`, r.error, ...r.gpuErrors.map((e) => `GPU ${e}`)].filter(Boolean).join('\n');

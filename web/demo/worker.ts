@@ -1,0 +1,229 @@
+// The demo page's engine, in a dedicated worker: WebGPU device, training on the embedded shapes data, validation,
+// predictions, detection, weights in and out. The page only draws what this posts (web/demo/protocol.ts).
+//
+// It imports the library bundle (dist/browser/gelan-webgpu.js) exactly as an application would.
+import {
+  type DataLoader,
+  type DetectionModel,
+  type Device,
+  type Trainer,
+  batchLabels,
+  builtinConfig,
+  createDevice,
+  detectBatch,
+  detectImage,
+  modelFromWeights,
+  readWeightFile,
+  removeAuxBranch,
+  saveSafetensors,
+} from 'gelan-webgpu';
+import { createDemoRun } from './run';
+import type { Box, DeviceReport, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
+
+interface Run {
+  readonly settings: RunSettings;
+  readonly model: DetectionModel;
+  readonly trainer: Trainer;
+  readonly preview: DataLoader;
+  readonly names: readonly string[];
+  maxSteps: number;
+  steps: number;
+  loop: Promise<void> | null;
+}
+
+interface Loaded {
+  readonly model: DetectionModel;
+  readonly names: readonly string[];
+  readonly source: string;
+}
+
+class Session {
+  private run: Run | null = null;
+  private loaded: Loaded | null = null;
+  private state: RunState = 'starting';
+
+  constructor(
+    private readonly dev: Device,
+    private readonly post: (m: FromWorker, transfer?: Transferable[]) => void,
+  ) {}
+
+  report(): DeviceReport {
+    const l = this.dev.limits;
+    const limits: Record<string, number> = {};
+    for (const k of ['maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize', 'maxStorageBufferBindingSize', 'maxBufferSize'] as const) limits[k] = l[k];
+    return { adapter: { ...this.dev.adapter }, features: { ...this.dev.features }, subgroupMinSize: this.dev.subgroupMinSize, limits };
+  }
+
+  private setState(s: RunState): void {
+    this.state = s;
+    this.post({ type: 'state', state: s, steps: this.run?.steps ?? 0 });
+  }
+
+  async handle(m: ToWorker): Promise<void> {
+    switch (m.type) {
+      case 'train':
+        return this.train(m.settings);
+      case 'pause':
+        if (this.run && this.state === 'training') {
+          this.setState('pausing');
+          this.run.trainer.stop();
+        }
+        return;
+      case 'resume':
+        if (!this.run || this.state !== 'paused') throw new Error(`nothing to resume (state: ${this.state})`);
+        if (m.maxSteps !== undefined) this.run.maxSteps = m.maxSteps;
+        return this.startLoop(this.run);
+      case 'detect':
+        return this.detect(m.id, m.image, m.conf, m.imgsz);
+      case 'loadWeights':
+        return this.loadWeights(m.name, m.bytes);
+      case 'saveWeights':
+        return this.saveWeights(m.removeAux);
+      case 'dispose':
+        return this.dispose();
+    }
+  }
+
+  private async stopRun(): Promise<void> {
+    const r = this.run;
+    if (!r) return;
+    r.trainer.stop();
+    await r.loop?.catch(() => undefined);
+    r.trainer.dispose();
+    r.model.dispose();
+    this.run = null;
+  }
+
+  private async train(s: RunSettings): Promise<void> {
+    await this.stopRun();
+    const { model, trainer, preview, names, config } = createDemoRun(this.dev, s);
+    const run: Run = { settings: s, model, trainer, preview, names, maxSteps: s.maxSteps, steps: 0, loop: null };
+    this.run = run;
+    this.post({ type: 'model', source: config.source, parameters: model.numParameters(), gflops: model.gflops(s.imgsz), names, origin: 'trained' });
+    trainer.onStep((e) => {
+      run.steps++;
+      this.post({ type: 'step', epoch: e.epoch, epochs: trainer.options.epochs, batch: e.batch, batches: e.batches, iteration: e.iteration, items: e.items, imagesPerSecond: e.imagesPerSecond, lr: e.lr[1] });
+      if (run.maxSteps > 0 && run.steps >= run.maxSteps && this.state === 'training') {
+        this.setState('pausing');
+        trainer.stop();
+      }
+    });
+    trainer.onEpoch(async (e) => {
+      const val = e.val ? { map50: e.val.map50, map: e.val.map, mp: e.val.mp, mr: e.val.mr, seconds: e.val.seconds } : null;
+      this.post({ type: 'epoch', epoch: e.epoch, epochs: e.epochs, train: e.train, val, seconds: e.seconds });
+      await this.predictions(run, e.epoch);
+    });
+    await this.predictions(run, -1);
+    await this.startLoop(run);
+  }
+
+  /** Detections of the EMA model on the first validation images, with their labels. */
+  private async predictions(run: Run, epoch: number): Promise<void> {
+    const batch = await run.preview.batch(0, 0);
+    const dets = await detectBatch(run.trainer.ema.ema, batch, { conf: 0.25, iou: 0.45, maxDet: 100 });
+    const images: { image: Rgb; boxes: Box[]; labels: LabelBox[] }[] = [];
+    for (let i = 0; i < dets.length; i++) {
+      const { image } = await run.preview.item(batch.indices[i], () => 0.5);
+      images.push({ image, boxes: dets[i], labels: batchLabels(batch, i) as LabelBox[] });
+    }
+    this.post({ type: 'predictions', epoch, images }, images.map((x) => x.image.data.buffer as ArrayBuffer));
+  }
+
+  private async startLoop(run: Run): Promise<void> {
+    this.setState('training');
+    const loop = (async () => {
+      try {
+        await run.trainer.run();
+      } catch (e) {
+        this.post({ type: 'error', about: 'training', message: (e as Error).message });
+      }
+      if (this.run !== run) return;
+      run.loop = null;
+      this.setState(run.trainer.state.epoch >= run.trainer.options.epochs ? 'done' : 'paused');
+    })();
+    run.loop = loop;
+  }
+
+  /** The model detection and saving use: loaded weights, else the EMA of the run. */
+  private current(): { model: DetectionModel; names: readonly string[]; source: string } {
+    if (this.loaded) return this.loaded;
+    if (this.run) return { model: this.run.trainer.ema.ema, names: this.run.names, source: `${this.run.settings.cfg} (EMA of the run)` };
+    throw new Error('no model yet: start training or load weights first');
+  }
+
+  private async detect(id: number, image: Rgb, conf: number, imgsz: number): Promise<void> {
+    const { model, names } = this.current();
+    const t0 = performance.now();
+    const boxes = await detectImage(model, image, { imgsz, conf, iou: 0.45 });
+    this.post({ type: 'detections', id, boxes, ms: performance.now() - t0, names });
+  }
+
+  private async loadWeights(name: string, bytes: Uint8Array): Promise<void> {
+    const w = readWeightFile(bytes, name);
+    const model = modelFromWeights(this.dev, w, name);
+    this.loaded?.model.dispose();
+    const names = w.names ?? Array.from({ length: model.nc }, (_, i) => String(i));
+    this.loaded = { model, names, source: name };
+    this.post({ type: 'model', source: `${name}: ${model.config.source}`, parameters: model.numParameters(), gflops: model.gflops(640), names, origin: 'loaded' });
+  }
+
+  private async saveWeights(removeAux: boolean): Promise<void> {
+    const { model, names, source } = this.current();
+    const target = removeAux && this.run && !this.loaded ? this.run.settings.cfg.replace(/^yolov9-/, 'gelan-') : null;
+    const out = target && target !== this.run!.settings.cfg ? removeAuxBranch(model, builtinConfig(target, { nc: model.nc })) : model;
+    try {
+      const bytes = await saveSafetensors(out, { names: JSON.stringify(names) });
+      const base = target ?? (this.loaded ? source.replace(/\.(pt|pth|safetensors)$/, '') : this.run!.settings.cfg);
+      this.post({ type: 'weights', name: `${base}.safetensors`, bytes }, [bytes.buffer as ArrayBuffer]);
+    } finally {
+      if (out !== model) out.dispose();
+    }
+  }
+
+  private async dispose(): Promise<void> {
+    await this.stopRun();
+    this.loaded?.model.dispose();
+    this.loaded = null;
+    const liveBytes = this.dev.memory().liveBytes;
+    this.dev.dispose();
+    this.post({ type: 'disposed', liveBytes });
+  }
+}
+
+/** What this file uses of DedicatedWorkerGlobalScope (the project's lib is DOM, not WebWorker). */
+interface WorkerScope {
+  postMessage(m: unknown, transfer: Transferable[]): void;
+  onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
+}
+const scope = self as unknown as WorkerScope;
+const post = (m: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(m, transfer);
+
+async function start(): Promise<void> {
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    post({ type: 'fatal', message: 'WebGPU is not available in this browser (navigator.gpu is missing in workers). Use a recent Chrome or Edge, or Firefox/Safari with WebGPU enabled.' });
+    return;
+  }
+  let dev: Device;
+  try {
+    dev = await createDevice();
+  } catch (e) {
+    post({ type: 'fatal', message: (e as Error).message });
+    return;
+  }
+  void dev.gpu.lost.then((info) => {
+    if (info.reason !== 'destroyed') post({ type: 'fatal', message: `the GPU device was lost: ${info.message || info.reason}` });
+  });
+  const session = new Session(dev, post);
+  post({ type: 'device', device: session.report() });
+  post({ type: 'state', state: 'idle', steps: 0 });
+  // one message at a time, in order: a detect sent while training runs between training steps
+  let queue = Promise.resolve();
+  scope.onmessage = (ev: MessageEvent<ToWorker>) => {
+    const m = ev.data;
+    queue = queue.then(() =>
+      session.handle(m).catch((e: unknown) => post({ type: 'error', about: m.type, message: e instanceof Error ? e.message : String(e) })),
+    );
+  };
+}
+
+void start();
