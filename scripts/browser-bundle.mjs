@@ -116,13 +116,14 @@ export function fileSize(path) {
 export const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
 /**
- * In the demo's bundles `import … from 'gelan-webgpu'` becomes an import of the library bundle by relative URL:
- * module workers have no import maps, and page and worker then share one library file, as an app would.
+ * The demo's bundles compile `import … from 'gelan-webgpu'` from this checkout's sources: the worker also runs
+ * the benchmark suite (bench/suite.ts), which must share the worker's one copy of the engine, and module workers
+ * have no import maps to point at the library bundle.
  */
-const libraryByUrl = {
-  name: 'library-by-url',
+const libraryFromSource = {
+  name: 'library-from-source',
   setup(b) {
-    b.onResolve({ filter: /^gelan-webgpu$/ }, () => ({ path: '../gelan-webgpu.js', external: true }));
+    b.onResolve({ filter: /^gelan-webgpu$/ }, () => ({ path: join(ROOT, 'index.ts') }));
   },
 };
 
@@ -143,7 +144,7 @@ export async function buildBrowserDist(outdir = join(ROOT, 'dist', 'browser')) {
     browserOptions({
       entryPoints: { 'demo/main': join(ROOT, 'web', 'demo', 'main.ts'), 'demo/worker': join(ROOT, 'web', 'demo', 'worker.ts') },
       outdir,
-      plugins: [libraryByUrl],
+      plugins: [libraryFromSource],
     }),
   );
   checkBrowserOutputs(demo);

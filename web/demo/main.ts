@@ -3,9 +3,9 @@
 //
 // URL parameters preset the form (cfg, imgsz, batch, epochs, train, val, seed) and `steps=N` pauses training
 // after N steps; `autostart=1` starts at once. The browser tests use them.
-import { annotate } from 'gelan-webgpu';
+import { annotate } from '../../training/data/draw';
 import { LineChart } from './chart';
-import type { Box, DeviceReport, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
+import type { BenchRow, Box, DeviceReport, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
 
 /** What the page exposes for tests and the console (read-only view of its state). */
 export interface DemoState {
@@ -21,6 +21,7 @@ export interface DemoState {
   detections: { boxes: Box[]; ms: number; width: number; height: number } | null;
   model: string | null;
   saved: { name: string; bytes: number } | null;
+  bench: { adapter: string; peakGflops: number; rows: BenchRow[] } | null;
   errors: string[];
 }
 
@@ -36,7 +37,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return el as T;
 };
 
-const demo: DemoState = { ready: false, fatal: null, device: null, state: 'starting', steps: 0, losses: [], epochs: [], predictionRounds: 0, detections: null, model: null, saved: null, errors: [] };
+const demo: DemoState = { ready: false, fatal: null, device: null, state: 'starting', steps: 0, losses: [], epochs: [], predictionRounds: 0, detections: null, model: null, saved: null, bench: null, errors: [] };
 window.gelanDemo = demo;
 
 function fatal(message: string): void {
@@ -45,7 +46,7 @@ function fatal(message: string): void {
   el.textContent = message;
   el.style.display = 'block';
   $('device').textContent = 'no WebGPU device';
-  for (const id of ['start', 'pause', 'resume', 'save', 'camera']) $<HTMLButtonElement>(id).disabled = true;
+  for (const id of ['start', 'pause', 'resume', 'save', 'camera', 'bench-run']) $<HTMLButtonElement>(id).disabled = true;
 }
 
 function logError(about: string, message: string): void {
@@ -150,6 +151,7 @@ function startWorker(): void {
     $<HTMLButtonElement>('start').disabled = s === 'training' || s === 'pausing' || s === 'starting';
     $<HTMLButtonElement>('pause').disabled = s !== 'training';
     $<HTMLButtonElement>('resume').disabled = s !== 'paused';
+    $<HTMLButtonElement>('bench-run').disabled = s === 'training' || s === 'pausing' || s === 'starting';
   };
 
   worker.onmessage = (ev: MessageEvent<FromWorker>) => {
@@ -172,6 +174,7 @@ function startWorker(): void {
         break;
       case 'error':
         logError(m.about, m.message);
+        if (m.about === 'bench') $<HTMLButtonElement>('bench-run').disabled = false;
         break;
       case 'state':
         demo.state = m.state;
@@ -238,6 +241,27 @@ function startWorker(): void {
         setTimeout(() => URL.revokeObjectURL(url), 10_000);
         break;
       }
+      case 'benchLine':
+        $('bench-log').textContent = m.text;
+        break;
+      case 'benchDone': {
+        demo.bench = { adapter: m.adapter, peakGflops: m.peakGflops, rows: [...m.rows] };
+        $('bench-log').textContent = `${m.adapter}: measured peak ${m.peakGflops.toFixed(1)} GFLOP/s; ms are medians (GPU timestamps where available, else wall time with an explicit read-back sync)`;
+        const body = $('bench-table').querySelector('tbody')!;
+        body.replaceChildren();
+        for (const r of m.rows) {
+          const row = document.createElement('tr');
+          const cells = [r.name, r.median_ms.toFixed(2), r.timing, r.gflops.toFixed(2), `${((100 * r.gflops) / m.peakGflops).toFixed(1)} %`, String(r.samples)];
+          cells.forEach((c, i) => {
+            const td = row.appendChild(document.createElement('td'));
+            td.textContent = c;
+            if (i === 0) td.style.textAlign = 'left';
+          });
+          body.appendChild(row);
+        }
+        $<HTMLButtonElement>('bench-run').disabled = false;
+        break;
+      }
       case 'disposed':
         break;
     }
@@ -274,6 +298,11 @@ function startWorker(): void {
     }
   };
   $('pause').onclick = () => send({ type: 'pause' });
+  $('bench-run').onclick = () => {
+    $<HTMLButtonElement>('bench-run').disabled = true;
+    $('bench-log').textContent = 'measuring the device peak…';
+    send({ type: 'bench', filter: $<HTMLInputElement>('bench-filter').value.trim(), quick: $<HTMLInputElement>('bench-quick').checked });
+  };
   $('resume').onclick = () => send({ type: 'resume', maxSteps: 0 });
   $('save').onclick = () => send({ type: 'saveWeights', removeAux: $<HTMLInputElement>('remove-aux').checked });
   $<HTMLInputElement>('image-input').onchange = (e) => {

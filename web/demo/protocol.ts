@@ -49,7 +49,17 @@ export type ToWorker =
   | { readonly type: 'detect'; readonly id: number; readonly image: Rgb; readonly conf: number; readonly imgsz: number }
   | { readonly type: 'loadWeights'; readonly name: string; readonly bytes: Uint8Array }
   | { readonly type: 'saveWeights'; readonly removeAux: boolean }
+  | { readonly type: 'bench'; readonly filter: string; readonly quick: boolean }
   | { readonly type: 'dispose' };
+
+/** One benchmark case as measured on this device (bench/suite.ts, our engine only). */
+export interface BenchRow {
+  readonly name: string;
+  readonly median_ms: number;
+  readonly timing: 'gpu' | 'wall';
+  readonly gflops: number;
+  readonly samples: number;
+}
 
 export type RunState = 'starting' | 'idle' | 'training' | 'pausing' | 'paused' | 'done';
 
@@ -75,4 +85,6 @@ export type FromWorker =
   | { readonly type: 'predictions'; readonly epoch: number; readonly images: readonly { image: Rgb; boxes: Box[]; labels: LabelBox[] }[] }
   | { readonly type: 'detections'; readonly id: number; readonly boxes: Box[]; readonly ms: number; readonly names: readonly string[] }
   | { readonly type: 'weights'; readonly name: string; readonly bytes: Uint8Array }
+  | { readonly type: 'benchLine'; readonly text: string }
+  | { readonly type: 'benchDone'; readonly adapter: string; readonly peakGflops: number; readonly rows: readonly BenchRow[] }
   | { readonly type: 'disposed'; readonly liveBytes: number };

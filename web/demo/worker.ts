@@ -1,7 +1,7 @@
 // The demo page's engine, in a dedicated worker: WebGPU device, training on the embedded shapes data, validation,
 // predictions, detection, weights in and out. The page only draws what this posts (web/demo/protocol.ts).
 //
-// It imports the library bundle (dist/browser/gelan-webgpu.js) exactly as an application would.
+// Built by scripts/browser-bundle.mjs into dist/browser/demo/worker.js with the engine compiled in.
 import {
   type DataLoader,
   type DetectionModel,
@@ -17,6 +17,7 @@ import {
   removeAuxBranch,
   saveSafetensors,
 } from 'gelan-webgpu';
+import { runBenchmarks, selectCases } from '../../bench/suite';
 import { createDemoRun } from './run';
 import type { Box, DeviceReport, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
 
@@ -79,6 +80,8 @@ class Session {
         return this.loadWeights(m.name, m.bytes);
       case 'saveWeights':
         return this.saveWeights(m.removeAux);
+      case 'bench':
+        return this.bench(m.filter, m.quick);
       case 'dispose':
         return this.dispose();
     }
@@ -178,6 +181,21 @@ class Session {
     } finally {
       if (out !== model) out.dispose();
     }
+  }
+
+  /** The benchmark suite of `gelan bench` / `npm run bench` (our engine only) on this tab's device. */
+  private async bench(filter: string, quick: boolean): Promise<void> {
+    if (this.state === 'training' || this.state === 'pausing') throw new Error('pause training first: both would share the device and the timings would mean nothing');
+    let re: RegExp | undefined;
+    try {
+      re = filter ? new RegExp(filter) : undefined;
+    } catch (e) {
+      throw new Error(`filter '${filter}' is not a regular expression: ${(e as Error).message}`);
+    }
+    if (selectCases({ filter: re, quick }).length === 0) throw new Error(`no benchmark case matches '${filter}'`);
+    const r = await runBenchmarks({ device: this.dev.gpu, filter: re, quick, skipMemory: true, log: (text) => this.post({ type: 'benchLine', text }) });
+    const rows = r.cases.map((c) => ({ name: c.name, median_ms: c.median_ms, timing: c.timing, gflops: c.flops / c.median_ms / 1e6, samples: c.samples }));
+    this.post({ type: 'benchDone', adapter: r.adapter, peakGflops: r.peak.gflops, rows });
   }
 
   private async dispose(): Promise<void> {
