@@ -1,10 +1,11 @@
 // Model EMA (official ModelEMA): after every optimiser step, every floating state tensor — parameters and
-// BatchNorm running statistics — moves toward the model's: e = d·e + (1 − d)·x with d(u) = 0.9999·(1 − e^(−u/2000)).
-import { OPT_WG, emaKernel } from '../../kernels/optim.wgsl';
+// BatchNorm running statistics — moves toward the model's: e = d·e + (1 − d)·x with d(u) = 0.9999·(1 − e^(−u/2000)),
+// several tensors per dispatch.
 import { copy } from '../../engine/ops';
 import { noGrad } from '../../engine/tensor';
 import { DetectionModel } from '../../models/yolo';
 import type { Module } from '../../models/module';
+import { assertFlat, batches, dispatchMulti, slotsFor } from './multi-tensor';
 
 export const emaDecay = (updates: number, decay = 0.9999, tau = 2000): number => decay * (1 - Math.exp(-updates / tau));
 
@@ -24,14 +25,18 @@ export class ModelEMA<M extends Module = DetectionModel> {
   }
 
   update(model: M): void {
-    this.updates++;
-    const d = emaDecay(this.updates);
     const dev = model.device;
     const src = new Map([...model.stateEntries()].map(([k, t]) => [k, t] as const));
-    for (const [k, e] of this.ema.stateEntries()) {
-      const x = src.get(k)!;
-      dev.dispatch(emaKernel(), [e.storage.buf, x.storage.buf], { n: e.size, d }, dev.grid1d(e.size, OPT_WG));
-    }
+    const pairs = [...this.ema.stateEntries()].map(([k, e]) => {
+      const x = src.get(k);
+      if (!x || x.size !== e.size) throw new Error(`ModelEMA: model has no state tensor '${k}' of ${e.size} elements`);
+      assertFlat(`ModelEMA: ${k}`, e);
+      assertFlat(`ModelEMA: model ${k}`, x);
+      return { bufs: [e.storage.buf, x.storage.buf], n: e.size };
+    });
+    this.updates++;
+    const d = emaDecay(this.updates);
+    for (const b of batches(pairs, slotsFor(dev, 'ema'))) dispatchMulti(dev, 'ema', b, [], { d });
   }
 
   dispose(): void {

@@ -1,12 +1,16 @@
 // SGD with Nesterov momentum (the official default) and AdamW (amsgrad, as the official option), over the
-// official parameter groups, with global gradient-norm clipping. Every update is an in-place GPU kernel; the
-// clip factor stays on the GPU, so a step records work and never waits.
-import { OPT_WG, adamwKernel, sgdKernel } from '../../kernels/optim.wgsl';
+// official parameter groups, with global gradient-norm clipping. Every update is an in-place GPU kernel over
+// several parameters per dispatch (kernels/optim.wgsl.ts); the clip factor stays on the GPU, so a step records
+// work and never waits. Optimiser state lives in arenas (one buffer per state slot and arena) so that it costs
+// no binding per parameter; `state` hands out views of them.
+import { OPT_WG, clipFactorKernel } from '../../kernels/optim.wgsl';
 import type { Device } from '../../engine/device';
-import { type Tensor, noGrad, zerosLike } from '../../engine';
-import { concat, minimum, mul, powScalar, reshape, scale, sqrt, sum, full } from '../../engine/ops';
+import { type Tensor, empty, noGrad, view } from '../../engine/tensor';
+import { full, zeros } from '../../engine/ops';
+import { contiguousStrides } from '../../engine/shape';
 import type { Module } from '../../models/module';
 import { type GroupName, type ParamRef, GROUP_ORDER, parameterGroups } from './groups';
+import { assertFlat, batches, dispatchMulti, slotsFor, workgroupsFor } from './multi-tensor';
 
 export interface GroupSettings {
   lr: number;
@@ -27,17 +31,43 @@ export interface OptimizerOptions {
   readonly maxGradNorm?: number;
 }
 
+interface Live {
+  readonly ref: ParamRef;
+  readonly p: Tensor;
+  readonly g: Tensor;
+}
+
+/** Where a parameter's state lives: elements [offset, offset + size) of each state slot's buffer of one arena. */
+interface Segment {
+  readonly arena: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly shape: readonly number[];
+}
+
+interface StateArenas {
+  /** Per arena, one buffer (a dense tensor) per state slot. */
+  readonly bases: Tensor[][];
+  readonly segments: Map<string, Segment>;
+}
+
 export class Optimizer {
   readonly name: OptimizerName;
   readonly groups: Record<GroupName, GroupSettings>;
   readonly refs: readonly ParamRef[];
   readonly maxGradNorm: number;
-  /** Per parameter key: momentum buffer (SGD) or [m, v, vmax] (AdamW). */
+  /**
+   * Per parameter key: momentum buffer (SGD) or [m, v, vmax] (AdamW), views of the arenas. Tensors put here
+   * from outside (a restored checkpoint) are moved into the arenas at the next step.
+   */
   readonly state = new Map<string, Tensor[]>();
   /** Completed steps (Adam's t; SGD's first-step test). */
   steps = 0;
   /** The clip factor of the last step (a 1-element GPU tensor), for inspection. */
   lastClip: Tensor | null = null;
+  private arenas: StateArenas | null = null;
+  /** The views of `state` this optimiser made (to notice entries replaced from outside). */
+  private issued = new Map<string, Tensor[]>();
 
   constructor(private readonly model: Module, o: OptimizerOptions) {
     this.name = o.name ?? 'SGD';
@@ -56,22 +86,98 @@ export class Optimizer {
   }
 
   /** Parameters that have a gradient now, with their settings. */
-  private live(): { ref: ParamRef; p: Tensor; g: Tensor }[] {
+  private live(): Live[] {
     const params = new Map([...this.model.namedParameters()]);
-    const out: { ref: ParamRef; p: Tensor; g: Tensor }[] = [];
+    const out: Live[] = [];
     for (const ref of this.refs) {
       const p = params.get(ref.key);
-      if (p?.grad) out.push({ ref, p, g: p.grad });
+      if (!p?.grad) continue;
+      assertFlat(`optimizer: ${ref.key}`, p);
+      assertFlat(`optimizer: gradient of ${ref.key}`, p.grad);
+      out.push({ ref, p, g: p.grad });
     }
     return out;
   }
 
-  /** min(1, max / (‖g‖₂ + 1e-6)) over all gradients, as a (1) tensor (torch.nn.utils.clip_grad_norm_). */
+  /**
+   * min(1, max / (‖g‖₂ + 1e-6)) over all gradients, as a (1) tensor (torch.nn.utils.clip_grad_norm_): partial
+   * sums of squares (OPT_WG per workgroup), several gradients per dispatch, then one dispatch for the factor.
+   */
   private clipFactor(grads: readonly Tensor[]): Tensor {
-    if (!(this.maxGradNorm > 0) || grads.length === 0) return full(this.device, [1], 1);
-    const sq = grads.map((g) => reshape(sum(mul(g, g)), [1]));
-    const norm = sqrt(sum(concat(sq, 0)));
-    return reshape(minimum(scale(powScalar(scale(norm, 1, 1e-6), -1), this.maxGradNorm), full(this.device, [], 1)), [1]);
+    const dev = this.device;
+    if (!(this.maxGradNorm > 0) || grads.length === 0) return full(dev, [1], 1);
+    const count = OPT_WG * grads.reduce((a, g) => a + workgroupsFor('sumsq', g.size), 0);
+    const partials = empty(dev, [Math.max(count, 1)], 'f32', 'optimizer');
+    let base = 0;
+    for (const b of batches(grads, slotsFor(dev, 'sumsq'))) {
+      base += dispatchMulti(dev, 'sumsq', b.map((g) => ({ bufs: [g.storage.buf], n: g.size })), [partials.storage.buf], { base });
+    }
+    const factor = empty(dev, [1], 'f32', 'optimizer');
+    dev.dispatch(clipFactorKernel(), [partials.storage.buf, factor.storage.buf], { count, maxNorm: this.maxGradNorm }, [1, 1, 1]);
+    partials.dispose();
+    return factor;
+  }
+
+  /** State tensors per parameter: 1 (SGD momentum) or 3 (AdamW m, v, v̂max). */
+  private get slotCount(): number {
+    return this.name === 'SGD' ? 1 : 3;
+  }
+
+  /**
+   * The arenas, (re)built when missing, when a parameter changed size, or when `state` was changed from outside
+   * (a checkpoint restored into it): what `state` holds then is copied into fresh arenas.
+   */
+  private arenasFor(live: readonly Live[]): StateArenas {
+    const a = this.arenas;
+    const valid =
+      a !== null &&
+      live.every((x) => a.segments.get(x.ref.key)?.size === x.p.size) &&
+      [...this.issued].every(([k, v]) => this.state.get(k) === v) &&
+      [...this.state.keys()].every((k) => this.issued.has(k) || !a.segments.has(k));
+    if (valid) return a;
+    const dev = this.device;
+    const params = new Map([...this.model.namedParameters()]);
+    // greedy packing in group order; an arena never exceeds what one binding may cover
+    const cap = Math.floor(Math.min(dev.limits.maxStorageBufferBindingSize, dev.limits.maxBufferSize) / 4);
+    const segments = new Map<string, Segment>();
+    const used: number[] = [];
+    for (const ref of this.refs) {
+      const p = params.get(ref.key);
+      if (!p) continue;
+      if (used.length === 0 || used[used.length - 1] + p.size > cap) used.push(0);
+      segments.set(ref.key, { arena: used.length - 1, offset: used[used.length - 1], size: p.size, shape: p.shape });
+      used[used.length - 1] += p.size;
+    }
+    const next: StateArenas = { bases: used.map((u) => Array.from({ length: this.slotCount }, () => zeros(dev, [Math.max(u, 1)]).keep())), segments };
+    const issued = new Map<string, Tensor[]>();
+    for (const [key, slots] of [...this.state]) {
+      const at = segments.get(key);
+      if (!at) continue;
+      if (slots.length !== this.slotCount || slots.some((t) => t.size !== at.size || t.dtype !== 'f32' || !t.isContiguous)) {
+        throw new Error(`optimizer: state of ${key} is [${slots.map((t) => t.toString()).join(', ')}]; ${this.name} needs ${this.slotCount} dense float32 tensors of ${at.size} elements`);
+      }
+      const views = slots.map((t, i) => {
+        const base = next.bases[at.arena][i];
+        dev.copy(t.storage.buf, t.offset * 4, base.storage.buf.buffer, at.offset * 4, at.size * 4);
+        return view(base, at.shape, contiguousStrides(at.shape), at.offset).keep();
+      });
+      slots.forEach((t) => t.dispose());
+      this.state.set(key, views);
+      issued.set(key, views);
+    }
+    a?.bases.flat().forEach((t) => t.dispose());
+    this.arenas = next;
+    this.issued = issued;
+    return next;
+  }
+
+  /** Views of `key`'s arena segments, handed out on its first step (the segment is still zero then). */
+  private stateViews(key: string, arenas: StateArenas): void {
+    if (this.state.has(key)) return;
+    const at = arenas.segments.get(key)!;
+    const views = arenas.bases[at.arena].map((b) => view(b, at.shape, contiguousStrides(at.shape), at.offset).keep());
+    this.state.set(key, views);
+    this.issued.set(key, views);
   }
 
   /** One update of every parameter with a gradient; gradients are left in place (call zeroGrad()). */
@@ -79,30 +185,27 @@ export class Optimizer {
     const dev = this.device;
     noGrad(dev, () => {
       const live = this.live();
+      const arenas = this.arenasFor(live);
       const factor = this.clipFactor(live.map((x) => x.g)).keep();
       this.lastClip?.dispose();
       this.lastClip = factor;
       const t = this.steps + 1;
-      for (const { ref, p, g } of live) {
-        const s = this.groups[ref.group];
-        if (!(p.isContiguous && p.offset === 0 && g.isContiguous && g.offset === 0)) throw new Error(`optimizer: ${ref.key} is not a dense tensor`);
-        let st = this.state.get(ref.key);
-        if (!st) {
-          st = (this.name === 'SGD' ? [zerosLike(p)] : [zerosLike(p), zerosLike(p), zerosLike(p)]).map((x) => x.keep());
-          this.state.set(ref.key, st);
-        }
-        const bufs = (ts: Tensor[]) => ts.map((x) => x.storage.buf);
-        if (this.name === 'SGD') {
-          dev.dispatch(sgdKernel({ nesterov: true }), bufs([p, g, st[0], factor]), { n: p.size, first: this.steps === 0 ? 1 : 0, lr: s.lr, momentum: s.momentum, wd: s.weightDecay }, dev.grid1d(p.size, OPT_WG));
+      const kind = this.name === 'SGD' ? 'sgd' : 'adamw';
+      const seg = (x: Live): Segment => arenas.segments.get(x.ref.key)!;
+      // one dispatch per run of parameters sharing group settings and arena
+      for (const b of batches(live, slotsFor(dev, kind), (x) => `${x.ref.group}:${seg(x).arena}`)) {
+        const s = this.groups[b[0].ref.group];
+        const slots = b.map((x) => {
+          this.stateViews(x.ref.key, arenas);
+          return { bufs: [x.p.storage.buf, x.g.storage.buf], n: x.p.size, offset: seg(x).offset };
+        });
+        const shared = [...arenas.bases[seg(b[0]).arena].map((a) => a.storage.buf), factor.storage.buf];
+        if (kind === 'sgd') {
+          dispatchMulti(dev, 'sgd', slots, shared, { first: this.steps === 0 ? 1 : 0, lr: s.lr, momentum: s.momentum, wd: s.weightDecay }, { nesterov: true });
         } else {
           const b1 = s.momentum;
           const b2 = 0.999;
-          dev.dispatch(
-            adamwKernel(),
-            bufs([p, g, st[0], st[1], st[2], factor]),
-            { n: p.size, lr: s.lr, beta1: b1, beta2: b2, eps: 1e-8, wd: s.weightDecay, bc1: 1 - b1 ** t, bc2sqrt: Math.sqrt(1 - b2 ** t) },
-            dev.grid1d(p.size, OPT_WG),
-          );
+          dispatchMulti(dev, 'adamw', slots, shared, { lr: s.lr, beta1: b1, beta2: b2, eps: 1e-8, wd: s.weightDecay, bc1: 1 - b1 ** t, bc2sqrt: Math.sqrt(1 - b2 ** t) });
         }
       }
     });
@@ -119,6 +222,9 @@ export class Optimizer {
   dispose(): void {
     for (const st of this.state.values()) st.forEach((t) => t.dispose());
     this.state.clear();
+    this.issued.clear();
+    this.arenas?.bases.flat().forEach((t) => t.dispose());
+    this.arenas = null;
     this.lastClip?.dispose();
     this.lastClip = null;
   }
