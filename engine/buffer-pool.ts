@@ -5,6 +5,8 @@
 
 export interface PooledBuffer {
   readonly buffer: GPUBuffer;
+  /** Creation number within its pool: idle buffers are handed out lowest id first. */
+  readonly id: number;
   /** Bucket size in bytes (>= the requested size). */
   readonly size: number;
   /** Id of the last command batch that bound this buffer; uploads into it must not overtake that batch. */
@@ -26,8 +28,15 @@ export function bucketSize(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/**
+ * Idle buffers of a size are handed out lowest id first, whatever order they were released in: a program that
+ * repeats (a training step) then gets the same buffer at the same point every time once the pool stops growing,
+ * so the device's bind groups for those buffers are reused instead of created.
+ */
 export class BufferPool {
+  /** Idle buffers per bucket size, sorted by descending id (the lowest id pops off the end). */
   private readonly free = new Map<number, PooledBuffer[]>();
+  private nextId = 0;
   private readonly stats: PoolStats = { liveBuffers: 0, liveBytes: 0, pooledBuffers: 0, pooledBytes: 0 };
   /** Pooled buffers in release order, for evicting the oldest when over the cap. */
   private readonly order: PooledBuffer[] = [];
@@ -52,7 +61,7 @@ export class BufferPool {
       this.stats.pooledBuffers--;
       this.stats.pooledBytes -= size;
     } else {
-      pb = { buffer: this.device.createBuffer({ size, usage: this.usage, label: this.label }), size, lastBatch: -1 };
+      pb = { buffer: this.device.createBuffer({ size, usage: this.usage, label: this.label }), id: this.nextId++, size, lastBatch: -1 };
     }
     this.stats.liveBuffers++;
     this.stats.liveBytes += size;
@@ -66,7 +75,15 @@ export class BufferPool {
     this.stats.liveBytes -= pb.size;
     let list = this.free.get(pb.size);
     if (!list) this.free.set(pb.size, (list = []));
-    list.push(pb);
+    // binary search for the place that keeps the list in descending id order
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].id > pb.id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, pb);
     this.order.push(pb);
     this.stats.pooledBuffers++;
     this.stats.pooledBytes += pb.size;

@@ -50,6 +50,8 @@ export interface ScopedResource {
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 20;
+/** Most bind groups kept for reuse (a training step of yolov9-c needs a few thousand). */
+const MAX_BIND_GROUPS = 65536;
 const PROFILE_QUERIES = 2048;
 
 /** GPU time per kernel name, from timestamp queries around each dispatch (see Device.profile). */
@@ -90,6 +92,14 @@ export class Device {
   private readonly compileErrors: Promise<string | null>[] = [];
   private disposed = false;
   private profiler: ProfileState | null = null;
+  /**
+   * Bind groups by kernel and buffers: pooled buffers come back in the same order every training step, so after
+   * the first step no dispatch creates one. Entries of a buffer are dropped when the pool destroys it.
+   */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bindGroupKeys = new Map<GPUBuffer, string[]>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
   /** Live tensors and their storage bytes, maintained by Tensor. */
   liveTensors = 0;
   /** Scope stack for tidy(): each frame collects the resources created inside it. */
@@ -113,6 +123,8 @@ export class Device {
     this.subgroupMinSize = this.features.subgroups ? (info?.subgroupMinSize ?? 0) : 0;
     const retire = (b: GPUBuffer): void => {
       this.retired.push(b);
+      for (const key of this.bindGroupKeys.get(b) ?? []) this.bindGroups.delete(key);
+      this.bindGroupKeys.delete(b);
     };
     const maxPooled = settings.maxPooledBytes ?? 1 << 30;
     this.pool = new BufferPool(gpu, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'tensor', maxPooled, retire);
@@ -224,16 +236,15 @@ export class Device {
       throw new Error(`${src.name}: dispatch grid ${grid.join('x')} exceeds maxComputeWorkgroupsPerDimension ${maxWg}`);
     }
     const k = this.pipelines.get(src);
-    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer } }));
+    let offset = -1;
     if (src.params.length > 0) {
       if (this.arenaUsed + k.params.size > UNIFORM_ARENA_BYTES) this.flush();
-      const offset = this.arenaUsed;
+      offset = this.arenaUsed;
       packParams(src.name, k.params, params, this.arenaView, offset);
       this.arenaUsed = Math.ceil((offset + k.params.size) / this.uniformAlign) * this.uniformAlign;
-      entries.push({ binding: buffers.length, resource: { buffer: this.arena, offset, size: k.params.size } });
     }
     for (const b of buffers) b.lastBatch = this.batchId;
-    const bindGroup = this.gpu.createBindGroup({ layout: k.layout, entries });
+    const bindGroup = this.bindGroup(src, k, buffers);
     const prof = this.profiler;
     if (prof) {
       // one pass per dispatch, timestamped at its start and end
@@ -245,10 +256,42 @@ export class Device {
     }
     const pass = this.openPass();
     pass.setPipeline(k.pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (offset >= 0) pass.setBindGroup(0, bindGroup, [offset]);
+    else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     if (prof) this.closePass();
     if (++this.dispatches >= this.dispatchesPerSubmit) this.flush();
+  }
+
+  private bindGroup(src: KernelSource, k: CompiledKernel, buffers: readonly PooledBuffer[]): GPUBindGroup {
+    let key = src.key;
+    for (const b of buffers) {
+      let id = this.bufferIds.get(b.buffer);
+      if (id === undefined) this.bufferIds.set(b.buffer, (id = this.nextBufferId++));
+      key += `,${id}`;
+    }
+    const hit = this.bindGroups.get(key);
+    if (hit) return hit;
+    // a bound on the cache for programs that never repeat their buffers (it refills in one step)
+    if (this.bindGroups.size >= MAX_BIND_GROUPS) {
+      this.bindGroups.clear();
+      this.bindGroupKeys.clear();
+    }
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer } }));
+    if (src.params.length > 0) entries.push({ binding: buffers.length, resource: { buffer: this.arena, offset: 0, size: k.params.size } });
+    const bg = this.gpu.createBindGroup({ layout: k.layout, entries, label: src.name });
+    this.bindGroups.set(key, bg);
+    for (const b of new Set(buffers)) {
+      const keys = this.bindGroupKeys.get(b.buffer);
+      if (keys) keys.push(key);
+      else this.bindGroupKeys.set(b.buffer, [key]);
+    }
+    return bg;
+  }
+
+  /** Bind groups held for reuse (tests check that a repeated step creates none). */
+  get cachedBindGroups(): number {
+    return this.bindGroups.size;
   }
 
   /** Grid for `n` invocations of a 1-D kernel with workgroup size `wg` (2-D when over the per-dimension limit). */
@@ -428,6 +471,8 @@ export class Device {
     for (const b of this.retired) b.destroy();
     this.retired = [];
     this.arena.destroy();
+    this.bindGroups.clear();
+    this.bindGroupKeys.clear();
     this.disposed = true;
     if (this.ownsDevice) this.gpu.destroy();
   }

@@ -29,7 +29,9 @@ export class PipelineCache {
       buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
     }));
     if (src.params.length > 0) {
-      entries.push({ binding: src.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      // dynamic offset: the parameters live in the device's uniform arena at a different offset on every dispatch,
+      // so one bind group per (kernel, buffers) serves every step
+      entries.push({ binding: src.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } });
     }
     this.device.pushErrorScope('validation');
     const layout = this.device.createBindGroupLayout({ entries, label: src.name });
