@@ -30,7 +30,9 @@ export const TIMING_NOTE =
 
 export function printTable(rows: Row[], peakGflops: number, peerNames: PeerName[], unavailable: Partial<Record<PeerKey, string>>): void {
   const cols: PeerKey[] = [...peerNames.filter((p) => !unavailable[p]), ...(unavailable.torch_cpu ? [] : (['torch_cpu'] as const))];
-  const head = ['case', 'ours ms', 'ours wall', 'GFLOP/s', '% peak', ...cols.map((c) => `${c} ms`), 'vs fastest peer'];
+  // ours alone (`gelan bench`): no peer columns and no peer notes
+  const peers = peerNames.length > 0;
+  const head = ['case', 'ours ms', 'ours wall', 'GFLOP/s', '% peak', ...cols.map((c) => `${c} ms`), ...(peers ? ['vs fastest peer'] : [])];
   const notes: string[] = [];
   const mark = (note: string): string => {
     let i = notes.indexOf(note);
@@ -61,7 +63,7 @@ export function printTable(rows: Row[], peakGflops: number, peerNames: PeerName[
         if (cell.skipped) return cell.skipped.startsWith('WRONG') ? 'WRONG' : '—';
         return ms(cell.median_ms) + (cell.timing === 'wall' ? 'w' : '') + (cell.note ? mark(`${k}: ${cell.note}`) : '');
       }),
-      best ? `${best.ratio.toFixed(2)}x ${best.name}` : '',
+      ...(peers ? [best ? `${best.ratio.toFixed(2)}x ${best.name}` : ''] : []),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -69,11 +71,13 @@ export function printTable(rows: Row[], peakGflops: number, peerNames: PeerName[
   console.log(`\n${fmt(head)}\n|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   for (const b of body) console.log(fmt(b));
   console.log(
-    `\nms: median GPU time from timestamp queries (sum of compute-pass durations on the shared device); 'w' = wall time instead` +
-      `\n(record + submit + GPU + onSubmittedWorkDone). 'ours wall' = our wall time. torch_cpu = PyTorch CPU wall time (2 threads).` +
+    `\nms: median GPU time from timestamp queries (sum of compute-pass durations on the ${peers ? 'shared ' : ''}device); 'w' = wall time instead` +
+      `\n(record + submit + GPU + onSubmittedWorkDone). 'ours wall' = our wall time.${cols.includes('torch_cpu') ? ' torch_cpu = PyTorch CPU wall time (2 threads).' : ''}` +
       `\nGFLOP/s and % of the measured ${peakGflops.toFixed(1)} GFLOP/s peak (register-only FMA loop) use 'ours ms'.` +
-      `\n'vs fastest peer' = the fastest WebGPU peer's time ÷ ours (> 1: ours faster), GPU time vs GPU time where both have it.` +
-      `\n'—' = the peer cannot express the case; WRONG = its result disagreed with ours (not timed). Reasons below.`,
+      (peers
+        ? `\n'vs fastest peer' = the fastest WebGPU peer's time ÷ ours (> 1: ours faster), GPU time vs GPU time where both have it.` +
+          `\n'—' = the peer cannot express the case; WRONG = its result disagreed with ours (not timed). Reasons below.`
+        : ''),
   );
   notes.forEach((n, i) => console.log(`${'*'.repeat(i + 1)} ${n}`));
   const reasons = new Map<string, string[]>();

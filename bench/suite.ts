@@ -18,7 +18,7 @@ export interface SuiteOptions {
   readonly quick?: boolean;
   /** Skip the whole-model cases. */
   readonly skipModels?: boolean;
-  /** Skip the training-memory line. */
+  /** Skip the training-memory line (also skipped when no whole-model case is selected). */
   readonly skipMemory?: boolean;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
@@ -55,6 +55,8 @@ export interface SuiteResult {
   readonly date: string;
   readonly peak: Peak;
   readonly cases: OurResult[];
+  /** Cases our engine failed (the run goes on with the others). */
+  readonly failed: { name: string; error: string }[];
   readonly memory: MemoryLine | null;
 }
 
@@ -198,17 +200,31 @@ export async function runBenchmarks(opts: SuiteOptions = {}): Promise<SuiteResul
   const timer = instrument(gpu);
   const dev = await createDevice({ device: timer.device });
   try {
+    log(`adapter: ${adapterName(owner?.adapter ?? null, gpu)}`);
     const peak = await measurePeak(gpu);
     log(`peak: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.variant}, ${peak.timing} time)`);
+    const selected = selectCases(opts);
+    log(`${selected.length} cases, ${opts.quick ? '3 samples each' : 'up to 9 samples each after a warm-up'}`);
     const cases: OurResult[] = [];
-    for (const c of selectCases(opts)) {
-      const { result: r } = await runOurCase(dev, timer.available ? timer : null, c, opts.quick ?? false);
-      cases.push(r);
-      log(`${r.name}: ${r.median_ms.toFixed(2)} ms (${r.timing}), ${(r.flops / r.median_ms / 1e6).toFixed(1)} GFLOP/s`);
+    const failed: { name: string; error: string }[] = [];
+    const t0 = performance.now();
+    for (const [i, c] of selected.entries()) {
+      const at = (): string => `[${i + 1}/${selected.length}, ${((performance.now() - t0) / 1000).toFixed(0)} s]`;
+      try {
+        const { result: r } = await runOurCase(dev, timer.available ? timer : null, c, opts.quick ?? false);
+        cases.push(r);
+        log(`${at()} ${r.name}: ${r.median_ms.toFixed(2)} ms (${r.timing}), ${(r.flops / r.median_ms / 1e6).toFixed(1)} GFLOP/s`);
+      } catch (e) {
+        // a failing case is a finding to report, not a reason to lose the rest of the run
+        const error = (e as Error).message.split('\n')[0];
+        failed.push({ name: c.name, error });
+        log(`${at()} ${c.name}: FAILED (${error})`);
+      }
     }
-    const memory = opts.skipMemory ? null : await measureTrainingMemory(gpu, 'gelan-t', 320, 8);
+    const withMemory = !opts.skipMemory && selected.some((c) => c.kind === 'model');
+    const memory = withMemory ? await measureTrainingMemory(gpu, 'gelan-t', 320, 8) : null;
     if (memory) log(formatMemory(memory));
-    return { adapter: adapterName(owner?.adapter ?? null, gpu), date: new Date().toISOString(), peak, cases, memory };
+    return { adapter: adapterName(owner?.adapter ?? null, gpu), date: new Date().toISOString(), peak, cases, failed, memory };
   } finally {
     dev.dispose();
     owner?.dispose();

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { selfcheck } from './selfcheck';
 import { registerModelCommands } from './models';
 import { registerTrainCommands } from './train';
+import { registerBenchCommand } from './bench';
 
 const program = new Command('gelan').description('WebGPU engine for YOLOv9 / GELAN: training and inference in Node and browsers');
 
@@ -17,6 +18,7 @@ program
 
 registerModelCommands(program);
 registerTrainCommands(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`gelan: ${e instanceof Error ? e.message : String(e)}`);
