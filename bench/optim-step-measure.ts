@@ -1,7 +1,10 @@
 // Dispatches and wall time of one training step of the main job's model (yolov9-shapes, imgsz 128, batch 16,
 // AdamW, an optimiser step every batch as in `gelan demo`), split into forward+loss, backward, optimiser step
 // and EMA; plus the optimiser step + EMA alone. Medians of repeated steps (the machine is shared: noisy).
-//   npx tsx bench/optim-step-measure.ts [--opt AdamW|SGD] [--steps 9] [--batch 16] [--imgsz 128]
+// Run (bundled, because the model configs are `?raw` imports that tsx cannot load):
+//   npx esbuild bench/optim-step-measure.ts --bundle --platform=node --format=esm --packages=external \
+//     --loader:.yaml=text --outfile=bench/.out/optim-step-measure.mjs
+//   node bench/.out/optim-step-measure.mjs [--opt AdamW|SGD] [--steps 9] [--batch 16] [--imgsz 128]
 import { createDevice, tensor, tidy } from '../engine';
 import { createModel } from '../models';
 import { DataLoader } from '../training/data/loader';
