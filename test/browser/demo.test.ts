@@ -272,6 +272,39 @@ describeChromium('demo page web/demo (headless Chromium)', () => {
     }
   }, 600_000);
 
+  test('loads an official YOLOv9 .pt checkpoint and detects with it', async () => {
+    const pt = join(ROOT, 'test', 'fixtures', 'yolov9', 'yolov9-t.pt');
+    const dev = await createDevice();
+    let params = 0;
+    try {
+      const m = modelFromWeights(dev, readWeightFile(new Uint8Array(readFileSync(pt)), pt), pt);
+      params = m.numParameters();
+      m.dispose();
+    } finally {
+      dev.dispose();
+    }
+    const page = await open('/web/demo/?imgsz=64', 'window.gelanDemo !== undefined && (window.gelanDemo.ready || window.gelanDemo.fatal !== null)');
+    try {
+      await page.setInputFiles('#weights-input', pt);
+      await page.waitForFunction(() => window.gelanDemo!.model !== null || window.gelanDemo!.errors.length > 0, undefined, { timeout: 120_000 });
+      let s = await state(page);
+      expect(s.errors).toEqual([]);
+      expect(s.model).toContain('yolov9-t.pt');
+      expect(s.parameters).toBe(params);
+      const png = join(workdir, 'shapes-64.png');
+      const { image } = await shapesDataset({ seed: 0, train: 1, val: 1, imgsz: 64 }).val.load(0);
+      writeFileSync(png, encodePng(image));
+      await page.setInputFiles('#image-input', png);
+      await page.waitForFunction(() => window.gelanDemo!.detections !== null || window.gelanDemo!.errors.length > 0, undefined, { timeout: 120_000 });
+      s = await state(page);
+      expect(s.errors).toEqual([]);
+      expect([s.detections!.width, s.detections!.height]).toEqual([64, 64]);
+      console.log(`demo page: official yolov9-t.pt loaded (${params.toLocaleString('en-US')} parameters, as in Node), detection ran in ${s.detections!.ms.toFixed(0)} ms (${s.detections!.boxes.length} boxes)`);
+    } finally {
+      await page.close();
+    }
+  }, 600_000);
+
   test('without WebGPU the page says so and offers no training', async () => {
     const page = await open('/web/demo/', 'window.gelanDemo !== undefined && window.gelanDemo.fatal !== null', () => {
       Object.defineProperty(navigator, 'gpu', { value: undefined, configurable: true });

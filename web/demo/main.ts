@@ -20,6 +20,8 @@ export interface DemoState {
   predictionRounds: number;
   detections: { boxes: Box[]; ms: number; width: number; height: number } | null;
   model: string | null;
+  /** Parameters of the model detection uses now. */
+  parameters: number;
   saved: { name: string; bytes: number } | null;
   bench: { adapter: string; peakGflops: number; rows: BenchRow[] } | null;
   errors: string[];
@@ -37,7 +39,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return el as T;
 };
 
-const demo: DemoState = { ready: false, fatal: null, device: null, state: 'starting', steps: 0, losses: [], epochs: [], predictionRounds: 0, detections: null, model: null, saved: null, bench: null, errors: [] };
+const demo: DemoState = { ready: false, fatal: null, device: null, state: 'starting', steps: 0, losses: [], epochs: [], predictionRounds: 0, detections: null, model: null, parameters: 0, saved: null, bench: null, errors: [] };
 window.gelanDemo = demo;
 
 function fatal(message: string): void {
@@ -185,6 +187,7 @@ function startWorker(): void {
       case 'model':
         names = m.names;
         demo.model = m.source;
+        demo.parameters = m.parameters;
         $('model-info').textContent = `${m.origin === 'loaded' ? 'loaded' : 'training'}: ${m.source} — ${m.parameters.toLocaleString('en-US')} parameters, ${m.gflops.toFixed(2)} GFLOPs${m.origin === 'loaded' ? ' at 640' : ''}; classes: ${m.names.join(', ')}`;
         $<HTMLButtonElement>('save').disabled = false;
         if (lastImage) detect(lastImage);
