@@ -140,7 +140,7 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   dev.dispatch(
     convDgradKernel({ tc }),
     [gyd.storage.buf, wd.storage.buf, gx.storage.buf],
-    convParams(g, { xoff: 0, tiles, rows: 0, chunk: 0 }),
+    convParams(g, { xoff: 0, tiles }),
     dev.grid1d(g.N * (g.C / tc) * g.H * tiles, CONV_WG),
   );
   release(gyd, gy);
@@ -148,26 +148,73 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   return gx;
 }
 
-function convWgrad(gy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
+/** Tuning knobs of the weight-gradient schedule (tests and benchmarks force paths with them). */
+export interface WgradTune {
+  /** Lanes sharing x loads by subgroupBroadcast; 1 = no subgroups (default: min(8, subgroupMinSize)). */
+  readonly SG?: number;
+  readonly TO?: number;
+  readonly TC?: number;
+  readonly R?: number;
+  readonly B?: number;
+  readonly WG?: number;
+  /** Workgroups to aim for when choosing the row splits. */
+  readonly target?: number;
+}
+
+/** Largest divisor of n that is at most cap. */
+const divisorAtMost = (n: number, cap: number): number => {
+  for (let d = Math.max(1, Math.min(n, Math.floor(cap))); d > 1; d--) if (n % d === 0) return d;
+  return 1;
+};
+
+export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune: WgradTune = {}): Tensor {
   const dev = gy.device;
+  // A 1×1, stride-1, unpadded conv pairs the whole plane column for column: one long row per image.
+  const flat = g0.KH === 1 && g0.KW === 1 && g0.sh === 1 && g0.sw === 1 && g0.ph === 0 && g0.pw === 0;
+  const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
   const cpg = g.C / g.groups;
   const opg = g.O / g.groups;
-  const to = opg % 4 === 0 ? 4 : 1;
-  const tc = cpg % 4 === 0 ? 4 : 1;
-  const per = (g.O / to) * (cpg / tc) * g.KH * g.KW;
+  const sgMin = dev.features.subgroups ? dev.subgroupMinSize : 0;
+  const SG = tune.SG ?? (sgMin >= 2 ? Math.min(8, sgMin) : 1);
+  // Tiles measured on lavapipe (per-lane loads cost ~20 cycles, registers spill past ~36 accumulators): with
+  // shared x loads one output channel per lane, all kernel rows and ~36 accumulators; a 1×1 reuses nothing
+  // across taps, so it takes 2 × 16. Without subgroups every lane loads its own x: more output channels per
+  // lane and short blocks keep the live values down.
+  const k1 = g.KH === 1 && g.KW === 1;
+  const R = divisorAtMost(g.KH, tune.R ?? g.KH);
+  const TO = divisorAtMost(opg, tune.TO ?? (SG > 1 ? (k1 ? 2 : 1) : k1 ? 8 : 4));
+  const accs = SG > 1 ? (k1 ? 32 : 36) : k1 ? 32 : 72;
+  const TC = divisorAtMost(cpg, tune.TC ?? Math.max(1, Math.floor(accs / (TO * R * g.KW))));
+  const B = tune.B ?? (SG > 1 ? Math.max(8, SG) : 2);
+  // one lane per TO output channels of a group, in as few workgroups of at most 64 as fit, sized to a multiple
+  // of SG (whole subgroups) with the fewest idle lanes
+  const lanes = opg / TO;
+  const unit = Math.max(SG, 4);
+  const WG = tune.WG ?? Math.ceil(lanes / Math.ceil(lanes / 64) / unit) * unit;
+  const ocb = Math.ceil(lanes / WG);
+  const variant = { KW: g.KW, SW: g.sw, DW: g.dw, PW: g.pw, R, TO, TC, B, SG, WG };
+  const khb = g.KH / R;
+  const nct = cpg / TC;
   const rows = g.N * g.OH;
-  // Enough invocations to keep every core busy, each with at least a few rows of work.
-  const splits = Math.max(1, Math.min(Math.ceil(4096 / per), Math.ceil(rows / 2)));
-  const chunk = Math.ceil(rows / splits);
+  // input columns that meet an output column through some tap (the rest is padding)
+  const cols = Math.min(g.W, (g.OW - 1) * g.sw + (g.KW - 1) * g.dw - g.pw + 1);
+  const nblk = Math.max(1, Math.ceil(cols / (B * g.sw)));
+  const steps = rows * nblk;
+  const base = g.groups * ocb * nct * khb;
+  // Enough workgroups to keep every core busy; each split adds a partial weight to sum afterwards.
+  const target = tune.target ?? 64;
+  const chunk = Math.ceil(steps / Math.max(1, Math.min(Math.ceil(target / base), steps)));
+  const splits = Math.ceil(steps / chunk);
   const wshape = [g.O, cpg, g.KH, g.KW];
   const part = empty(dev, splits > 1 ? [splits, ...wshape] : wshape, 'f32', 'conv2d.wgrad');
   const gyd = denseFromStart(gy);
   const xd = x.isContiguous ? x : copy(x);
+  const tiles = base * splits;
   dev.dispatch(
-    convWgradKernel({ to, tc }),
+    convWgradKernel(variant),
     [gyd.storage.buf, xd.storage.buf, part.storage.buf],
-    convParams(g, { xoff: xd.offset, tiles: splits, rows, chunk }),
-    dev.grid1d(per * splits, CONV_WG),
+    { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, sh: g.sh, dh: g.dh, ph: g.ph, cpg, opg, groups: g.groups, xoff: xd.offset, khb, nct, ocb, tiles, rows, nblk, chunk },
+    dev.grid1d(tiles, 1),
   );
   release(gyd, gy);
   release(xd, x);

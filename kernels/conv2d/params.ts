@@ -1,10 +1,11 @@
-// Uniform parameters shared by the three conv2d kernels (forward, input gradient, weight gradient).
+// Geometry shared by the conv2d kernels, and the uniform parameters of the gather input-gradient kernel (the
+// forward and weight-gradient kernels declare their own).
 import type { ParamField } from '../common';
 
 export const CONV_PARAMS: ParamField[] = [
   'N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'KH', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'cpg', 'opg', 'xoff',
-  // work decomposition: tiles along the tiled axes, and for wgrad the reduction split
-  'tiles', 'rows', 'chunk',
+  // work decomposition: tiles along the tiled axis
+  'tiles',
 ].map((name) => ({ name, type: name === 'ph' || name === 'pw' ? 'i32' : 'u32' }) as ParamField);
 
 /** Shapes and attributes of one conv2d call, as the kernels see them. */
@@ -27,13 +28,13 @@ export interface ConvGeometry {
   readonly groups: number;
 }
 
-export const convParams = (g: ConvGeometry, extra: { xoff: number; tiles: number; rows: number; chunk: number }): Record<string, number> => ({
+export const convParams = (g: ConvGeometry, extra: { xoff: number; tiles: number }): Record<string, number> => ({
   ...g,
   cpg: g.C / g.groups,
   opg: g.O / g.groups,
   ...extra,
 });
 
-/** Adjacent columns per invocation and workgroup size of the gather kernels (dgrad, wgrad). */
+/** Adjacent columns per invocation and workgroup size of the gather input-gradient kernel. */
 export const CONV_TW = 4;
 export const CONV_WG = 64;

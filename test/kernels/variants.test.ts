@@ -32,9 +32,12 @@ function allVariants(): KernelSource[] {
   const ops: ReduceOp[] = ['sum', 'max', 'argmax', 'logsumexp', 'softmax', 'logsoftmax'];
   for (const op of ops) for (const mode of ['thread', 'group'] as const) out.push(reduceKernel({ op, mode }));
   out.push(scatterArgKernel(), matmulKernel());
-  for (const to of [1, 4] as const) {
-    for (const tc of [1, 4] as const) out.push(convWgradKernel({ to, tc }));
-    out.push(convDgradKernel({ tc: to }));
+  for (const to of [1, 4] as const) out.push(convDgradKernel({ tc: to }));
+  // the weight-gradient kernel over the same geometries, with and without shared x loads (SG 4: SwiftShader)
+  for (const [K, S, D] of [[1, 1, 1], [3, 1, 1], [3, 2, 1], [5, 1, 1], [3, 1, 2]] as const) {
+    for (const SG of dev.features.subgroups ? [1, 4, 8] : [1]) {
+      out.push(convWgradKernel({ KW: K, SW: S, DW: D, PW: (D * (K - 1)) / 2, R: K === 5 ? 1 : K, TO: SG === 1 ? 4 : 1, TC: 4, B: 8, SG, WG: 64 }));
+    }
   }
   // the window forward kernel over the geometries GELAN uses (plus 5×5 and dilation), with and without subgroups
   for (const [K, S, D] of [[1, 1, 1], [3, 1, 1], [3, 2, 1], [5, 1, 1], [3, 1, 2]] as const) {

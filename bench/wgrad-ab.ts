@@ -1,0 +1,106 @@
+/**
+ * A/B timing of conv2d weight-gradient schedules (WgradTune) in one process, interleaved on the same inputs.
+ *
+ *   npx tsx bench/wgrad-ab.ts [reps=9] [shape filter regex] ['{"planned":{},"no subgroups":{"SG":1}}']
+ *
+ * Per variant: median GPU time of every dispatch the weight gradient makes (its kernel and the sum of the row
+ * splits, from Device.profileStart), GFLOP/s (and at the best sample), and the median process CPU time (all
+ * threads, lavapipe's workers included: less sensitive than wall or GPU time to other jobs on a shared machine).
+ * Results are checked against the first variant.
+ */
+import { createDevice, tensor } from '../engine';
+import { convGeometry, convWgrad, type WgradTune } from '../engine/ops/conv2d';
+import type { Tensor } from '../engine/tensor';
+
+const reps = Number(process.argv[2] ?? 9);
+const filter = new RegExp(process.argv[3] ?? '.');
+const variants = (process.argv[4] ? JSON.parse(process.argv[4]) : { planned: {}, 'no subgroups': { SG: 1 } }) as Record<string, WgradTune>;
+
+interface Shape {
+  name: string;
+  n: number;
+  c: number;
+  h: number;
+  o: number;
+  k: number;
+  s: number;
+  g: number;
+}
+const SHAPES: Shape[] = [
+  { name: '1x64x80x80->64 3x3', n: 1, c: 64, h: 80, o: 64, k: 3, s: 1, g: 1 },
+  { name: '1x128x40x40->128 3x3', n: 1, c: 128, h: 40, o: 128, k: 3, s: 1, g: 1 },
+  { name: '1x32x160x160->64 3x3 s2', n: 1, c: 32, h: 160, o: 64, k: 3, s: 2, g: 1 },
+  { name: '1x256x20x20->256 1x1', n: 1, c: 256, h: 20, o: 256, k: 1, s: 1, g: 1 },
+  { name: '1x64x40x40->64 3x3 g4', n: 1, c: 64, h: 40, o: 64, k: 3, s: 1, g: 4 },
+  { name: '1x128x80x80->64 1x1', n: 1, c: 128, h: 80, o: 64, k: 1, s: 1, g: 1 },
+  { name: '8x256x20x20->256 1x1', n: 8, c: 256, h: 20, o: 256, k: 1, s: 1, g: 1 },
+  // the most frequent gelan-t shapes of a training step at 320, batch 8
+  { name: 't 8x24x20x20->24 3x3', n: 8, c: 24, h: 20, o: 24, k: 3, s: 1, g: 1 },
+  { name: 't 8x16x40x40->16 3x3', n: 8, c: 16, h: 40, o: 16, k: 3, s: 1, g: 1 },
+  { name: 't 8x32x10x10->32 3x3', n: 8, c: 32, h: 10, o: 32, k: 3, s: 1, g: 1 },
+  { name: 't 8x24x20x20->24 1x1', n: 8, c: 24, h: 20, o: 24, k: 1, s: 1, g: 1 },
+  { name: 't 8x48x20x20->24 1x1', n: 8, c: 48, h: 20, o: 24, k: 1, s: 1, g: 1 },
+  { name: 't 8x16x40x40->16 1x1', n: 8, c: 16, h: 40, o: 16, k: 1, s: 1, g: 1 },
+  { name: 't 8x3x320x320->16 3x3 s2', n: 8, c: 3, h: 320, o: 16, k: 3, s: 2, g: 1 },
+  { name: 't 8x16x160x160->32 3x3 s2', n: 8, c: 16, h: 160, o: 32, k: 3, s: 2, g: 1 },
+  { name: 't 8x48x20x20->48 3x3', n: 8, c: 48, h: 20, o: 48, k: 3, s: 1, g: 1 },
+  { name: '8x64x80x80->64 3x3', n: 8, c: 64, h: 80, o: 64, k: 3, s: 1, g: 1 },
+  { name: '8x128x40x40->128 3x3', n: 8, c: 128, h: 40, o: 128, k: 3, s: 1, g: 1 },
+];
+
+const dev = await createDevice();
+const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+const rand = (n: number, seed: number): Float32Array => {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
+};
+
+for (const sh of SHAPES.filter((s) => filter.test(s.name))) {
+  const x = tensor(dev, rand(sh.n * sh.c * sh.h * sh.h, 1), [sh.n, sh.c, sh.h, sh.h]);
+  const w = tensor(dev, rand(sh.o * (sh.c / sh.g) * sh.k * sh.k, 2), [sh.o, sh.c / sh.g, sh.k, sh.k]);
+  const g = convGeometry(x, w, null, { stride: sh.s, padding: (sh.k - 1) / 2, groups: sh.g });
+  const gy = tensor(dev, rand(sh.n * sh.o * g.OH * g.OW, 3), [sh.n, sh.o, g.OH, g.OW]);
+  const flops = 2 * sh.n * sh.o * (sh.c / sh.g) * sh.k * sh.k * g.OH * g.OW;
+  const run = (v: WgradTune): Tensor => convWgrad(gy, x, g, v);
+  // warm-up (pipeline compilation) and a check against the first variant
+  let refData: Float32Array | null = null;
+  for (const [name, v] of Object.entries(variants)) {
+    const out = run(v);
+    const d = await out.data();
+    out.dispose();
+    if (!refData) refData = d;
+    else {
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < d.length; i++) {
+        diff = Math.max(diff, Math.abs(d[i] - refData[i]));
+        scale = Math.max(scale, Math.abs(refData[i]));
+      }
+      if (diff > 1e-4 * scale) console.log(`  ${sh.name} ${name}: MISMATCH max |diff| ${diff} vs max ${scale}`);
+    }
+  }
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (let r = 0; r < reps; r++) {
+    for (const [name, v] of Object.entries(variants)) {
+      await dev.sync();
+      dev.profileStart();
+      const c0 = process.cpuUsage();
+      const out = run(v);
+      await dev.sync();
+      const c1 = process.cpuUsage(c0);
+      const prof = await dev.profileEnd();
+      out.dispose();
+      times[name].push(prof.reduce((a, p) => a + p.ms, 0));
+      cpu[name].push((c1.user + c1.system) / 1000);
+    }
+  }
+  const cells = Object.entries(times).map(
+    ([name, t]) =>
+      `${name} ${median(t).toFixed(1)} ms ${(flops / median(t) / 1e6).toFixed(1)} (best ${(flops / Math.min(...t) / 1e6).toFixed(1)}) GF/s, cpu ${median(cpu[name]).toFixed(0)} ms`,
+  );
+  console.log(`${sh.name.padEnd(26)} ${cells.join(' | ')}`);
+  for (const t of [x, w, gy]) t.dispose();
+}
+dev.dispose();
+process.exit(0);
