@@ -41,6 +41,11 @@ export interface DeviceSettings {
   readonly maxPooledBytes?: number;
   /** Dispatches recorded before a batch is submitted without waiting for a read-back (default 256). */
   readonly dispatchesPerSubmit?: number;
+  /**
+   * Prefer kernel variants with less unrolled code (default: on SwiftShader, whose shader JIT took 50 s for the
+   * fully unrolled 3×3 weight-gradient kernel — past that, Chromium's GPU watchdog drops the device).
+   */
+  readonly compactKernels?: boolean;
 }
 
 /** Anything a scope can dispose (tensors). */
@@ -72,6 +77,8 @@ export class Device {
   readonly features: DeviceFeatures;
   /** Smallest subgroup size the adapter may use (0 when unknown or without the subgroups feature). */
   readonly subgroupMinSize: number;
+  /** Kernels choose variants with less unrolled code (see DeviceSettings.compactKernels). */
+  readonly compactKernels: boolean;
   readonly limits: GPUSupportedLimits;
   private readonly pool: BufferPool;
   private readonly readPool: BufferPool;
@@ -121,6 +128,7 @@ export class Device {
     this.limits = gpu.limits;
     const info = (gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
     this.subgroupMinSize = this.features.subgroups ? (info?.subgroupMinSize ?? 0) : 0;
+    this.compactKernels = settings.compactKernels ?? adapter.architecture === 'swiftshader';
     const retire = (b: GPUBuffer): void => {
       this.retired.push(b);
       for (const key of this.bindGroupKeys.get(b) ?? []) this.bindGroups.delete(key);

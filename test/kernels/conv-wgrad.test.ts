@@ -49,6 +49,8 @@ const TUNES: Record<string, WgradTune> = {
   planned: {},
   'no subgroups': { SG: 1 },
   'subgroup lanes 4': { SG: 4 },
+  // what a device with compactKernels (SwiftShader) plans: one kernel row, blocks of SG, 4 input channels
+  'compact, subgroup lanes 4': { SG: 4, R: 1, B: 4, TC: 4 },
 };
 const EXTRA_TUNES: Record<string, WgradTune> = {
   'no subgroups, 2 outputs x 2 channels per invocation, blocks of 8': { SG: 1, TO: 2, TC: 2, B: 8 },
