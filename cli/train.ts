@@ -284,16 +284,17 @@ export function registerTrainCommands(program: Command): void {
     .option('--iou <x>', 'NMS IoU threshold', num, 0.45)
     .option('--imgsz <n>', 'input size', int, 640)
     .option('--save-txt', 'also write YOLO-format results (class cx cy w h conf) to labels/', false)
+    .option('--half', 'f16 inference (weights and activations; needs shader-f16)', false)
     .option('--names <a,b,c>', 'class names (default: from the weights, else indices)')
     .option('--project <dir>', 'runs folder', 'runs/detect')
     .option('--name <name>', 'run name', 'exp')
-    .action(async (o: { weights: string; source: string; cfg?: string; conf: number; iou: number; imgsz: number; saveTxt: boolean; names?: string; project: string; name: string }) => {
+    .action(async (o: { weights: string; source: string; cfg?: string; conf: number; iou: number; imgsz: number; saveTxt: boolean; half: boolean; names?: string; project: string; name: string }) => {
       if (!existsSync(o.source)) throw new Error(`--source ${o.source}: no such file or folder`);
       const files = statSync(o.source).isDirectory() ? readdirSync(o.source).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).sort().map((f) => join(o.source, f)) : [o.source];
       if (files.length === 0) throw new Error(`--source ${o.source}: no JPEG or PNG images`);
       const dev = await createDevice();
       const { model, weights } = modelFromWeights(dev, o.weights, o.cfg);
-      fuseModel(model);
+      fuseModel(model, { dtype: o.half ? 'f16' : 'f32' });
       const names = o.names?.split(',') ?? weights.names ?? Array.from({ length: model.nc }, (_, i) => String(i));
       const dir = runDir(o.project, o.name);
       if (o.saveTxt) mkdirSync(join(dir, 'labels'), { recursive: true });

@@ -1,6 +1,6 @@
 // 2-D max and average pooling over NCHW planes, forward and backward. Backward kernels gather (one
 // invocation per input pixel, visiting the windows that cover it), so no atomics are needed.
-import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from './common';
+import { type DType, type KernelSource, type ParamField, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout, variantKey } from './common';
 
 export const POOL_WG = 64;
 const PARAMS: ParamField[] = ['planes', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'sh', 'sw', 'ph', 'pw', 'xoff', 'countPad'].map(
@@ -8,8 +8,8 @@ const PARAMS: ParamField[] = ['planes', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'sh', 
 );
 
 type Decl = { name: string; access: 'read' | 'write'; type: string };
-function kernel(name: string, variant: object, decls: Decl[], body: string): KernelSource {
-  const code = `${paramsLayout(PARAMS).wgsl}
+function kernel(name: string, variant: object, decls: Decl[], body: string, dtype: DType = 'f32'): KernelSource {
+  const code = `${enableF16(dtype)}${paramsLayout(PARAMS).wgsl}
 ${bindingDecls(decls, true)}
 const NEG_MAX = -0x1.fffffep+127f;
 /** PyTorch's avg-pool divisor for window (oy, ox). */
@@ -51,8 +51,9 @@ const inIndex = `  let i = ${flatIndex(POOL_WG)};
   let ox1 = min(u32(ix + p.pw) / p.sw + 1u, p.OW);
   var acc = 0.0;`;
 
-export function maxPoolFwdKernel(): KernelSource {
-  return kernel('pool.max.fwd', {}, [{ name: 'x', access: 'read', type: 'f32' }, { name: 'y', access: 'write', type: 'f32' }, { name: 'idx', access: 'write', type: 'f32' }], `${outIndex}
+/** Forward kernels take the storage type of x and y (the math is f32; the arg-max index stays f32). */
+export function maxPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
+  return kernel('pool.max.fwd', dtype === 'f32' ? {} : { dtype }, [{ name: 'x', access: 'read', type: dtype }, { name: 'y', access: 'write', type: dtype }, { name: 'idx', access: 'write', type: 'f32' }], `${outIndex}
   var m = NEG_MAX;
   var k = 0u;
   for (var ky = 0u; ky < p.KH; ky++) {
@@ -61,12 +62,12 @@ export function maxPoolFwdKernel(): KernelSource {
     for (var kx = 0u; kx < p.KW; kx++) {
       let xx = x0 + i32(kx);
       if (xx < 0 || xx >= i32(p.W)) { continue; }
-      let v = x[xb + u32(yy) * p.W + u32(xx)];
+      let v = f32(x[xb + u32(yy) * p.W + u32(xx)]);
       if (v > m || (v != v)) { m = v; k = u32(yy) * p.W + u32(xx); }
     }
   }
-  y[i] = m;
-  idx[i] = f32(k);`);
+  y[i] = ${dtype}(m);
+  idx[i] = f32(k);`, dtype);
 }
 
 export function maxPoolBwdKernel(): KernelSource {
@@ -81,8 +82,8 @@ export function maxPoolBwdKernel(): KernelSource {
   gx[i] = acc;`);
 }
 
-export function avgPoolFwdKernel(): KernelSource {
-  return kernel('pool.avg.fwd', {}, [{ name: 'x', access: 'read', type: 'f32' }, { name: 'y', access: 'write', type: 'f32' }], `${outIndex}
+export function avgPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
+  return kernel('pool.avg.fwd', dtype === 'f32' ? {} : { dtype }, [{ name: 'x', access: 'read', type: dtype }, { name: 'y', access: 'write', type: dtype }], `${outIndex}
   var s = 0.0;
   for (var ky = 0u; ky < p.KH; ky++) {
     let yy = y0 + i32(ky);
@@ -90,10 +91,10 @@ export function avgPoolFwdKernel(): KernelSource {
     for (var kx = 0u; kx < p.KW; kx++) {
       let xx = x0 + i32(kx);
       if (xx < 0 || xx >= i32(p.W)) { continue; }
-      s += x[xb + u32(yy) * p.W + u32(xx)];
+      s += f32(x[xb + u32(yy) * p.W + u32(xx)]);
     }
   }
-  y[i] = s / divisor(oy, ox);`);
+  y[i] = ${dtype}(s / divisor(oy, ox));`, dtype);
 }
 
 export function avgPoolBwdKernel(): KernelSource {

@@ -1,7 +1,7 @@
 // Nearest-neighbour resize of NCHW planes with PyTorch's legacy 'nearest' rule: src = min(floor(dst · scale),
 // in − 1) with scale = in/out (or 1/scale_factor), computed in float32 as PyTorch does. Backward gathers the
 // outputs that map to each input pixel.
-import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout } from './common';
+import { type DType, type KernelSource, type ParamField, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout } from './common';
 
 export const UP_WG = 64;
 const PARAMS: ParamField[] = [
@@ -12,9 +12,10 @@ const PARAMS: ParamField[] = [
 
 const SRC = `fn src(d: u32, scale: f32, n: u32) -> u32 { return min(u32(floor(f32(d) * scale)), n - 1u); }`;
 
-export function upsampleFwdKernel(): KernelSource {
-  const code = `${paramsLayout(PARAMS).wgsl}
-${bindingDecls([{ name: 'x', access: 'read', type: 'f32' }, { name: 'y', access: 'write', type: 'f32' }], true)}
+/** A pure gather, so x and y share one storage type. */
+export function upsampleFwdKernel(dtype: DType = 'f32'): KernelSource {
+  const code = `${enableF16(dtype)}${paramsLayout(PARAMS).wgsl}
+${bindingDecls([{ name: 'x', access: 'read', type: dtype }, { name: 'y', access: 'write', type: dtype }], true)}
 ${SRC}
 ${computeEntry([UP_WG, 1, 1])} {
   let i = ${flatIndex(UP_WG)};
@@ -25,7 +26,7 @@ ${computeEntry([UP_WG, 1, 1])} {
   y[i] = x[p.xoff + (plane * p.H + src(oy, p.scaleH, p.H)) * p.W + src(ox, p.scaleW, p.W)];
 }
 `;
-  return { name: 'upsample.fwd', key: 'upsample.fwd', code, workgroupSize: [UP_WG, 1, 1], bindings: ['read', 'write'], params: PARAMS };
+  return { name: 'upsample.fwd', key: dtype === 'f32' ? 'upsample.fwd' : `upsample.fwd.${dtype}`, code, workgroupSize: [UP_WG, 1, 1], bindings: ['read', 'write'], params: PARAMS };
 }
 
 export function upsampleBwdKernel(): KernelSource {

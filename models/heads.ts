@@ -3,7 +3,7 @@
 // points at cell centres, xywh × stride) into (B, 4 + nc, anchors) as the official inference does.
 import type { Device } from '../engine/device';
 import { type Tensor, tensor } from '../engine/tensor';
-import { add, concat, mul, reshape, scale, sigmoid, slice, softmax, sub, sum } from '../engine/ops';
+import { add, cast, concat, mul, reshape, scale, sigmoid, slice, softmax, sub, sum } from '../engine/ops';
 import { type Value, Block, Module } from './module';
 import { Conv2d } from './layers';
 import { type Ctx, Sequential, conv } from './blocks';
@@ -134,13 +134,18 @@ abstract class HeadBase extends Block {
     this.anchorCache.clear();
   }
 
-  /** Flatten levels to (B, 64 + nc, A), decode boxes with the DFL and anchors, append class probabilities. */
+  /**
+   * Flatten levels to (B, 64 + nc, A), decode boxes with the DFL and anchors, append class probabilities. Always
+   * in f32: f16 levels are widened first, since f16 steps are 0.5 px at 640 and the decode is a tiny share of the work.
+   */
   decode(b: DetectBranch, levels: readonly Tensor[]): Tensor {
     const B = levels[0].shape[0];
     const no = REG_MAX * 4 + b.nc;
     const flat = levels.map((t) => reshape(t, [B, no, -1]));
-    const x = concat(flat, 2);
+    const cat = concat(flat, 2);
     flat.forEach((t) => t.dispose());
+    const x = cat.dtype === 'f32' ? cat : cast(cat, 'f32');
+    if (x !== cat) cat.dispose();
     const { points, strides } = this.anchors(levels);
     const box = slice(x, 1, 0, REG_MAX * 4);
     const cls = slice(x, 1, REG_MAX * 4, no);

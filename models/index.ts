@@ -10,7 +10,7 @@ export { parseModelConfig, withClassCount, ConfigError, type ModelConfig, type L
 export { BUILTIN_CONFIGS, OFFICIAL_CONFIGS, PRESET_CONFIGS, builtinConfig, isBuiltinConfig } from './registry';
 export { DetectionModel, planModel, type ModelOutput, type ResolvedRow, SUPPORTED_MODULES } from './yolo';
 export { type BranchOutput, makeAnchors, REG_MAX } from './heads';
-export { fuseModel } from './fuse';
+export { type FuseOptions, fuseModel } from './fuse';
 export { auxRemovalMapping, removeAuxBranch } from './reparam';
 export { stateDict, loadStateDict, readWeightFile, saveSafetensors, type WeightFile } from './weights';
 export { Module } from './module';

@@ -2,6 +2,8 @@
 // (parse_model), runs it row by row, and reports its layer table, parameter count and FLOPs.
 import type { Device } from '../engine/device';
 import type { Tensor } from '../engine/tensor';
+import type { DType } from '../kernels/common';
+import { cast } from '../engine/ops/elementwise';
 import { OpError, fmtShape } from '../engine/errors';
 import { type Value, Block, Module } from './module';
 import { type Activation, Conv, Conv2d } from './layers';
@@ -89,8 +91,16 @@ export class DetectionModel extends Module {
     return this.head instanceof DualDDetect;
   }
 
-  forward(x: Tensor): ModelOutput {
-    x.assertAlive('DetectionModel.forward', 'input');
+  /** Storage type of the weights: 'f16' after fuseModel(model, { dtype: 'f16' }). */
+  get dtype(): DType {
+    return this.namedParameters().next().value![1].dtype;
+  }
+
+  /** Inputs of another dtype are cast to the model's; levels come out in the model's dtype, decoded `y` in f32. */
+  forward(input: Tensor): ModelOutput {
+    input.assertAlive('DetectionModel.forward', 'input');
+    const dtype = this.dtype;
+    const x = input.dtype === dtype ? input : cast(input, dtype);
     const [, C, H, W] = x.shape;
     if (x.rank !== 4 || C !== this.inputChannels || H % this.maxStride !== 0 || W % this.maxStride !== 0) {
       throw new OpError('DetectionModel.forward', `input must be (batch, ${this.inputChannels}, H, W) with H and W multiples of ${this.maxStride}, got ${fmtShape(x.shape)}`);
@@ -119,6 +129,7 @@ export class DetectionModel extends Module {
     const feats = (headRow.from as number[]).map((j) => outs[j] as Tensor);
     const result: ModelOutput = this.head instanceof DualDDetect ? this.head.run(feats) : { main: this.head.run(feats), aux: null };
     outs.forEach((v) => free(v));
+    if (x !== input) x.dispose();
     return result;
   }
 

@@ -13,7 +13,8 @@ import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty, view } from '../tensor';
 import { zeros } from './creation';
 import { pointwise } from './run';
-import { checkF32 } from './run';
+import { checkFloat } from './run';
+import type { DType } from '../../kernels/common';
 import { copy, denseFromStart } from './layout';
 import { sum } from './reduce';
 
@@ -24,6 +25,8 @@ export interface Conv2dOptions {
   readonly groups?: number;
   /** Fused epilogue for inference (forward only). */
   readonly activation?: 'none' | 'silu';
+  /** f16 inputs (inference only): accumulate in f32 (default) or f16. */
+  readonly accumulate?: DType;
 }
 
 const pair = (v: number | readonly [number, number] | undefined, dflt: number): [number, number] =>
@@ -62,17 +65,17 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
   x.assertAlive('conv2d', 'input');
   w.assertAlive('conv2d', 'weight');
   b?.assertAlive('conv2d', 'bias');
-  checkF32('conv2d', b ? [x, w, b] : [x, w]);
+  const dtype = checkFloat('conv2d', b ? [x, w, b] : [x, w]);
   const g = convGeometry(x, w, b, o);
   const dev = x.device;
-  const y = empty(dev, [g.N, g.O, g.OH, g.OW], 'f32', 'conv2d');
+  const y = empty(dev, [g.N, g.O, g.OH, g.OW], dtype, 'conv2d');
   // channel planes must be dense; the batch stride may be anything (a channel slice of a larger tensor)
   const planesDense = x.strides[3] === 1 && x.strides[2] === g.W && x.strides[1] === g.H * g.W;
   const xd = planesDense ? x : copy(x);
   const wd = denseFromStart(w);
   const bd = b ? denseFromStart(b) : null;
   const act = o.activation ?? 'none';
-  convForward(dev, g, xd, wd, bd, y, act);
+  convForward(dev, g, xd, wd, bd, y, act, dtype === 'f16' ? (o.accumulate ?? 'f32') : 'f32');
   release(xd, x);
   release(wd, w);
   if (bd && b) release(bd, b);
@@ -86,7 +89,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
 }
 
 /** The forward dispatch: the window kernel specialised on the kernel geometry, TO output channels per invocation. */
-function convForward(dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu'): void {
+function convForward(dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType): void {
   const opg = g.O / g.groups;
   const to = ([8, 4, 2, 1] as const).find((t) => opg % t === 0)!;
   const subgroups = to > 1 && dev.subgroupMinSize >= to;
@@ -95,7 +98,7 @@ function convForward(dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tens
   const tilesPad = Math.ceil(tiles / WINDOW_WG) * WINDOW_WG;
   const octiles = g.O / to;
   dev.dispatch(
-    convWindowKernel({ KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, to, subgroups, bias: b !== null, act }),
+    convWindowKernel({ KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, to, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}) }),
     [x.storage.buf, w.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
     { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0, tilesX, tiles, tilesPad, octiles, ph: g.ph, pw: g.pw },
     dev.grid1d(tilesPad * octiles, WINDOW_WG),

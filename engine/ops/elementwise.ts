@@ -5,7 +5,7 @@ import { record } from '../autograd';
 import { OpError } from '../errors';
 import { broadcastShapes } from '../shape';
 import type { Tensor } from '../tensor';
-import { checkF32, pointwise } from './run';
+import { checkF32, checkFloat, pointwise } from './run';
 import { sumTo } from './reduce';
 
 /** A unary op: forward of `a0` (x); gradient of (a0 = x, a1 = gy); scalars p.s0/p.s1 available to both. */
@@ -68,18 +68,18 @@ export const BINARY = {
 export type BinaryOp = keyof typeof BINARY;
 
 export function unary(op: UnaryOp, x: Tensor, s0 = 0, s1 = 0): Tensor {
-  checkF32(op, [x]);
+  const dtype = checkFloat(op, [x]);
   const row: UnaryRow = UNARY[op];
-  const y = pointwise({ op, expr: row.fwd, inputs: [x], shape: x.shape, s0, s1 });
+  const y = pointwise({ op, expr: row.fwd, inputs: [x], shape: x.shape, s0, s1, outDtype: dtype });
   return record(y, op, [x], [x], (gy, [xs]) => [pointwise({ op: `${op}.grad`, expr: row.grad!, inputs: [xs, gy], shape: x.shape, s0, s1 })]);
 }
 
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  checkF32(op, [a, b]);
+  const dtype = checkFloat(op, [a, b]);
   if (a.device !== b.device) throw new OpError(op, 'inputs live on different devices');
   const row: BinaryRow = BINARY[op];
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const y = pointwise({ op, expr: row.fwd, inputs: [a, b], shape });
+  const y = pointwise({ op, expr: row.fwd, inputs: [a, b], shape, outDtype: dtype });
   if (!row.grads) return y;
   const [ga, gb] = row.grads;
   return record(y, op, [a, b], [a, b], (gy, [as, bs]) => [

@@ -140,11 +140,11 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   // (channel slices of a larger NCHW tensor qualify); otherwise one strided copy per input.
   const inner = numel(shape.slice(a + 1));
   const strides = xs.map((t) => (isContiguous(t.shape.slice(a), t.strides.slice(a)) ? outerStride(t, a) : null));
-  if (xs.length <= CONCAT_MAX_INPUTS && xs[0].dtype === 'f32' && strides.every((st) => st !== null)) {
+  if (xs.length <= CONCAT_MAX_INPUTS && strides.every((st) => st !== null)) {
     const dev = xs[0].device;
     if (out.size > 0) {
       dev.dispatch(
-        concatKernel({ inputs: xs.length }),
+        concatKernel({ inputs: xs.length, dtype: out.dtype }),
         [...xs.map((t) => t.storage.buf), out.storage.buf],
         { starts: [...starts, at], offs: xs.map((t) => t.offset), ostrides: strides as number[], n: out.size, A: at, inner },
         dev.grid1d(out.size, CONCAT_WG),

@@ -3,7 +3,7 @@ import { POOL_WG, avgPoolBwdKernel, avgPoolFwdKernel, maxPoolBwdKernel, maxPoolF
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
-import { checkF32 } from './run';
+import { checkFloat } from './run';
 import { copy, denseFromStart } from './layout';
 
 export interface PoolOptions {
@@ -21,7 +21,7 @@ const pair = (v: number | readonly [number, number]): [number, number] => (typeo
 
 function geometry(op: string, x: Tensor, o: PoolOptions) {
   x.assertAlive(op);
-  checkF32(op, [x]);
+  const dtype = checkFloat(op, [x]);
   if (x.rank !== 4) throw new OpError(op, `input must be 4-D NCHW, got ${fmtShape(x.shape)}`);
   const [N, C, H, W] = x.shape;
   const [KH, KW] = pair(o.kernel);
@@ -34,15 +34,15 @@ function geometry(op: string, x: Tensor, o: PoolOptions) {
   if (OH < 1 || OW < 1) throw new OpError(op, `kernel ${KH}x${KW} is larger than the padded input ${fmtShape(x.shape)}`);
   const xd = x.isContiguous ? x : copy(x);
   const params = { planes: N * C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, xoff: xd.offset, countPad: 1 };
-  return { xd, params, outShape: [N, C, OH, OW] };
+  return { xd, params, outShape: [N, C, OH, OW], dtype };
 }
 
 export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
-  const { xd, params, outShape } = geometry('maxPool2d', x, o);
+  const { xd, params, outShape, dtype } = geometry('maxPool2d', x, o);
   const dev = x.device;
-  const y = empty(dev, outShape, 'f32', 'maxPool2d');
+  const y = empty(dev, outShape, dtype, 'maxPool2d');
   const idx = empty(dev, outShape, 'f32', 'maxPool2d');
-  dev.dispatch(maxPoolFwdKernel(), [xd.storage.buf, y.storage.buf, idx.storage.buf], params, dev.grid1d(y.size, POOL_WG));
+  dev.dispatch(maxPoolFwdKernel(dtype), [xd.storage.buf, y.storage.buf, idx.storage.buf], params, dev.grid1d(y.size, POOL_WG));
   if (xd !== x) xd.dispose();
   const out = record(y, 'maxPool2d', [x], [idx], (gy, [ids]) => {
     const gyd = denseFromStart(gy);
@@ -56,11 +56,11 @@ export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
 }
 
 export function avgPool2d(x: Tensor, o: AvgPoolOptions): Tensor {
-  const { xd, params, outShape } = geometry('avgPool2d', x, o);
+  const { xd, params, outShape, dtype } = geometry('avgPool2d', x, o);
   params.countPad = o.countIncludePad === false ? 0 : 1;
   const dev = x.device;
-  const y = empty(dev, outShape, 'f32', 'avgPool2d');
-  dev.dispatch(avgPoolFwdKernel(), [xd.storage.buf, y.storage.buf], params, dev.grid1d(y.size, POOL_WG));
+  const y = empty(dev, outShape, dtype, 'avgPool2d');
+  dev.dispatch(avgPoolFwdKernel(dtype), [xd.storage.buf, y.storage.buf], params, dev.grid1d(y.size, POOL_WG));
   if (xd !== x) xd.dispose();
   return record(y, 'avgPool2d', [x], [], (gy) => {
     const gyd = denseFromStart(gy);

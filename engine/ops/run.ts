@@ -5,6 +5,7 @@ import type { DType } from '../../kernels/common';
 import { type Shape, broadcastStrides, isContiguous, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
 import { OpError, fmtShape } from '../errors';
+import { needsGrad } from '../autograd';
 
 export interface PointwiseCall {
   readonly op: string;
@@ -22,6 +23,19 @@ export function checkF32(op: string, ts: readonly Tensor[]): void {
   for (const t of ts) {
     if (t.dtype !== 'f32') throw new OpError(op, `expects float32 tensors, got ${t.dtype} of shape ${fmtShape(t.shape)}; cast() it first`);
   }
+}
+
+/**
+ * Ops that run in f32 or f16: all tensors share one dtype, returned. f16 is forward-only (the backward kernels are
+ * f32), so an f16 op that would record a graph is refused rather than given wrong gradients.
+ */
+export function checkFloat(op: string, ts: readonly Tensor[]): DType {
+  const d = ts[0].dtype;
+  for (const t of ts) {
+    if (t.dtype !== d) throw new OpError(op, `mixes ${d} and ${t.dtype} tensors (${ts.map((u) => `${u.dtype} ${fmtShape(u.shape)}`).join(', ')}); cast() them to one dtype`);
+  }
+  if (d === 'f16' && needsGrad(ts)) throw new OpError(op, 'f16 tensors are inference-only: run under noGrad() or detach() the inputs');
+  return d;
 }
 
 /** Dispatch one pointwise expression; inputs are broadcast to `shape`. Returns the output tensor. */

@@ -3,14 +3,14 @@ import { UP_WG, upsampleBwdKernel, upsampleFwdKernel } from '../../kernels/upsam
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
-import { checkF32 } from './run';
+import { checkFloat } from './run';
 import { copy, denseFromStart } from './layout';
 
 export type UpsampleOptions = { readonly scale: number | readonly [number, number] } | { readonly size: readonly [number, number] };
 
 export function upsampleNearest(x: Tensor, o: UpsampleOptions): Tensor {
   x.assertAlive('upsampleNearest');
-  checkF32('upsampleNearest', [x]);
+  const dtype = checkFloat('upsampleNearest', [x]);
   if (x.rank !== 4) throw new OpError('upsampleNearest', `input must be 4-D NCHW, got ${fmtShape(x.shape)}`);
   const [N, C, H, W] = x.shape;
   let OH: number;
@@ -34,8 +34,8 @@ export function upsampleNearest(x: Tensor, o: UpsampleOptions): Tensor {
   const dev = x.device;
   const xd = x.isContiguous ? x : copy(x);
   const params = { planes: N * C, H, W, OH, OW, xoff: xd.offset, scaleH, scaleW };
-  const y = empty(dev, [N, C, OH, OW], 'f32', 'upsampleNearest');
-  dev.dispatch(upsampleFwdKernel(), [xd.storage.buf, y.storage.buf], params, dev.grid1d(y.size, UP_WG));
+  const y = empty(dev, [N, C, OH, OW], dtype, 'upsampleNearest');
+  dev.dispatch(upsampleFwdKernel(dtype), [xd.storage.buf, y.storage.buf], params, dev.grid1d(y.size, UP_WG));
   if (xd !== x) xd.dispose();
   return record(y, 'upsampleNearest', [x], [], (gy) => {
     const gyd = denseFromStart(gy);

@@ -5,7 +5,7 @@
 // load per lane, shared with subgroupBroadcast (nearly free on llvmpipe, where loads are the bottleneck).
 // A workgroup never straddles two output-channel tiles (tiles are padded per channel tile), so all lanes of a
 // subgroup share the weights they broadcast.
-import { type KernelSource, type ParamField, bindingDecls, paramsLayout, variantKey } from '../common';
+import { type DType, type KernelSource, type ParamField, bindingDecls, enableF16, paramsLayout, variantKey } from '../common';
 
 export interface ConvWindowVariant {
   readonly KH: number;
@@ -20,6 +20,10 @@ export interface ConvWindowVariant {
   readonly subgroups: boolean;
   readonly bias: boolean;
   readonly act: 'none' | 'silu';
+  /** Storage type of input, weight, bias and output (default f32; f16 needs shader-f16). */
+  readonly dtype?: DType;
+  /** Type of the loaded operands and accumulators (default: dtype). */
+  readonly acc?: DType;
 }
 
 export const WINDOW_TW = 4;
@@ -38,11 +42,15 @@ export function convWindowKernel(v: ConvWindowVariant): KernelSource {
   const J = [...Array(v.to).keys()];
   const T = [...Array(TW).keys()];
   const K = [...Array(WIN).keys()];
+  const st = v.dtype ?? 'f32';
+  const A = v.acc ?? st;
+  // operands are converted on load, so with f16 storage the math runs in the accumulator type
+  const ld = (e: string): string => (A === st ? e : `${A}(${e})`);
   const bindings = [
-    { name: 'X', access: 'read' as const, type: 'f32' },
-    { name: 'Wt', access: 'read' as const, type: 'f32' },
-    ...(v.bias ? [{ name: 'Bs', access: 'read' as const, type: 'f32' }] : []),
-    { name: 'Y', access: 'write' as const, type: 'f32' },
+    { name: 'X', access: 'read' as const, type: st },
+    { name: 'Wt', access: 'read' as const, type: st },
+    ...(v.bias ? [{ name: 'Bs', access: 'read' as const, type: st }] : []),
+    { name: 'Y', access: 'write' as const, type: st },
   ];
   const KK = v.KH * v.KW;
   // Kernel rows are a runtime loop (unrolling them makes SwiftShader's compiler take tens of seconds);
@@ -53,12 +61,12 @@ export function convWindowKernel(v: ConvWindowVariant): KernelSource {
       let rowOk = iy >= 0 && iy < i32(p.H);
       let xr = xc + u32(clamp(iy, 0, i32(p.H) - 1)) * p.W;
       let tap0 = kh * ${v.KW}u;
-${K.map((k) => `      let c${k} = ix0 + ${k};\n      let v${k} = select(0.0, X[xr + u32(clamp(c${k}, 0, i32(p.W) - 1))], rowOk && c${k} >= 0 && c${k} < i32(p.W));`).join('\n')}`);
+${K.map((k) => `      let c${k} = ix0 + ${k};\n      let v${k} = select(${A}(0.0), ${ld(`X[xr + u32(clamp(c${k}, 0, i32(p.W) - 1))]`)}, rowOk && c${k} >= 0 && c${k} < i32(p.W));`).join('\n')}`);
   for (let kw = 0; kw < v.KW; kw++) {
-    const xv = `vec4<f32>(${T.map((t) => `v${t * v.SW + kw * v.DW}`).join(', ')})`;
+    const xv = `vec4<${A}>(${T.map((t) => `v${t * v.SW + kw * v.DW}`).join(', ')})`;
     const weights = v.subgroups
-      ? `      let wl${kw} = Wt[wl + tap0 + ${kw}u];\n${J.map((j) => `      let w${j}_${kw} = subgroupBroadcast(wl${kw}, ${j}u);`).join('\n')}`
-      : J.map((j) => `      let w${j}_${kw} = Wt[wb${j} + tap0 + ${kw}u];`).join('\n');
+      ? `      let wl${kw} = ${ld(`Wt[wl + tap0 + ${kw}u]`)};\n${J.map((j) => `      let w${j}_${kw} = subgroupBroadcast(wl${kw}, ${j}u);`).join('\n')}`
+      : J.map((j) => `      let w${j}_${kw} = ${ld(`Wt[wb${j} + tap0 + ${kw}u]`)};`).join('\n');
     row.push(`${weights}
       let xv${kw} = ${xv};
 ${J.map((j) => `      acc${j} += w${j}_${kw} * xv${kw};`).join('\n')}`);
@@ -66,13 +74,13 @@ ${J.map((j) => `      acc${j} += w${j}_${kw} * xv${kw};`).join('\n')}`);
   row.push('    }');
   const taps = row;
   const epilogue = (j: number, t: number): string => {
-    let e = `acc${j}[${t}]${v.bias ? ` + Bs[oc0 + ${j}u]` : ''}`;
+    let e = `acc${j}[${t}]${v.bias ? ` + ${ld(`Bs[oc0 + ${j}u]`)}` : ''}`;
     if (v.act === 'silu') e = `silu_(${e})`;
-    return e;
+    return A === st ? e : `${st}(${e})`;
   };
-  const code = `${v.subgroups ? 'enable subgroups;\n' : ''}${paramsLayout(WINDOW_PARAMS).wgsl}
+  const code = `${enableF16(st)}${v.subgroups ? 'enable subgroups;\n' : ''}${paramsLayout(WINDOW_PARAMS).wgsl}
 ${bindingDecls(bindings, true)}
-fn silu_(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
+fn silu_(x: ${A}) -> ${A} { return x / (1.0 + exp(-x)); }
 @compute @workgroup_size(${WINDOW_WG}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${v.subgroups ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
   let id = gid.x + gid.y * (nwg.x * ${WINDOW_WG}u);
@@ -87,7 +95,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ox0 = oxt * ${TW}u;
   let cbase = (oc0 / p.opg) * p.cpg;
   let ix0 = i32(ox0 * ${v.SW}u) - p.pw;
-${J.map((j) => `  var acc${j} = vec4<f32>(0.0);`).join('\n')}
+${J.map((j) => `  var acc${j} = vec4<${A}>(0.0);`).join('\n')}
   for (var ci = 0u; ci < p.cpg; ci++) {
     let xc = p.xoff + n * p.xbs + (cbase + ci) * p.H * p.W;
 ${v.subgroups ? `    let wl = ((oc0 + lane % ${v.to}u) * p.cpg + ci) * ${KK}u;` : J.map((j) => `    let wb${j} = ((oc0 + ${j}u) * p.cpg + ci) * ${KK}u;`).join('\n')}

@@ -54,6 +54,29 @@ function allVariants(): KernelSource[] {
     out.push(bnApplyKernel({ act }), bnBwdReduceKernel({ act }), bnBwdApplyKernel({ training: true, act }), bnBwdApplyKernel({ training: false, act }));
   }
   out.push(maxPoolFwdKernel(), maxPoolBwdKernel(), avgPoolFwdKernel(), avgPoolBwdKernel(), upsampleFwdKernel(), upsampleBwdKernel());
+  if (dev.features.f16) out.push(...f16Variants());
+  return out;
+}
+
+/** The f16 inference path (shader-f16 only): forward kernels with f16 storage, f32 or f16 accumulation in the conv. */
+function f16Variants(): KernelSource[] {
+  const out: KernelSource[] = [];
+  for (const contiguous of [true, false]) {
+    for (const [op, row] of Object.entries(UNARY)) out.push(elementwiseKernel({ op, expr: row.fwd, inputs: ['f16'], out: 'f16', contiguous }));
+    for (const [op, row] of Object.entries(BINARY)) out.push(elementwiseKernel({ op, expr: row.fwd, inputs: ['f16', 'f16'], out: 'f16', contiguous }));
+    out.push(elementwiseKernel({ op: 'cast', expr: 'a0', inputs: ['f32'], out: 'f16', contiguous }), elementwiseKernel({ op: 'cast', expr: 'a0', inputs: ['f16'], out: 'f32', contiguous }));
+  }
+  for (const [K, S, D] of [[1, 1, 1], [3, 1, 1], [3, 2, 1], [5, 1, 1], [3, 1, 2]] as const) {
+    for (const to of [1, 4, 8] as const) {
+      for (const subgroups of to > 1 && dev.features.subgroups ? [false, true] : [false]) {
+        for (const acc of ['f32', 'f16'] as const) {
+          for (const act of ['none', 'silu'] as const) out.push(convWindowKernel({ KH: K, KW: K, SH: S, SW: S, DH: D, DW: D, to, subgroups, bias: act === 'silu', act, dtype: 'f16', acc }));
+        }
+      }
+    }
+  }
+  for (let k = 1; k <= 8; k++) out.push(concatKernel({ inputs: k, dtype: 'f16' }));
+  out.push(maxPoolFwdKernel('f16'), avgPoolFwdKernel('f16'), upsampleFwdKernel('f16'));
   return out;
 }
 
