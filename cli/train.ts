@@ -261,9 +261,11 @@ export function registerTrainCommands(program: Command): void {
     .option('--names <a,b,c>', 'class names when --data is a folder')
     .option('--seed <n>', 'shapes dataset seed', int, 0)
     .option('--shapes-val <n>', 'shapes dataset: validation images', int, 64)
-    .action(async (o: { weights: string; cfg?: string; data: string; imgsz: number; batch: number; conf: number; iou: number; names?: string; seed: number; shapesVal: number }) => {
+    .option('--half', 'fused f16 inference (weights and activations; needs shader-f16)', false)
+    .action(async (o: { weights: string; cfg?: string; data: string; imgsz: number; batch: number; conf: number; iou: number; names?: string; seed: number; shapesVal: number; half: boolean }) => {
       const dev = await createDevice();
       const { model } = modelFromWeights(dev, o.weights, o.cfg);
+      if (o.half) fuseModel(model, { dtype: 'f16' });
       const data = await loadData(o.data, { trainImages: 1, valImages: o.shapesVal, imgsz: o.imgsz, seed: o.seed }, o.names?.split(','));
       const loader = new DataLoader(data.val, { imgsz: o.imgsz, batchSize: o.batch, augment: false });
       const bar = progress(loader.length, 'val');

@@ -4,6 +4,8 @@
 // uniform letterbox scale does not change IoUs).
 import { noGrad, tensor, tidy } from '../engine/tensor';
 import type { DetectionModel } from '../models/yolo';
+import type { BranchOutput } from '../models/heads';
+import { cast } from '../engine/ops';
 import type { Batch, DataLoader } from './data/loader';
 import { detectionLoss } from './loss/detection-loss';
 import { type Detection, type NmsOptions, nms } from './metrics/nms';
@@ -70,7 +72,9 @@ export async function validate(
     const r = noGrad(dev, () =>
       tidy(dev, () => {
         const out = model.forward(tensor(dev, batch.images, batch.shape));
-        const { items } = detectionLoss(out, batch.targets, model.head.strides, model.nc);
+        // an f16 model (fuseModel dtype 'f16') returns f16 level maps: the loss is computed in f32
+        const f32 = (b: BranchOutput): BranchOutput => ({ ...b, levels: b.levels.map((l) => (l.dtype === 'f16' ? cast(l, 'f32') : l)) });
+        const { items } = detectionLoss({ main: f32(out.main), aux: out.aux && f32(out.aux) }, batch.targets, model.head.strides, model.nc);
         return { y: out.main.y!.data(), items: items.data() };
       }),
     );

@@ -37,6 +37,10 @@ test('train writes the run folder; val and detect use its weights; resume of a f
   expect(v.code, v.err).toBe(0);
   expect(v.out).toMatch(/^all\s+8\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
   expect(v.out).toMatch(/^circle /m);
+  // --half: the fused model in f16 (lavapipe has shader-f16; elsewhere a clear error)
+  const vh = gelan('val', '--weights', join(dir, 'weights/best.safetensors'), '--data', 'shapes', '--shapes-val', '8', '--imgsz', '64', '--half');
+  if (vh.code === 0) expect(vh.out).toMatch(/^all\s+8\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
+  else expect(vh.err).toMatch(/needs the shader-f16 feature/);
 
   const d = gelan('detect', '--weights', join(dir, 'weights/best.safetensors'), '--source', join(dir, 'results.png'), '--imgsz', '64', '--conf', '0.01', '--save-txt', '--name', 'd');
   expect(d.code, d.err).toBe(0);

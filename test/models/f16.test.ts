@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Device } from '../../engine/device';
 import { noGrad, tensor, tidy } from '../../engine/tensor';
 import { type DetectionModel, createModel, fuseModel, modelFromWeights, readWeightFile } from '../../models';
-import { detectImage, shapesDataset } from '../../training';
+import { DataLoader, detectImage, shapesDataset, validate } from '../../training';
 import { randn, rng, testDevice } from '../helpers';
 
 const WEIGHTS = fileURLToPath(new URL('../fixtures/demo/gelan-shapes.safetensors', import.meta.url));
@@ -135,4 +135,27 @@ test('trained gelan-shapes detects the same objects in f16 as in f32 (detectImag
     m32.dispose();
     m16.dispose();
   }
+});
+
+test('validation of the trained model in f16 matches f32 (mAP, loss terms)', async () => {
+  if (!dev.features.f16) {
+    console.log('skipped: this adapter has no shader-f16');
+    return;
+  }
+  const data = shapesDataset({ seed: 0, train: 1, val: 16, imgsz: 128 });
+  const loader = new DataLoader(data.val, { imgsz: 128, batchSize: 8, augment: false });
+  const results = [];
+  for (const dtype of ['f32', 'f16'] as const) {
+    const m = trained();
+    fuseModel(m, { dtype });
+    results.push((await validate(m, loader)).result);
+    m.dispose();
+  }
+  const [a, b] = results;
+  console.log(`val on 16 shapes images: f32 mAP@0.5 ${a.map50.toFixed(4)} mAP ${a.map.toFixed(4)} loss ${a.loss.map((v) => v.toFixed(4))}; f16 ${b.map50.toFixed(4)} ${b.map.toFixed(4)} ${b.loss.map((v) => v.toFixed(4))}`);
+  expect(a.map50).toBeGreaterThan(0);
+  // detections move by a fraction of a pixel (see above): the AP at IoU 0.5..0.95 moves little
+  expect(Math.abs(a.map50 - b.map50)).toBeLessThan(0.01);
+  expect(Math.abs(a.map - b.map)).toBeLessThan(0.01);
+  a.loss.forEach((v, i) => expect(Math.abs(v - b.loss[i]), `loss term ${i}`).toBeLessThan(TOL * Math.max(1, Math.abs(v))));
 });
