@@ -23,7 +23,7 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError as e:  # the harness reports the reason and leaves the column out
-    print(json.dumps({"error": f"no torch: {e}"}))
+    print(json.dumps({"error": f"no torch: {e} (optional reference line; Debian: apt-get install python3-torch)"}))
     sys.exit(3)
 
 QUICK = "--quick" in sys.argv
