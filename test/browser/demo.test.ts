@@ -76,10 +76,14 @@ describeChromium('demo page web/demo (headless Chromium)', () => {
   test('trains in a worker (UI responsive), pauses, resumes, validates each epoch, draws predictions; the loss falls', async () => {
     const page = await open(`/web/demo/${query}&steps=${RUN.maxSteps}&autostart=1`, 'window.gelanDemo !== undefined && (window.gelanDemo.ready || window.gelanDemo.fatal !== null)');
     try {
-      // the main thread's longest gap between 20 ms timer ticks while the worker trains
+      // The page thread while the worker trains: its long tasks (> 50 ms of work, PerformanceObserver) and the
+      // longest gap between 20 ms timer ticks. The gap also counts time the OS gives the page's thread no core
+      // (SwiftShader's threads and the worker fill both cores of a CI machine), so only a freeze fails it.
       await page.evaluate(() => {
-        const w = window as unknown as { maxGap: number };
+        const w = window as unknown as { maxGap: number; longTasks: number[] };
         w.maxGap = 0;
+        w.longTasks = [];
+        new PerformanceObserver((l) => l.getEntries().forEach((e) => w.longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true });
         let last = performance.now();
         setInterval(() => {
           const now = performance.now();
@@ -128,13 +132,18 @@ describeChromium('demo page web/demo (headless Chromium)', () => {
       const epochLoss = s.epochs.map((e) => e.train[0] + e.train[1] + e.train[2]);
       expect(epochLoss[1], `mean training loss per epoch ${epochLoss.map((v) => v.toFixed(3))}; per step ${s.losses.map((r) => total(r).toFixed(2))}`).toBeLessThan(0.9 * epochLoss[0]);
 
-      const gap = await page.evaluate(() => (window as unknown as { maxGap: number }).maxGap);
-      expect(gap, 'longest main-thread stall while training (ms)').toBeLessThan(1000);
+      const { maxGap: gap, longTasks } = await page.evaluate(() => {
+        const w = window as unknown as { maxGap: number; longTasks: number[] };
+        return { maxGap: w.maxGap, longTasks: [...w.longTasks] };
+      });
+      const longest = Math.max(0, ...longTasks);
+      expect(longest, `longest task on the page thread while training (ms); all long tasks: ${longTasks.map((v) => v.toFixed(0))}`).toBeLessThan(500);
+      expect(gap, 'longest gap between timer ticks on the page thread (ms)').toBeLessThan(5000);
       browserIps = median(s.losses.slice(1).map((r) => r[4]));
       await page.screenshot({ path: join(ARTIFACTS, 'demo-after-training.png'), fullPage: true });
       console.log(
         `demo page: ${s.steps} steps (paused at ${RUN.maxSteps} and ${pausedAt}), mean training loss per epoch ${epochLoss.map((v) => v.toFixed(3)).join(' -> ')}, ` +
-          `mAP@0.5 per epoch ${s.epochs.map((e) => e.map50!.toFixed(3)).join(', ')}, ${browserIps.toFixed(2)} img/s (median), longest UI stall ${gap.toFixed(0)} ms; ` +
+          `mAP@0.5 per epoch ${s.epochs.map((e) => e.map50!.toFixed(3)).join(', ')}, ${browserIps.toFixed(2)} img/s (median), page thread: ${longTasks.length} long tasks (longest ${longest.toFixed(0)} ms), longest timer gap ${gap.toFixed(0)} ms; ` +
           `adapter ${s.device!.adapter.vendor}/${s.device!.adapter.architecture}, f16 ${s.device!.features.f16}; screenshot test/browser/artifacts/demo-after-training.png`,
       );
     } finally {
