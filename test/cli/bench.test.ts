@@ -1,25 +1,12 @@
 // gelan bench end to end on one small case (built CLI in dist/): progress lines, the table, the JSON file in the
 // format of `npm run bench -- --json`, and its errors.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
+import { builtCli } from './built-cli';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let tmp: string;
-
-beforeAll(() => {
-  execFileSync('node', ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
-  tmp = mkdtempSync(join(tmpdir(), 'gelan-bench-'));
-}, 120_000);
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-const gelan = (...args: string[]) => {
-  const r = spawnSync('node', [join(ROOT, 'dist/cli/gelan.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-};
+const cli = builtCli('gelan-bench-');
+const gelan = cli.gelan;
 
 interface BenchJson {
   adapter: string;
@@ -40,7 +27,7 @@ test('bench --quick --filter runs one case: progress, table and JSON', () => {
   expect(r.out).toMatch(new RegExp(`^\\[1/1, \\d+ s\\] ${name}: [\\d.]+ ms \\((gpu|wall)\\)`, 'm'));
   expect(r.out).toMatch(new RegExp(`^\\| ${name} \\|\\s+[\\d.]+w? \\|\\s+[\\d.]+ \\|\\s+[\\d.]+ \\|\\s+\\d+% \\|$`, 'm'));
   expect(r.out).not.toContain('vs fastest peer');
-  const j = JSON.parse(readFileSync(join(tmp, 'out.json'), 'utf8')) as BenchJson;
+  const j = JSON.parse(readFileSync(join(cli.dir, 'out.json'), 'utf8')) as BenchJson;
   expect(j.adapter.length).toBeGreaterThan(0);
   expect(Number.isNaN(Date.parse(j.date))).toBe(false);
   expect(j.peak_gflops).toBeGreaterThan(0);

@@ -1,35 +1,22 @@
 // The model commands of the `gelan` CLI, end to end on the built CLI (dist/): info, convert, predict, reparam,
 // and their errors. Outputs are checked against the official fixtures, not against our own runs.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { ROOT, builtCli } from './built-cli';
 import { readSafetensors } from '../../models/io/safetensors';
 import { readNpy, writeNpy } from '../../models/io/npy';
 import { toFloat32 } from '../../models/io/dtypes';
 import { closeness } from '../helpers';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FX = (f: string): string => join(ROOT, 'test/fixtures/yolov9', f);
-let tmp: string;
-
-beforeAll(() => {
-  execFileSync('node', ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
-  tmp = mkdtempSync(join(tmpdir(), 'gelan-cli-'));
-}, 120_000);
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function gelan(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync('node', [join(ROOT, 'dist/cli/gelan.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const cli = builtCli('gelan-cli-');
+const gelan = cli.gelan;
 
 const fixture = (f: string) => readSafetensors(new Uint8Array(readFileSync(FX(f))), f).tensors;
 
 function writeInput(name: string, fx: ReturnType<typeof fixture>): string {
-  const p = join(tmp, name);
+  const p = join(cli.dir, name);
   writeFileSync(p, writeNpy({ dtype: 'F32', shape: [1, 3, 320, 320], data: toFloat32(fx.get('input')!) }));
   return p;
 }
@@ -43,12 +30,12 @@ describe('gelan CLI: models', () => {
   });
 
   test("info takes a user's YAML file, and a bad one fails naming file, line and layer", () => {
-    const good = join(tmp, 'mine.yaml');
+    const good = join(cli.dir, 'mine.yaml');
     writeFileSync(good, readFileSync(join(ROOT, 'models/configs/gelan-t.yaml'), 'utf8').replace('nc: 80', 'nc: 3'));
     const r = gelan('info', '--cfg', good, '--imgsz', '320');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/DDetect\s+\[3,\[64,96,128\]\]\s+\(b, 7, anchors\)/);
-    const bad = join(tmp, 'bad.yaml');
+    const bad = join(cli.dir, 'bad.yaml');
     writeFileSync(bad, readFileSync(good, 'utf8').replace('[-1, 1, AConv, [64]]', '[-1, 1, AConvX, [64]]'));
     const e = gelan('info', '--cfg', bad);
     expect(e.code).toBe(1);
@@ -58,12 +45,12 @@ describe('gelan CLI: models', () => {
   test('convert + predict reproduce the official gelan-t output; the .pt works directly too', () => {
     const fx = fixture('gelan-t-320.safetensors');
     const x = writeInput('x.npy', fx);
-    const st = join(tmp, 'gelan-t.safetensors');
+    const st = join(cli.dir, 'gelan-t.safetensors');
     const c = gelan('convert', FX('gelan-t.pt'), st);
     expect(c.code, c.err).toBe(0);
     expect(c.out).toMatch(/: \d+ tensors, [\d,]+ values \(float32\), config 80 classes/);
     for (const w of [st, FX('gelan-t.pt')]) {
-      const out = join(tmp, 'y.npy');
+      const out = join(cli.dir, 'y.npy');
       const p = gelan('predict', '--weights', w, '--input', x, '--out', out);
       expect(p.code, p.err).toBe(0);
       const y = readNpy(new Uint8Array(readFileSync(out)), out);
@@ -77,38 +64,38 @@ describe('gelan CLI: models', () => {
   test('reparam removes the auxiliary branch; predict of the result equals the official main branch', () => {
     const fx = fixture('yolov9-t-320.safetensors');
     const x = writeInput('x2.npy', fx);
-    const out = join(tmp, 'gelan-from-yolov9.safetensors');
+    const out = join(cli.dir, 'gelan-from-yolov9.safetensors');
     const r = gelan('reparam', '--weights', FX('yolov9-t.pt'), '--cfg', 'gelan-t', '--out', out);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/3,717,680 params\) -> .* \(builtin:gelan-t, 2,442,640 params\); main-branch output max relative difference/);
     // predict on the dual model itself gives the main branch, as official inference does
-    const yd = join(tmp, 'yd.npy');
+    const yd = join(cli.dir, 'yd.npy');
     const pd = gelan('predict', '--weights', FX('yolov9-t.pt'), '--input', x, '--out', yd);
     expect(pd.code, pd.err).toBe(0);
     expect(pd.out).toContain('(main branch)');
     const cd = closeness(toFloat32(readNpy(new Uint8Array(readFileSync(yd)), yd)), toFloat32(fx.get('f64.eval.y_main')!), 2e-3, 1e-4);
     expect(cd.ok, cd.worst).toBe(true);
-    const y = join(tmp, 'y2.npy');
+    const y = join(cli.dir, 'y2.npy');
     const p = gelan('predict', '--weights', out, '--input', x, '--out', y, '--fuse');
     expect(p.code, p.err).toBe(0);
     const cl = closeness(toFloat32(readNpy(new Uint8Array(readFileSync(y)), y)), toFloat32(fx.get('f64.eval.y_main')!), 2e-3, 1e-4);
     expect(cl.ok, cl.worst).toBe(true);
     // yolov9-t -> gelan-s does not correspond
-    const bad = gelan('reparam', '--weights', FX('yolov9-t.pt'), '--cfg', 'gelan-s', '--out', join(tmp, 'no.safetensors'));
+    const bad = gelan('reparam', '--weights', FX('yolov9-t.pt'), '--cfg', 'gelan-s', '--out', join(cli.dir, 'no.safetensors'));
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/cannot remove the auxiliary branch of .*yolov9-t\.pt \(embedded model yaml\) into builtin:gelan-s: layer 0 \(Conv \[3,32,3,2\], from -1\) has no counterpart/);
   });
 
   test('predict with weights of another config, or a bad input, fails clearly', () => {
-    const x = join(tmp, 'small.npy');
+    const x = join(cli.dir, 'small.npy');
     writeFileSync(x, writeNpy({ dtype: 'F32', shape: [1, 3, 64, 48], data: new Float32Array(3 * 64 * 48) }));
-    const a = gelan('predict', '--weights', FX('gelan-t.pt'), '--cfg', 'gelan-s', '--input', x, '--out', join(tmp, 'o.npy'));
+    const a = gelan('predict', '--weights', FX('gelan-t.pt'), '--cfg', 'gelan-s', '--input', x, '--out', join(cli.dir, 'o.npy'));
     expect(a.code).toBe(1);
     expect(a.err).toMatch(/gelan-t\.pt: model\.0\.conv\.weight has shape \[16, 3, 3, 3\] but builtin:gelan-s expects \[32, 3, 3, 3\]/);
-    const b = gelan('predict', '--weights', FX('gelan-t.pt'), '--input', x, '--out', join(tmp, 'o.npy'));
+    const b = gelan('predict', '--weights', FX('gelan-t.pt'), '--input', x, '--out', join(cli.dir, 'o.npy'));
     expect(b.code).toBe(1);
     expect(b.err).toMatch(/input must be \(batch, 3, H, W\) with H and W multiples of 32, got \[1, 3, 64, 48\]/);
-    const c = gelan('predict', '--weights', join(tmp, 'missing.pt'), '--input', x, '--out', join(tmp, 'o.npy'));
+    const c = gelan('predict', '--weights', join(cli.dir, 'missing.pt'), '--input', x, '--out', join(cli.dir, 'o.npy'));
     expect(c.err).toMatch(/--weights .*missing\.pt: no such file/);
   });
 });

@@ -1,31 +1,18 @@
 // gelan train / val / detect end to end on a tiny run of the embedded shapes data (built CLI in dist/).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
+import { builtCli } from './built-cli';
 import { decodeImage } from '../../training/data/image';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let tmp: string;
-
-beforeAll(() => {
-  execFileSync('node', ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
-  tmp = mkdtempSync(join(tmpdir(), 'gelan-train-'));
-}, 120_000);
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-const gelan = (...args: string[]) => {
-  const r = spawnSync('node', [join(ROOT, 'dist/cli/gelan.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 600_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-};
+const cli = builtCli('gelan-train-', 600_000);
+const gelan = cli.gelan;
 
 test('train writes the run folder; val and detect use its weights; resume of a finished run is a no-op', () => {
   const tiny = ['--data', 'shapes', '--shapes-train', '16', '--shapes-val', '8', '--imgsz', '64', '--batch', '8', '--epochs', '2', '--hyp', 'demo', '--optimizer', 'AdamW', '--nbs', '8', '--min-warmup', '2'];
   const t = gelan('train', '--cfg', 'yolov9-shapes', ...tiny, '--name', 'tiny');
   expect(t.code, t.err).toBe(0);
-  const dir = join(tmp, 'runs/train/tiny');
+  const dir = join(cli.dir, 'runs/train/tiny');
   for (const f of ['weights/last.safetensors', 'weights/best.safetensors', 'results.csv', 'results.png', 'val_batch0_pred.jpg', 'hyp.yaml', 'opt.yaml']) expect(existsSync(join(dir, f)), f).toBe(true);
   const csv = readFileSync(join(dir, 'results.csv'), 'utf8').trim().split('\n');
   expect(csv[0].split(',').map((s) => s.trim())).toEqual(['epoch', 'train/box_loss', 'train/cls_loss', 'train/dfl_loss', 'metrics/precision', 'metrics/recall', 'metrics/mAP_0.5', 'metrics/mAP_0.5:0.95', 'val/box_loss', 'val/cls_loss', 'val/dfl_loss', 'x/lr0', 'x/lr1', 'x/lr2']);
@@ -44,9 +31,9 @@ test('train writes the run folder; val and detect use its weights; resume of a f
 
   const d = gelan('detect', '--weights', join(dir, 'weights/best.safetensors'), '--source', join(dir, 'results.png'), '--imgsz', '64', '--conf', '0.01', '--save-txt', '--name', 'd');
   expect(d.code, d.err).toBe(0);
-  expect(existsSync(join(tmp, 'runs/detect/d/results.png'))).toBe(true);
-  expect(readdirSync(join(tmp, 'runs/detect/d/labels'))).toEqual(['results.txt']);
-  for (const line of readFileSync(join(tmp, 'runs/detect/d/labels/results.txt'), 'utf8').trim().split('\n').filter(Boolean)) {
+  expect(existsSync(join(cli.dir, 'runs/detect/d/results.png'))).toBe(true);
+  expect(readdirSync(join(cli.dir, 'runs/detect/d/labels'))).toEqual(['results.txt']);
+  for (const line of readFileSync(join(cli.dir, 'runs/detect/d/labels/results.txt'), 'utf8').trim().split('\n').filter(Boolean)) {
     const f = line.split(' ').map(Number);
     expect(f.length).toBe(6);
     expect(f.slice(1, 5).every((x) => x >= 0 && x <= 1)).toBe(true);
@@ -58,9 +45,9 @@ test('train writes the run folder; val and detect use its weights; resume of a f
 }, 600_000);
 
 test('bad input is named: missing data, unknown config, wrong hyp key', () => {
-  expect(gelan('train', '--data', join(tmp, 'nope.yaml')).err).toMatch(/--data .*nope\.yaml: no such file or folder/);
+  expect(gelan('train', '--data', join(cli.dir, 'nope.yaml')).err).toMatch(/--data .*nope\.yaml: no such file or folder/);
   expect(gelan('train', '--cfg', 'yolov9-zz').err).toMatch(/--cfg yolov9-zz: not a built-in config/);
-  const hyp = join(tmp, 'h.yaml');
+  const hyp = join(cli.dir, 'h.yaml');
   writeFileSync(hyp, 'lr0: 0.01\nlearning_rate: 3\n');
   expect(gelan('train', '--hyp', hyp).err).toMatch(/h\.yaml: unknown hyperparameter 'learning_rate'/);
 }, 120_000);
