@@ -76,9 +76,10 @@ describeChromium('demo page web/demo (headless Chromium)', () => {
   test('trains in a worker (UI responsive), pauses, resumes, validates each epoch, draws predictions; the loss falls', async () => {
     const page = await open(`/web/demo/${query}&steps=${RUN.maxSteps}&autostart=1`, 'window.gelanDemo !== undefined && (window.gelanDemo.ready || window.gelanDemo.fatal !== null)');
     try {
-      // The page thread while the worker trains: its long tasks (> 50 ms of work, PerformanceObserver) and the
-      // longest gap between 20 ms timer ticks. The gap also counts time the OS gives the page's thread no core
-      // (SwiftShader's threads and the worker fill both cores of a CI machine), so only a freeze fails it.
+      // The page thread while the worker trains: its long tasks (> 50 ms, PerformanceObserver) and the longest gap
+      // between 20 ms timer ticks. Both also count time the OS gives the page's thread no core (SwiftShader's
+      // threads and the worker fill both cores of a CI machine: a 385 ms task and a 1017 ms gap were seen), so
+      // the test counts long tasks and fails on a freeze only.
       await page.evaluate(() => {
         const w = window as unknown as { maxGap: number; longTasks: number[] };
         w.maxGap = 0;
@@ -137,7 +138,10 @@ describeChromium('demo page web/demo (headless Chromium)', () => {
         return { maxGap: w.maxGap, longTasks: [...w.longTasks] };
       });
       const longest = Math.max(0, ...longTasks);
-      expect(longest, `longest task on the page thread while training (ms); all long tasks: ${longTasks.map((v) => v.toFixed(0))}`).toBeLessThan(500);
+      // The engine on the page thread would make every training step (recording ~2,900 dispatches, loading a
+      // batch) a long task: 16 or more. In the worker the page has at most a few (its load, a starved redraw).
+      expect(longTasks.length, `long tasks on the page thread while training (ms): ${longTasks.map((v) => v.toFixed(0))}`).toBeLessThanOrEqual(3);
+      expect(longest, 'longest task on the page thread (ms)').toBeLessThan(1000);
       expect(gap, 'longest gap between timer ticks on the page thread (ms)').toBeLessThan(5000);
       browserIps = median(s.losses.slice(1).map((r) => r[4]));
       await page.screenshot({ path: join(ARTIFACTS, 'demo-after-training.png'), fullPage: true });
