@@ -5,7 +5,7 @@
 
 export interface PooledBuffer {
   readonly buffer: GPUBuffer;
-  /** Creation number within its pool: idle buffers are handed out lowest id first. */
+  /** Creation number, unique on its device: idle buffers are handed out lowest id first; bind groups are keyed by it. */
   readonly id: number;
   /** Bucket size in bytes (>= the requested size). */
   readonly size: number;
@@ -36,7 +36,6 @@ export function bucketSize(bytes: number): number {
 export class BufferPool {
   /** Idle buffers per bucket size, sorted by descending id (the lowest id pops off the end). */
   private readonly free = new Map<number, PooledBuffer[]>();
-  private nextId = 0;
   private readonly stats: PoolStats = { liveBuffers: 0, liveBytes: 0, pooledBuffers: 0, pooledBytes: 0 };
   /** Pooled buffers in release order, for evicting the oldest when over the cap. */
   private readonly order: PooledBuffer[] = [];
@@ -50,6 +49,8 @@ export class BufferPool {
     private readonly maxPooledBytes: number,
     /** Called with buffers that must be destroyed once the pending batch is submitted. */
     private readonly retire: (b: GPUBuffer) => void,
+    /** Ids for new buffers (one counter shared by the device's pools). */
+    private readonly newId: () => number,
   ) {}
 
   acquire(bytes: number): PooledBuffer {
@@ -61,7 +62,7 @@ export class BufferPool {
       this.stats.pooledBuffers--;
       this.stats.pooledBytes -= size;
     } else {
-      pb = { buffer: this.device.createBuffer({ size, usage: this.usage, label: this.label }), id: this.nextId++, size, lastBatch: -1 };
+      pb = { buffer: this.device.createBuffer({ size, usage: this.usage, label: this.label }), id: this.newId(), size, lastBatch: -1 };
     }
     this.stats.liveBuffers++;
     this.stats.liveBytes += size;

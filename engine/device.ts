@@ -105,7 +105,6 @@ export class Device {
    */
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bindGroupKeys = new Map<GPUBuffer, string[]>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 0;
   /** Live tensors and their storage bytes, maintained by Tensor. */
   liveTensors = 0;
@@ -134,9 +133,10 @@ export class Device {
       for (const key of this.bindGroupKeys.get(b) ?? []) this.bindGroups.delete(key);
       this.bindGroupKeys.delete(b);
     };
+    const newId = (): number => this.nextBufferId++;
     const maxPooled = settings.maxPooledBytes ?? 1 << 30;
-    this.pool = new BufferPool(gpu, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'tensor', maxPooled, retire);
-    this.readPool = new BufferPool(gpu, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback', 64 << 20, retire);
+    this.pool = new BufferPool(gpu, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'tensor', maxPooled, retire, newId);
+    this.readPool = new BufferPool(gpu, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback', 64 << 20, retire, newId);
     this.pipelines = new PipelineCache(gpu, (p) => this.compileErrors.push(p));
     this.uniformAlign = Math.max(256, gpu.limits.minUniformBufferOffsetAlignment);
     this.arena = gpu.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform arena' });
@@ -273,11 +273,7 @@ export class Device {
 
   private bindGroup(src: KernelSource, k: CompiledKernel, buffers: readonly PooledBuffer[]): GPUBindGroup {
     let key = src.key;
-    for (const b of buffers) {
-      let id = this.bufferIds.get(b.buffer);
-      if (id === undefined) this.bufferIds.set(b.buffer, (id = this.nextBufferId++));
-      key += `,${id}`;
-    }
+    for (const b of buffers) key += `,${b.id}`;
     const hit = this.bindGroups.get(key);
     if (hit) return hit;
     // a bound on the cache for programs that never repeat their buffers (it refills in one step)
