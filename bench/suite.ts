@@ -80,6 +80,21 @@ export function selectCases(o: { filter?: RegExp | string; quick?: boolean; skip
   );
 }
 
+/**
+ * A user's case filter (CLI flag, demo page field) as a RegExp, checked: `label` names it in the errors for text
+ * that is no regular expression or that selects no case.
+ */
+export function parseCaseFilter(text: string | undefined, label: string, o: { quick?: boolean; skipModels?: boolean } = {}): RegExp | undefined {
+  let filter: RegExp | undefined;
+  try {
+    filter = text ? new RegExp(text) : undefined;
+  } catch (e) {
+    throw new Error(`${label}: not a regular expression (${(e as Error).message})`);
+  }
+  if (selectCases({ ...o, filter }).length === 0) throw new Error(`no benchmark case matches ${label}`);
+  return filter;
+}
+
 export interface OursRun {
   readonly result: OurResult;
   readonly measurement: Measurement;

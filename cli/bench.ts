@@ -2,7 +2,7 @@
 // protocol, table and JSON as `npm run bench`, without the peers (those are installed only in a checkout).
 import type { Command } from 'commander';
 import { type Row, jsonReport, printTable } from '../bench/report';
-import { formatMemory, runBenchmarks, selectCases } from '../bench/suite';
+import { formatMemory, parseCaseFilter, runBenchmarks } from '../bench/suite';
 import { writeAtomic } from './common';
 
 interface BenchArgs {
@@ -23,15 +23,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--skip-memory', 'skip the gelan-t training-memory line (run only with the model cases)')
     .option('--json <file>', 'also write the results as JSON, in the format of `npm run bench -- --json`')
     .action(async (o: BenchArgs) => {
-      let filter: RegExp | undefined;
-      try {
-        filter = o.filter === undefined ? undefined : new RegExp(o.filter);
-      } catch (e) {
-        throw new Error(`--filter ${o.filter}: not a regular expression (${(e as Error).message})`);
-      }
-      const sel = { filter, quick: o.quick ?? false, skipModels: o.skipModels ?? false };
-      if (selectCases(sel).length === 0) throw new Error(`no benchmark case matches --filter ${o.filter}`);
-      const r = await runBenchmarks({ ...sel, skipMemory: o.skipMemory ?? false, log: (line) => console.log(line) });
+      const sel = { quick: o.quick ?? false, skipModels: o.skipModels ?? false };
+      const filter = parseCaseFilter(o.filter, `--filter ${o.filter}`, sel);
+      const r = await runBenchmarks({ ...sel, filter, skipMemory: o.skipMemory ?? false, log: (line) => console.log(line) });
       const rows: Row[] = r.cases.map((ours) => ({ ours, peers: {} }));
       printTable(rows, r.peak.gflops, [], { torch_cpu: 'not part of gelan bench' });
       for (const f of r.failed) console.log(`FAILED: ${f.name}: ${f.error}`);

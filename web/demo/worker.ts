@@ -17,7 +17,7 @@ import {
   removeAuxBranch,
   saveSafetensors,
 } from 'gelan-webgpu';
-import { runBenchmarks, selectCases } from '../../bench/suite';
+import { parseCaseFilter, runBenchmarks } from '../../bench/suite';
 import { createDemoRun } from './run';
 import type { Box, DeviceReport, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
 
@@ -186,13 +186,7 @@ class Session {
   /** The benchmark suite of `gelan bench` / `npm run bench` (our engine only) on this tab's device. */
   private async bench(filter: string, quick: boolean): Promise<void> {
     if (this.state === 'training' || this.state === 'pausing') throw new Error('pause training first: both would share the device and the timings would mean nothing');
-    let re: RegExp | undefined;
-    try {
-      re = filter ? new RegExp(filter) : undefined;
-    } catch (e) {
-      throw new Error(`filter '${filter}' is not a regular expression: ${(e as Error).message}`);
-    }
-    if (selectCases({ filter: re, quick }).length === 0) throw new Error(`no benchmark case matches '${filter}'`);
+    const re = parseCaseFilter(filter, `'${filter}'`, { quick });
     const r = await runBenchmarks({ device: this.dev.gpu, filter: re, quick, skipMemory: true, log: (text) => this.post({ type: 'benchLine', text }) });
     const rows = r.cases.map((c) => ({ name: c.name, median_ms: c.median_ms, timing: c.timing, gflops: c.flops / c.median_ms / 1e6, samples: c.samples }));
     this.post({ type: 'benchDone', adapter: r.adapter, peakGflops: r.peak.gflops, rows });
