@@ -116,18 +116,6 @@ export function fileSize(path) {
 export const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
 /**
- * The demo's bundles compile `import … from 'gelan-webgpu'` from this checkout's sources: the worker also runs
- * the benchmark suite (bench/suite.ts), which must share the worker's one copy of the engine, and module workers
- * have no import maps to point at the library bundle.
- */
-const libraryFromSource = {
-  name: 'library-from-source',
-  setup(b) {
-    b.onResolve({ filter: /^gelan-webgpu$/ }, () => ({ path: join(ROOT, 'index.ts') }));
-  },
-};
-
-/**
  * The browser distribution in `outdir` (default dist/browser): `gelan-webgpu.js` (ESM, the whole public API incl.
  * yaml, fflate and wgpu-matrix), `embed/main.js` (web/embed's example, importing the bundle by its package
  * name, which web/embed/index.html maps with an import map) and `demo/main.js` + `demo/worker.js` (the demo page
@@ -144,7 +132,10 @@ export async function buildBrowserDist(outdir = join(ROOT, 'dist', 'browser')) {
     browserOptions({
       entryPoints: { 'demo/main': join(ROOT, 'web', 'demo', 'main.ts'), 'demo/worker': join(ROOT, 'web', 'demo', 'worker.ts') },
       outdir,
-      plugins: [libraryFromSource],
+      // `import … from 'gelan-webgpu'` compiled from this checkout's sources: the worker also runs the benchmark
+      // suite (bench/suite.ts), which must share its one copy of the engine, and module workers have no import
+      // maps to point at the library bundle
+      alias: { 'gelan-webgpu': './index.ts' },
     }),
   );
   checkBrowserOutputs(demo);
