@@ -10,9 +10,8 @@ import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
 import { type ConvGeometry, convParams } from '../../kernels/conv2d/params';
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
-import { type Tensor, empty, view } from '../tensor';
+import { type Tensor, empty } from '../tensor';
 import { zeros } from './creation';
-import { pointwise } from './run';
 import { checkFloat } from './run';
 import type { DType } from '../../kernels/common';
 import { copy, denseFromStart } from './layout';
@@ -88,8 +87,22 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
   ]);
 }
 
-/** The forward dispatch: the window kernel specialised on the kernel geometry, TO output channels per invocation. */
-function convForward(dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType): void {
+/** Where the forward kernel writes: offset and strides (batch, channel, row, column) of its output. */
+interface OutLayout {
+  readonly off: number;
+  readonly bs: number;
+  readonly ch: number;
+  readonly row: number;
+  readonly col: number;
+}
+
+const denseLayout = (g: ConvGeometry, off = 0): OutLayout => ({ off, bs: g.O * g.OH * g.OW, ch: g.OH * g.OW, row: g.OW, col: 1 });
+
+/**
+ * The forward dispatch: the window kernel specialised on the kernel geometry, TO output channels per invocation.
+ * The geometry is taken as given (the input-gradient phases use negative padding and explicit output sizes).
+ */
+function convForward(dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType, out: OutLayout = denseLayout(g, y.offset)): void {
   const opg = g.O / g.groups;
   const to = ([8, 4, 2, 1] as const).find((t) => opg % t === 0)!;
   const subgroups = to > 1 && dev.subgroupMinSize >= to;
@@ -100,41 +113,73 @@ function convForward(dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tens
   dev.dispatch(
     convWindowKernel({ KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, to, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}) }),
     [x.storage.buf, w.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
-    { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0, tilesX, tiles, tilesPad, octiles, ph: g.ph, pw: g.pw },
+    {
+      N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0,
+      tilesX, tiles, tilesPad, octiles, ph: g.ph, pw: g.pw, yoff: out.off, ybs: out.bs, ych: out.ch, yrow: out.row, ycol: out.col,
+    },
     dev.grid1d(tilesPad * octiles, WINDOW_WG),
   );
 }
 
+/**
+ * The taps of one kernel axis that reach input positions ≡ r (mod s): k0, k0 + s, … (J of them), and the padding
+ * of the stride-1 conv over gy that sums them (negative when the first tap lies past the start).
+ */
+function phaseTaps(r: number, s: number, K: number, p: number): { k0: number; J: number; pad: number } {
+  const k0 = (r + p) % s;
+  const J = k0 < K ? Math.ceil((K - k0) / s) : 0;
+  return { k0, J, pad: J - 1 - (r + p - k0) / s };
+}
+
+/**
+ * Input gradient. With stride 1 it is a forward conv of gy with the flipped, transposed weight. With stride s it
+ * splits into s² phases by the input position's residue mod s: each phase is a stride-1 forward conv of gy with
+ * the taps that reach it, written onto every s-th pixel of gx, so no multiply meets a structural zero (spreading
+ * gy onto a zero grid wasted three quarters of a stride-2 conv). Strided and dilated at once falls back to the
+ * gather kernel.
+ */
 function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dev = gy.device;
-  const ph = g.dh * (g.KH - 1) - g.ph;
-  const pw = g.dw * (g.KW - 1) - g.pw;
-  if (ph >= 0 && pw >= 0) {
-    // The input gradient is a stride-1 forward conv of gy with the flipped, transposed weight; for stride > 1
-    // gy is first spread onto a zero grid (stride apart, offset by the transposed padding), so the fast
-    // forward kernel serves every case.
-    const cpg = g.C / g.groups;
-    const opg = g.O / g.groups;
-    const wt = empty(dev, [g.C, opg, g.KH, g.KW], 'f32', 'conv2d.dgrad');
-    const wd = denseFromStart(w);
-    dev.dispatch(flipWeightKernel(), [wd.storage.buf, wt.storage.buf], { O: g.O, cpg, opg, KH: g.KH, KW: g.KW }, dev.grid1d(wt.size, FLIP_WG));
-    release(wd, w);
-    let gx: Tensor;
-    if (g.sh === 1 && g.sw === 1) {
-      gx = conv2d(gy, wt, null, { padding: [ph, pw], dilation: [g.dh, g.dw], groups: g.groups });
-    } else {
-      const Hp = g.H + g.dh * (g.KH - 1);
-      const Wp = g.W + g.dw * (g.KW - 1);
-      const spread = zeros(dev, [g.N, g.O, Hp, Wp]);
-      const grid = view(spread, gy.shape, [g.O * Hp * Wp, Hp * Wp, g.sh * Wp, g.sw], ph * Wp + pw);
-      pointwise({ op: 'conv2d.spread', expr: 'a0', inputs: [gy], shape: gy.shape, into: grid });
-      grid.dispose();
-      gx = conv2d(spread, wt, null, { dilation: [g.dh, g.dw], groups: g.groups });
-      spread.dispose();
+  if ((g.sh > 1 || g.sw > 1) && (g.dh > 1 || g.dw > 1)) return convDgradGather(gy, w, g);
+  const cpg = g.C / g.groups;
+  const opg = g.O / g.groups;
+  const gyd = denseFromStart(gy);
+  const wd = denseFromStart(w);
+  const phases = [];
+  for (let ry = 0; ry < Math.min(g.sh, g.H); ry++) {
+    for (let rx = 0; rx < Math.min(g.sw, g.W); rx++) {
+      // dilation only with stride 1: every tap reaches every pixel, spaced by the dilation
+      const th = g.sh === 1 ? { k0: 0, J: g.KH, pad: g.dh * (g.KH - 1) - g.ph } : phaseTaps(ry, g.sh, g.KH, g.ph);
+      const tw = g.sw === 1 ? { k0: 0, J: g.KW, pad: g.dw * (g.KW - 1) - g.pw } : phaseTaps(rx, g.sw, g.KW, g.pw);
+      phases.push({ ry, rx, th, tw });
     }
-    wt.dispose();
-    return gx;
   }
+  // a kernel smaller than the stride leaves some phases without taps: their pixels get no gradient
+  const gx = phases.every((ph) => ph.th.J > 0 && ph.tw.J > 0) ? empty(dev, [g.N, g.C, g.H, g.W], 'f32', 'conv2d.dgrad') : zeros(dev, [g.N, g.C, g.H, g.W]);
+  for (const { ry, rx, th, tw } of phases) {
+    if (th.J === 0 || tw.J === 0) continue;
+    const wt = empty(dev, [g.C, opg, th.J, tw.J], 'f32', 'conv2d.dgrad');
+    dev.dispatch(
+      flipWeightKernel(),
+      [wd.storage.buf, wt.storage.buf],
+      { O: g.O, cpg, opg, KH: g.KH, KW: g.KW, k0h: th.k0, k0w: tw.k0, sh: g.sh, sw: g.sw, JH: th.J, JW: tw.J },
+      dev.grid1d(wt.size, FLIP_WG),
+    );
+    const pg: ConvGeometry = {
+      N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, OH: Math.ceil((g.H - ry) / g.sh), OW: Math.ceil((g.W - rx) / g.sw),
+      KH: th.J, KW: tw.J, sh: 1, sw: 1, ph: th.pad, pw: tw.pad, dh: g.sh === 1 ? g.dh : 1, dw: g.sw === 1 ? g.dw : 1, groups: g.groups,
+    };
+    convForward(dev, pg, gyd, wt, null, gx, 'none', 'f32', { off: ry * g.W + rx, bs: g.C * g.H * g.W, ch: g.H * g.W, row: g.sh * g.W, col: g.sw });
+    wt.dispose();
+  }
+  release(gyd, gy);
+  release(wd, w);
+  return gx;
+}
+
+/** The general input gradient: a gather over the output positions and taps that read each input pixel. */
+function convDgradGather(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const dev = gy.device;
   const gx = empty(dev, [g.N, g.C, g.H, g.W], 'f32', 'conv2d.dgrad');
   const gyd = denseFromStart(gy);
   const wd = denseFromStart(w);

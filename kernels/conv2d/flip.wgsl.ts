@@ -1,10 +1,11 @@
-// The weight of the transposed convolution: W'[g·cpg + ci, oj, kh, kw] = W[g·opg + oj, ci, KH−1−kh, KW−1−kw].
-// With it, the input gradient of a stride-1 conv is an ordinary forward conv of the output gradient, so it
-// runs on the (faster) forward kernel.
+// One phase of the transposed weight: W'[g·cpg + ci, oj, jh, jw] = W[g·opg + oj, ci, k0h + sh·(JH−1−jh), k0w + sw·(JW−1−jw)].
+// For stride 1 (k0 = 0, J = K) that is the whole kernel flipped and transposed, and the input gradient is a
+// forward conv of the output gradient with it. For stride s the input pixels with one residue (ry, rx) mod s
+// are reached only by the taps k ≡ k0 (mod s): each such phase is a stride-1 conv with this sub-kernel.
 import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout } from '../common';
 
 const WG = 64;
-const PARAMS: ParamField[] = ['O', 'cpg', 'opg', 'KH', 'KW'].map((name) => ({ name, type: 'u32' }) as ParamField);
+const PARAMS: ParamField[] = ['O', 'cpg', 'opg', 'KH', 'KW', 'k0h', 'k0w', 'sh', 'sw', 'JH', 'JW'].map((name) => ({ name, type: 'u32' }) as ParamField);
 
 export function flipWeightKernel(): KernelSource {
   const decls = [
@@ -15,16 +16,18 @@ export function flipWeightKernel(): KernelSource {
 ${bindingDecls(decls, true)}
 ${computeEntry([WG, 1, 1])} {
   let i = ${flatIndex(WG)};
-  let KK = p.KH * p.KW;
-  if (i >= p.O * p.cpg * KK) { return; }
-  // i indexes W'[c, oj, kh, kw] with c in [0, groups·cpg)
-  let kw = i % p.KW;
-  let kh = (i / p.KW) % p.KH;
-  let oj = (i / KK) % p.opg;
-  let c = i / (KK * p.opg);
+  let JJ = p.JH * p.JW;
+  if (i >= p.O * p.cpg * JJ) { return; }
+  // i indexes W'[c, oj, jh, jw] with c in [0, groups·cpg)
+  let jw = i % p.JW;
+  let jh = (i / p.JW) % p.JH;
+  let oj = (i / JJ) % p.opg;
+  let c = i / (JJ * p.opg);
   let g = c / p.cpg;
   let ci = c % p.cpg;
-  Wt[i] = W[(((g * p.opg + oj) * p.cpg + ci) * p.KH + (p.KH - 1u - kh)) * p.KW + (p.KW - 1u - kw)];
+  let kh = p.k0h + p.sh * (p.JH - 1u - jh);
+  let kw = p.k0w + p.sw * (p.JW - 1u - jw);
+  Wt[i] = W[(((g * p.opg + oj) * p.cpg + ci) * p.KH + kh) * p.KW + kw];
 }
 `;
   return { name: 'conv2d.flip', key: 'conv2d.flip', code, workgroupSize: [WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };

@@ -5,6 +5,8 @@
 // load per lane, shared with subgroupBroadcast (nearly free on llvmpipe, where loads are the bottleneck).
 // A workgroup never straddles two output-channel tiles (tiles are padded per channel tile), so all lanes of a
 // subgroup share the weights they broadcast.
+// The output is addressed through strides (batch, channel, row, column) and an offset, so a caller can write
+// into a strided view: the stride-s input gradient writes each of its s² phases onto every s-th pixel.
 import { type DType, type KernelSource, type ParamField, bindingDecls, enableF16, paramsLayout, variantKey } from '../common';
 
 export interface ConvWindowVariant {
@@ -29,7 +31,11 @@ export interface ConvWindowVariant {
 export const WINDOW_TW = 4;
 export const WINDOW_WG = 64;
 
-export const WINDOW_PARAMS: ParamField[] = ['N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'cpg', 'opg', 'xoff', 'xbs', 'tilesX', 'tiles', 'tilesPad', 'octiles'].map(
+export const WINDOW_PARAMS: ParamField[] = [
+  'N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'cpg', 'opg', 'xoff', 'xbs', 'tilesX', 'tiles', 'tilesPad', 'octiles',
+  // output layout: offset and strides of batch, channel, row and column
+  'yoff', 'ybs', 'ych', 'yrow', 'ycol',
+].map(
   (name) => ({ name, type: 'u32' }) as ParamField,
 ).concat([
   { name: 'ph', type: 'i32' },
@@ -104,8 +110,8 @@ ${taps.join('\n')}
   if (!valid) { return; }
 ${J.map(
   (j) => `  {
-    let yb = ((n * p.O + oc0 + ${j}u) * p.OH + oy) * p.OW + ox0;
-${T.map((t) => `    if (ox0 + ${t}u < p.OW) { Y[yb + ${t}u] = ${epilogue(j, t)}; }`).join('\n')}
+    let yb = p.yoff + n * p.ybs + (oc0 + ${j}u) * p.ych + oy * p.yrow + ox0 * p.ycol;
+${T.map((t) => `    if (ox0 + ${t}u < p.OW) { Y[yb + ${t}u * p.ycol] = ${epilogue(j, t)}; }`).join('\n')}
   }`,
 ).join('\n')}
 }

@@ -304,6 +304,13 @@ cases('conv2d', (r) => {
     conv([2, 5, 4, 3], [6, 5, 1, 1], false, {}), // 1x1
     conv([1, 3, 7, 7], [4, 3, 5, 5], true, { padding: [2, 2] }), // 5x5
     conv([2, 3, 8, 7], [4, 3, 3, 3], true, { stride: [2, 2], padding: [1, 1], dilation: [2, 1] }),
+    // input-gradient phases: stride 3 (three tap sets per axis), a kernel smaller than the stride (pixels no tap
+    // reaches), a 4×4 kernel at stride 2, no padding at odd sizes, and padding past the kernel (negative phase padding)
+    conv([1, 4, 8, 7], [4, 4, 3, 3], false, { stride: [3, 3], padding: [1, 1] }),
+    conv([2, 3, 5, 6], [4, 3, 1, 1], false, { stride: [2, 2] }),
+    conv([1, 4, 9, 8], [8, 4, 4, 4], false, { stride: [2, 2], padding: [1, 1] }),
+    conv([1, 4, 9, 7], [4, 4, 3, 3], false, { stride: [2, 2] }),
+    conv([1, 3, 4, 5], [4, 3, 1, 1], false, { padding: [1, 1] }),
     {
       op: 'conv2d',
       inputs: [normal(r, [2, 5, 6, 4]), ref.scale(normal(r, [4, 4, 3, 3]), 0.3)],
