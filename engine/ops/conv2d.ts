@@ -4,7 +4,7 @@
 import { CONV_TW, CONV_WG } from '../../kernels/conv2d/params';
 import { convDgradKernel } from '../../kernels/conv2d/dgrad.wgsl';
 import { FLIP_WG, flipWeightKernel } from '../../kernels/conv2d/flip.wgsl';
-import { WINDOW_TW, WINDOW_WG, convWindowKernel } from '../../kernels/conv2d/fwd-window.wgsl';
+import { WINDOW_WG, convWindowKernel } from '../../kernels/conv2d/fwd-window.wgsl';
 import type { Device } from '../device';
 import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
 import { type ConvGeometry, convParams } from '../../kernels/conv2d/params';
@@ -16,6 +16,7 @@ import { checkFloat } from './run';
 import type { DType } from '../../kernels/common';
 import { copy, denseFromStart } from './layout';
 import { sum } from './reduce';
+import { type MatmulTune, matmulDispatch } from './matmul';
 
 export interface Conv2dOptions {
   readonly stride?: number | readonly [number, number];
@@ -98,27 +99,64 @@ interface OutLayout {
 
 const denseLayout = (g: ConvGeometry, off = 0): OutLayout => ({ off, bs: g.O * g.OH * g.OW, ch: g.OH * g.OW, row: g.OW, col: 1 });
 
+/** Tiling of the forward kernel (tests, benchmarks and the tile search force variants with it). */
+export interface FwdTune {
+  /** Output channels per invocation (1, 2, 4 or 8; must divide the channels per group). */
+  readonly TO?: 1 | 2 | 4 | 8;
+  /** Output columns per invocation (4, 8 or 12). */
+  readonly TW?: 4 | 8 | 12;
+  /** Tiling of the subgroup matmul that dense 1×1 convs run on (TO or TW force the window kernel instead). */
+  readonly mm?: MatmulTune;
+}
+
 /**
- * The forward dispatch: the window kernel specialised on the kernel geometry, TO output channels per invocation.
- * The geometry is taken as given (the input-gradient phases use negative padding and explicit output sizes).
+ * The forward dispatch: the window kernel specialised on the kernel geometry, TO output channels × TW columns per
+ * invocation. The geometry is taken as given (the input-gradient phases use negative padding and explicit output
+ * sizes). A 1×1, stride-1, unpadded conv into dense rows runs over each plane as one long row, so no tile is cut
+ * by a row end.
  */
-function convForward(dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType, out: OutLayout = denseLayout(g, y.offset)): void {
+function convForward(
+  dev: Device, g0: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType,
+  out: OutLayout = denseLayout(g0, y.offset), tune: FwdTune = {},
+): void {
+  const flat = g0.KH === 1 && g0.KW === 1 && g0.sh === 1 && g0.sw === 1 && g0.ph === 0 && g0.pw === 0 && g0.H === g0.OH && g0.W === g0.OW && out.col === 1 && out.row === g0.OW;
+  const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
+  // A dense 1×1 conv is a matmul per image, W[O×C] · X[C×HW]: the subgroup matmul shares X loads across lanes
+  const dense = out.off === 0 && out.bs === g.O * g.OW && out.ch === g.OW;
+  if (flat && dense && g.groups === 1 && y.dtype === 'f32' && dev.subgroupMinSize >= 4 && tune.TO === undefined && tune.TW === undefined) {
+    matmulDispatch(
+      dev, w.storage.buf, x.storage.buf, y.storage.buf,
+      { bshape: [g.N], abst: [0], bbst: [g.N > 1 ? x.strides[0] : 0], brank: 1, M: g.O, N: g.OW, K: g.C, asm_: g.C, ask: 1, bsk: g.OW, bsn: 1, aoff: w.offset, boff: x.offset },
+      { bias: b ? b.storage.buf : null, act },
+      tune.mm,
+    );
+    return;
+  }
   const opg = g.O / g.groups;
-  const to = ([8, 4, 2, 1] as const).find((t) => opg % t === 0)!;
+  const to = tune.TO ?? ([8, 4, 2, 1] as const).find((t) => opg % t === 0)!;
+  if (opg % to !== 0) throw new OpError('conv2d', `tile of ${to} output channels does not divide ${opg} channels per group`);
+  const tw = tune.TW ?? 4;
   const subgroups = to > 1 && dev.subgroupMinSize >= to;
-  const tilesX = Math.ceil(g.OW / WINDOW_TW);
+  const tilesX = Math.ceil(g.OW / tw);
   const tiles = g.N * g.OH * tilesX;
   const tilesPad = Math.ceil(tiles / WINDOW_WG) * WINDOW_WG;
   const octiles = g.O / to;
   dev.dispatch(
-    convWindowKernel({ KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, to, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}) }),
+    convWindowKernel({ KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, to, tw, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}) }),
     [x.storage.buf, w.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
     {
       N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0,
-      tilesX, tiles, tilesPad, octiles, ph: g.ph, pw: g.pw, yoff: out.off, ybs: out.bs, ych: out.ch, yrow: out.row, ycol: out.col,
+      tilesX, tiles, tilesPad, octiles, ph: g.ph, pw: g.pw, yoff: out.off, ybs: out.bs, ych: flat ? g.OW : out.ch, yrow: flat ? g.OW : out.row, ycol: out.col,
     },
     dev.grid1d(tilesPad * octiles, WINDOW_WG),
   );
+}
+
+/** Forward conv with a forced tiling, for the tile search and A/B benchmarks (dense output, no autograd). */
+export function convForwardTuned(x: Tensor, w: Tensor, g: ConvGeometry, tune: FwdTune, y?: Tensor): Tensor {
+  const out = y ?? empty(x.device, [g.N, g.O, g.OH, g.OW], x.dtype, 'conv2d');
+  convForward(x.device, g, x, w, null, out, 'none', 'f32', denseLayout(g, out.offset), tune);
+  return out;
 }
 
 /**

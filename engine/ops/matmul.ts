@@ -1,6 +1,8 @@
 // Batched matmul with NumPy batch broadcasting: [..., M, K] · [..., K, N] -> [..., M, N].
 // Backward: dA = dC · Bᵀ, dB = Aᵀ · dC, each summed over broadcast batch dims. Transposes are strides, not copies.
-import { MM_TILE, MM_WG, matmulKernel } from '../../kernels/matmul.wgsl';
+import { MM_TILE, MM_WG, SMM_WG, type SubgroupMatmulVariant, matmulKernel, subgroupMatmulKernel } from '../../kernels/matmul.wgsl';
+import type { Device } from '../device';
+import type { PooledBuffer } from '../buffer-pool';
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { broadcastShapes, numel } from '../shape';
@@ -30,28 +32,21 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     return batch.map((_, j) => (j < off || tb[j - off] === 1 ? 0 : t.strides[j - off]));
   };
   if (nb * M * N > 0) {
-    const maxZ = dev.limits.maxComputeWorkgroupsPerDimension;
-    if (nb > maxZ) throw new OpError('matmul', `batch of ${nb} exceeds the device's ${maxZ} workgroups per dimension`);
-    dev.dispatch(
-      matmulKernel(),
-      [a.storage.buf, b.storage.buf, out.storage.buf],
-      {
-        bshape: batch,
-        abst: bstrides(a),
-        bbst: bstrides(b),
-        brank: batch.length,
-        M,
-        N,
-        K,
-        asm_: a.strides[a.rank - 2],
-        ask: a.strides[a.rank - 1],
-        bsk: b.strides[b.rank - 2],
-        bsn: b.strides[b.rank - 1],
-        aoff: a.offset,
-        boff: b.offset,
-      },
-      [Math.ceil(N / (MM_TILE * MM_WG[0])), Math.ceil(M / (MM_TILE * MM_WG[1])), nb],
-    );
+    matmulDispatch(dev, a.storage.buf, b.storage.buf, out.storage.buf, {
+      bshape: batch,
+      abst: bstrides(a),
+      bbst: bstrides(b),
+      brank: batch.length,
+      M,
+      N,
+      K,
+      asm_: a.strides[a.rank - 2],
+      ask: a.strides[a.rank - 1],
+      bsk: b.strides[b.rank - 2],
+      bsn: b.strides[b.rank - 1],
+      aoff: a.offset,
+      boff: b.offset,
+    });
   }
   return record(out, 'matmul', [a, b], [a, b], (gy, [as, bs]) => {
     // dA = gy · Bᵀ, dB = Aᵀ · gy, then summed over the batch dims each input was broadcast along.
@@ -65,4 +60,50 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     };
     return [a.requiresGrad ? grad(true) : null, b.requiresGrad ? grad(false) : null];
   });
+}
+
+/** Operand layout of one matmul dispatch: batch shape and strides, sizes, element strides and offsets. */
+export interface MatmulLayout {
+  readonly bshape: readonly number[];
+  readonly abst: readonly number[];
+  readonly bbst: readonly number[];
+  readonly brank: number;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly asm_: number;
+  readonly ask: number;
+  readonly bsk: number;
+  readonly bsn: number;
+  readonly aoff: number;
+  readonly boff: number;
+}
+
+/** Tiling of the subgroup matmul (tests, benchmarks and the tile search force variants with it). */
+export type MatmulTune = Partial<Pick<SubgroupMatmulVariant, 'SG' | 'TM' | 'TN' | 'KU'>>;
+
+/**
+ * C = A·B into a dense C (batch-major): the subgroup kernel where subgroups of at least 4 lanes exist, else the
+ * 4×4 register tile. `epilogue` (bias per row, SiLU) serves the 1×1 conv; it needs the subgroup kernel.
+ */
+export function matmulDispatch(
+  dev: Device, a: PooledBuffer, b: PooledBuffer, c: PooledBuffer, L: MatmulLayout,
+  epilogue: { bias: PooledBuffer | null; act: 'none' | 'silu' } = { bias: null, act: 'none' }, tune: MatmulTune = {},
+): void {
+  const nb = L.bshape.reduce((x, y) => x * y, 1);
+  const maxZ = dev.limits.maxComputeWorkgroupsPerDimension;
+  if (nb > maxZ) throw new OpError('matmul', `batch of ${nb} exceeds the device's ${maxZ} workgroups per dimension`);
+  const sg = tune.SG ?? Math.min(8, dev.subgroupMinSize);
+  if (sg >= 4) {
+    const TM = tune.TM ?? 4;
+    const TN = tune.TN ?? 16;
+    const v: SubgroupMatmulVariant = { SG: sg, TM, TN, KU: tune.KU ?? 1, bias: epilogue.bias !== null, act: epilogue.act };
+    const tiles = Math.ceil(L.N / TN) * Math.ceil(L.M / (sg * TM));
+    const wgs = Math.ceil(tiles / (SMM_WG / sg));
+    const gx = Math.min(wgs, maxZ);
+    dev.dispatch(subgroupMatmulKernel(v), [a, b, ...(epilogue.bias ? [epilogue.bias] : []), c], { ...L }, [gx, Math.ceil(wgs / gx), nb]);
+    return;
+  }
+  if (epilogue.bias || epilogue.act !== 'none') throw new OpError('matmul', 'a bias or activation epilogue needs the subgroups feature');
+  dev.dispatch(matmulKernel(), [a, b, c], { ...L }, [Math.ceil(L.N / (MM_TILE * MM_WG[0])), Math.ceil(L.M / (MM_TILE * MM_WG[1])), nb]);
 }

@@ -18,6 +18,8 @@ export interface ConvWindowVariant {
   readonly DW: number;
   /** Output channels per invocation (divides channels per group). */
   readonly to: 1 | 2 | 4 | 8;
+  /** Adjacent output columns per invocation, a multiple of 4 (default 4). */
+  readonly tw?: number;
   /** Share weight loads across the subgroup (needs the subgroups feature and subgroup size ≥ to). */
   readonly subgroups: boolean;
   readonly bias: boolean;
@@ -28,7 +30,6 @@ export interface ConvWindowVariant {
   readonly acc?: DType;
 }
 
-export const WINDOW_TW = 4;
 export const WINDOW_WG = 64;
 
 export const WINDOW_PARAMS: ParamField[] = [
@@ -43,10 +44,12 @@ export const WINDOW_PARAMS: ParamField[] = [
 ]);
 
 export function convWindowKernel(v: ConvWindowVariant): KernelSource {
-  const TW = WINDOW_TW;
+  const TW = v.tw ?? 4;
   const WIN = (TW - 1) * v.SW + (v.KW - 1) * v.DW + 1;
   const J = [...Array(v.to).keys()];
   const T = [...Array(TW).keys()];
+  // accumulators: one vec4 per output channel and group of 4 columns
+  const Q = [...Array(TW / 4).keys()];
   const K = [...Array(WIN).keys()];
   const st = v.dtype ?? 'f32';
   const A = v.acc ?? st;
@@ -69,18 +72,18 @@ export function convWindowKernel(v: ConvWindowVariant): KernelSource {
       let tap0 = kh * ${v.KW}u;
 ${K.map((k) => `      let c${k} = ix0 + ${k};\n      let v${k} = select(${A}(0.0), ${ld(`X[xr + u32(clamp(c${k}, 0, i32(p.W) - 1))]`)}, rowOk && c${k} >= 0 && c${k} < i32(p.W));`).join('\n')}`);
   for (let kw = 0; kw < v.KW; kw++) {
-    const xv = `vec4<${A}>(${T.map((t) => `v${t * v.SW + kw * v.DW}`).join(', ')})`;
+    const xv = (q: number): string => `vec4<${A}>(${[0, 1, 2, 3].map((t) => `v${(4 * q + t) * v.SW + kw * v.DW}`).join(', ')})`;
     const weights = v.subgroups
       ? `      let wl${kw} = ${ld(`Wt[wl + tap0 + ${kw}u]`)};\n${J.map((j) => `      let w${j}_${kw} = subgroupBroadcast(wl${kw}, ${j}u);`).join('\n')}`
       : J.map((j) => `      let w${j}_${kw} = ${ld(`Wt[wb${j} + tap0 + ${kw}u]`)};`).join('\n');
     row.push(`${weights}
-      let xv${kw} = ${xv};
-${J.map((j) => `      acc${j} += w${j}_${kw} * xv${kw};`).join('\n')}`);
+${Q.map((q) => `      let xv${kw}_${q} = ${xv(q)};`).join('\n')}
+${J.flatMap((j) => Q.map((q) => `      acc${j}_${q} += w${j}_${kw} * xv${kw}_${q};`)).join('\n')}`);
   }
   row.push('    }');
   const taps = row;
   const epilogue = (j: number, t: number): string => {
-    let e = `acc${j}[${t}]${v.bias ? ` + ${ld(`Bs[oc0 + ${j}u]`)}` : ''}`;
+    let e = `acc${j}_${t >> 2}[${t & 3}]${v.bias ? ` + ${ld(`Bs[oc0 + ${j}u]`)}` : ''}`;
     if (v.act === 'silu') e = `silu_(${e})`;
     return A === st ? e : `${st}(${e})`;
   };
@@ -101,7 +104,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ox0 = oxt * ${TW}u;
   let cbase = (oc0 / p.opg) * p.cpg;
   let ix0 = i32(ox0 * ${v.SW}u) - p.pw;
-${J.map((j) => `  var acc${j} = vec4<${A}>(0.0);`).join('\n')}
+${J.flatMap((j) => Q.map((q) => `  var acc${j}_${q} = vec4<${A}>(0.0);`)).join('\n')}
   for (var ci = 0u; ci < p.cpg; ci++) {
     let xc = p.xoff + n * p.xbs + (cbase + ci) * p.H * p.W;
 ${v.subgroups ? `    let wl = ((oc0 + lane % ${v.to}u) * p.cpg + ci) * ${KK}u;` : J.map((j) => `    let wb${j} = ((oc0 + ${j}u) * p.cpg + ci) * ${KK}u;`).join('\n')}

@@ -1,20 +1,24 @@
 /**
- * A/B timing of conv2d weight-gradient schedules (WgradTune) in one process, interleaved on the same inputs.
+ * A/B timing of conv2d tilings in one process, interleaved on the same inputs: the forward kernel (FwdTune) or
+ * the weight-gradient schedule (WgradTune).
  *
- *   npx tsx bench/wgrad-ab.ts [reps=9] [shape filter regex] ['{"planned":{},"no subgroups":{"SG":1}}']
+ *   npx tsx bench/conv-ab.ts fwd|wgrad [reps=9] [shape filter regex] ['{"planned":{},"no subgroups":{"SG":1}}']
  *
- * Per variant: median GPU time of every dispatch the weight gradient makes (its kernel and the sum of the row
- * splits, from Device.profileStart), GFLOP/s (and at the best sample), and the median process CPU time (all
- * threads, lavapipe's workers included: less sensitive than wall or GPU time to other jobs on a shared machine).
- * Results are checked against the first variant.
+ * Per variant: median GPU time of every dispatch the op makes (for the weight gradient its kernel and the sum of
+ * the row splits, from Device.profileStart), GFLOP/s (and at the best sample), and the median process CPU time
+ * (all threads, lavapipe's workers included: less sensitive than wall or GPU time to other jobs on a shared
+ * machine). Results are checked against the first variant.
  */
 import { createDevice, tensor } from '../engine';
-import { convGeometry, convWgrad, type WgradTune } from '../engine/ops/conv2d';
+import { type FwdTune, convForwardTuned, convGeometry, convWgrad, type WgradTune } from '../engine/ops/conv2d';
 import type { Tensor } from '../engine/tensor';
 
-const reps = Number(process.argv[2] ?? 9);
-const filter = new RegExp(process.argv[3] ?? '.');
-const variants = (process.argv[4] ? JSON.parse(process.argv[4]) : { planned: {}, 'no subgroups': { SG: 1 } }) as Record<string, WgradTune>;
+const op = process.argv[2];
+if (op !== 'fwd' && op !== 'wgrad') throw new Error(`usage: conv-ab.ts fwd|wgrad [reps] [filter] [variants JSON]; got op '${op}'`);
+const reps = Number(process.argv[3] ?? 9);
+const filter = new RegExp(process.argv[4] ?? '.');
+const defaults = op === 'wgrad' ? { planned: {}, 'no subgroups': { SG: 1 } } : { planned: {}, 'TW 8': { TW: 8 } };
+const variants = (process.argv[5] ? JSON.parse(process.argv[5]) : defaults) as Record<string, WgradTune & FwdTune>;
 
 interface Shape {
   name: string;
@@ -61,7 +65,7 @@ for (const sh of SHAPES.filter((s) => filter.test(s.name))) {
   const g = convGeometry(x, w, null, { stride: sh.s, padding: (sh.k - 1) / 2, groups: sh.g });
   const gy = tensor(dev, rand(sh.n * sh.o * g.OH * g.OW, 3), [sh.n, sh.o, g.OH, g.OW]);
   const flops = 2 * sh.n * sh.o * (sh.c / sh.g) * sh.k * sh.k * g.OH * g.OW;
-  const run = (v: WgradTune): Tensor => convWgrad(gy, x, g, v);
+  const run = (v: WgradTune & FwdTune): Tensor => (op === 'wgrad' ? convWgrad(gy, x, g, v) : convForwardTuned(x, w, g, v));
   // warm-up (pipeline compilation) and a check against the first variant
   let refData: Float32Array | null = null;
   for (const [name, v] of Object.entries(variants)) {
