@@ -1,7 +1,7 @@
 // `npm run bench`: our kernels next to TensorFlow.js WebGPU, onnxruntime-web WebGPU and jax-js on ONE shared
 // GPUDevice in this process, plus PyTorch CPU as a reference line. Launched by bench/benchmark.js (which
 // installs the peers and bundles this file). Options: --quick, --json FILE, --filter REGEX, --no-peers,
-// --peers tfjs,ort,jax, --no-torch, --no-models, --no-memory, --no-idle-wait.
+// --peers tfjs,ort,jax, --no-torch, --no-models, --no-memory, --no-idle-wait, --tile-search.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,13 +27,14 @@ interface Args {
   models: boolean;
   memory: boolean;
   idleWait: boolean;
+  tileSearch: boolean;
 }
 
 const HELP = `npm run bench -- [--quick] [--json out.json] [--filter REGEX] [--peers tfjs,ort,jax | --no-peers]
-                  [--no-torch] [--no-models] [--no-memory] [--no-idle-wait]`;
+                  [--no-torch] [--no-models] [--no-memory] [--no-idle-wait] [--tile-search]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, json: null, filter: undefined, peers: ['tfjs', 'ort', 'jax'], torch: true, models: true, memory: true, idleWait: true };
+  const a: Args = { quick: false, json: null, filter: undefined, peers: ['tfjs', 'ort', 'jax'], torch: true, models: true, memory: true, idleWait: true, tileSearch: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = (): string => {
@@ -50,6 +51,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-models') a.models = false;
     else if (k === '--no-memory') a.memory = false;
     else if (k === '--no-idle-wait') a.idleWait = false;
+    else if (k === '--tile-search') a.tileSearch = true;
     else if (k === '--help' || k === '-h') {
       console.log(HELP);
       process.exit(0);
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
   const info = adapter.info;
   const adapterName = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' / ');
   const timer = instrument(device);
-  const dev = await createDevice({ device: timer.device });
+  const dev = await createDevice({ device: timer.device, tileSearch: args.tileSearch });
   console.log(`adapter: ${adapterName}`);
   console.log(
     `shared device: ${device.features.size} features (timestamp-query ${device.features.has('timestamp-query') ? 'yes' : 'no'}), ` +

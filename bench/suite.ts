@@ -22,6 +22,8 @@ export interface SuiteOptions {
   readonly skipMemory?: boolean;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
+  /** Measure the tilings of each case's shapes before timing it (Device.tiles), instead of the rules. */
+  readonly tileSearch?: boolean;
 }
 
 export interface OurResult {
@@ -107,8 +109,14 @@ export async function runOurCase(dev: Device, timer: GpuTimer | null, c: Case, q
   const p: Prepared & { gflops?: number; firstConvGflops?: number } = prepareOurs(dev, c);
   try {
     const idle = (): Promise<void> => dev.sync();
-    const first = await verifyRun(p, idle); // also the first warm-up
+    let first = await verifyRun(p, idle); // also the first warm-up
     const reference = first.results;
+    if (dev.tiles.pendingCount > 0) {
+      // with the tile search on, the verification run queued this case's shapes: measure them, then warm up the
+      // chosen tilings (the reference stays the rule tilings' result)
+      await dev.tiles.run();
+      first = await verifyRun(p, idle);
+    }
     const m = await measure(p, timer, idle, repsFor(c, quick), first.ms);
     let flops = caseFlops(c);
     if (c.kind === 'model') flops = (c.train ? 3 * p.gflops! - p.firstConvGflops! : p.gflops!) * 1e9;
@@ -213,7 +221,7 @@ export async function runBenchmarks(opts: SuiteOptions = {}): Promise<SuiteResul
   const owner = opts.device ? null : await createDevice();
   const gpu = opts.device ?? owner!.gpu;
   const timer = instrument(gpu);
-  const dev = await createDevice({ device: timer.device });
+  const dev = await createDevice({ device: timer.device, tileSearch: opts.tileSearch ?? false });
   try {
     log(`adapter: ${adapterName(owner?.adapter ?? null, gpu)}`);
     const peak = await measurePeak(gpu);

@@ -11,6 +11,7 @@ interface BenchArgs {
   skipModels?: boolean;
   skipMemory?: boolean;
   json?: string;
+  tileSearch?: boolean;
 }
 
 export function registerBenchCommand(program: Command): void {
@@ -22,10 +23,11 @@ export function registerBenchCommand(program: Command): void {
     .option('--skip-models', 'skip the whole-model cases (and the memory line)')
     .option('--skip-memory', 'skip the gelan-t training-memory line (run only with the model cases)')
     .option('--json <file>', 'also write the results as JSON, in the format of `npm run bench -- --json`')
+    .option('--tile-search', 'measure the tilings of each case before timing it instead of using the rules (needs timestamp-query)')
     .action(async (o: BenchArgs) => {
       const sel = { quick: o.quick ?? false, skipModels: o.skipModels ?? false };
       const filter = parseCaseFilter(o.filter, `--filter ${o.filter}`, sel);
-      const r = await runBenchmarks({ ...sel, filter, skipMemory: o.skipMemory ?? false, log: (line) => console.log(line) });
+      const r = await runBenchmarks({ ...sel, filter, skipMemory: o.skipMemory ?? false, tileSearch: o.tileSearch ?? false, log: (line) => console.log(line) });
       const rows: Row[] = r.cases.map((ours) => ({ ours, peers: {} }));
       printTable(rows, r.peak.gflops, [], { torch_cpu: 'not part of gelan bench' });
       for (const f of r.failed) console.log(`FAILED: ${f.name}: ${f.error}`);

@@ -1,4 +1,5 @@
 // Training, validation and detection commands, and the end-to-end main job (`gelan demo`, run by `npm start`).
+import type { TileCacheJSON } from '../engine/tile-search';
 import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Command } from 'commander';
@@ -74,6 +75,10 @@ export interface TrainArgs {
   nbs: number;
   /** Shortest warmup in iterations (official 100). */
   minWarmup: number;
+  /** Measure kernel tilings for this device's shapes after the first step (see Device.tiles). */
+  tileSearch: boolean;
+  /** JSON file of measured tilings: loaded when it exists, written after a search. */
+  tileCache?: string;
 }
 
 /** Stop adding epochs beyond this many minutes of training (decided after the first epoch). */
@@ -92,6 +97,16 @@ export interface TrainOutcome {
 }
 
 /** A whole training run with its run directory; the caller owns the returned model. */
+/** The device of a training command: tile search on request, with the tile cache loaded when it exists. */
+async function trainDevice(o: TrainArgs): Promise<Device> {
+  const dev = await createDevice({ tileSearch: o.tileSearch });
+  if (o.tileCache && existsSync(o.tileCache)) {
+    dev.tiles.load(JSON.parse(readFileSync(o.tileCache, 'utf8')) as TileCacheJSON, o.tileCache);
+    console.log(`tile cache: ${dev.tiles.size} measured tilings from ${o.tileCache}`);
+  }
+  return dev;
+}
+
 export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<TrainOutcome> {
   const ck = a.resume ? readCheckpoint(new Uint8Array(readFileSync(a.resume)), a.resume) : null;
   const opts = ck ? (ck.meta.options as unknown as TrainArgs) : a;
@@ -118,6 +133,16 @@ export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<Tr
     nominalBatch: opts.nbs,
     minWarmupIters: opts.minWarmup,
     record: opts as unknown as Record<string, unknown>,
+    onTileSearch: (done, total, res) => {
+      const best = res.ms.find((m) => m.choice === res.chosen)!.ms;
+      const worst = Math.max(...res.ms.map((m) => m.ms));
+      if (done === 1) console.log(`tile search: ${total} shapes without a measured tiling`);
+      if (done === total || done % 20 === 0) console.log(`tile search: ${done}/${total} (last: ${res.key}: ${JSON.stringify(res.chosen)} ${best.toFixed(2)} ms, slowest candidate ${worst.toFixed(2)} ms)`);
+      if (done === total && a.tileCache) {
+        writeAtomic(a.tileCache, new TextEncoder().encode(JSON.stringify(dev.tiles.toJSON(), null, 1)));
+        console.log(`tile search: ${dev.tiles.size} choices saved to ${a.tileCache}`);
+      }
+    },
   });
   if (a.minutes && !ck) {
     // fit the run to a time budget: after the first epoch, cap the epochs (the LR schedule follows)
@@ -236,12 +261,14 @@ export function registerTrainCommands(program: Command): void {
       .option('--names <a,b,c>', 'class names when --data is a folder')
       .option('--weights <file>', 'initial weights')
       .option('--nbs <n>', 'nominal batch size reached by gradient accumulation', int, 64)
-      .option('--min-warmup <n>', 'shortest warmup in iterations', int, 100);
+      .option('--min-warmup <n>', 'shortest warmup in iterations', int, 100)
+      .option('--tile-search', "measure kernel tilings for this run's shapes after the first step (needs timestamp-query)", false)
+      .option('--tile-cache <file.json>', 'measured tilings: loaded when the file exists, written after a search');
 
   trainOptions(program.command('train').description('train a model (YOLOv9 with PGI, or GELAN) on a dataset'))
     .option('--resume <last.safetensors>', 'continue a run from its checkpoint (same loss sequence as without interruption)')
     .action(async (o: TrainArgs) => {
-      const dev = await createDevice();
+      const dev = await trainDevice(o);
       const r = await train(dev, o);
       console.log(`results in ${r.dir}: weights/last.safetensors, weights/best.safetensors, results.csv, results.png, val_batch0_pred.jpg`);
       r.model.dispose();
@@ -326,7 +353,7 @@ export function registerTrainCommands(program: Command): void {
       const preset: Partial<TrainArgs> = { hyp: 'demo', cfg, ...recipe };
       for (const [k, v] of Object.entries(preset)) if (!given(k)) (o as unknown as Record<string, unknown>)[k] = v;
       const t0 = performance.now();
-      const dev = await createDevice();
+      const dev = await trainDevice(o);
       console.log(`device: ${dev.adapter.description || dev.adapter.device} (shader-f16 ${dev.features.f16}, subgroups ${dev.features.subgroups})`);
       const r = await train(dev, { ...o, name: o.name === 'exp' ? 'demo' : o.name });
       const gelan = removeAuxBranch(r.model, builtinConfig('gelan-shapes', { nc: r.model.nc }));

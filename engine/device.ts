@@ -3,6 +3,7 @@
 // when something must be read back (the only sync point). Two Devices share nothing, so two engines can run on
 // two GPUDevices in one page or process.
 import { type KernelSource, type ParamValues, packParams } from '../kernels/common';
+import { TileSearch } from './tile-search';
 import { type PooledBuffer, type PoolStats, BufferPool } from './buffer-pool';
 import { type CompiledKernel, PipelineCache } from './pipelines';
 import { DeviceLostError } from './errors';
@@ -46,6 +47,8 @@ export interface DeviceSettings {
    * fully unrolled 3×3 weight-gradient kernel — past that, Chromium's GPU watchdog drops the device).
    */
   readonly compactKernels?: boolean;
+  /** Queue unseen problem shapes for a tile search (see Device.tiles; default off: tiles come from rules). */
+  readonly tileSearch?: boolean;
 }
 
 /** Anything a scope can dispose (tensors). */
@@ -77,9 +80,13 @@ export class Device {
   readonly features: DeviceFeatures;
   /** Smallest subgroup size the adapter may use (0 when unknown or without the subgroups feature). */
   readonly subgroupMinSize: number;
+  /** Largest subgroup size the adapter may use (0 when unknown or without the subgroups feature). */
+  readonly subgroupMaxSize: number;
   /** Kernels choose variants with less unrolled code (see DeviceSettings.compactKernels). */
   readonly compactKernels: boolean;
   readonly limits: GPUSupportedLimits;
+  /** Tile choices measured on this device, and the queue of shapes to measure (see engine/tile-search.ts). */
+  readonly tiles: TileSearch;
   private readonly pool: BufferPool;
   private readonly readPool: BufferPool;
   private readonly pipelines: PipelineCache;
@@ -125,9 +132,12 @@ export class Device {
     const f = gpu.features;
     this.features = { f16: f.has('shader-f16'), subgroups: f.has('subgroups'), timestampQuery: f.has('timestamp-query') };
     this.limits = gpu.limits;
-    const info = (gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+    const info = (gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
     this.subgroupMinSize = this.features.subgroups ? (info?.subgroupMinSize ?? 0) : 0;
+    this.subgroupMaxSize = this.features.subgroups ? (info?.subgroupMaxSize ?? 0) : 0;
     this.compactKernels = settings.compactKernels ?? adapter.architecture === 'swiftshader';
+    this.tiles = new TileSearch(this);
+    this.tiles.enabled = settings.tileSearch ?? false;
     const retire = (b: GPUBuffer): void => {
       this.retired.push(b);
       for (const key of this.bindGroupKeys.get(b) ?? []) this.bindGroups.delete(key);

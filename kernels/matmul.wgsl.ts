@@ -81,6 +81,11 @@ export interface SubgroupMatmulVariant {
   readonly TN: number;
   /** k steps per loop iteration (the loads of all of them first, then the FMAs; default 1). */
   readonly KU?: number;
+  /**
+   * Subgroups may hold more than SG lanes, so several groups share one: take neighbours' values with
+   * subgroupShuffle from the group's first lane instead of subgroupBroadcast from a fixed lane.
+   */
+  readonly shuffle?: boolean;
   /** Epilogue for the 1×1 conv on this kernel: bias per row (output channel), then SiLU. */
   readonly bias: boolean;
   readonly act: 'none' | 'silu';
@@ -105,7 +110,8 @@ export function subgroupMatmulKernel(v: SubgroupMatmulVariant): KernelSource {
   const Q = [...Array(v.TN / v.SG).keys()];
   const C4 = [...Array(v.TN / 4).keys()];
   const GPW = SMM_WG / v.SG;
-  const col = (c: number, u: number): string => `subgroupBroadcast(b${Math.floor(c / v.SG)}_${u}, ${c % v.SG}u)`;
+  const col = (c: number, u: number): string =>
+    v.shuffle ? `subgroupShuffle(b${Math.floor(c / v.SG)}_${u}, first + ${c % v.SG}u)` : `subgroupBroadcast(b${Math.floor(c / v.SG)}_${u}, ${c % v.SG}u)`;
   const out = (r: number, c: number): string => {
     let e = `acc${r}_${c >> 2}[${c & 3}]${v.bias ? ` + bias${r}` : ''}`;
     if (v.act === 'silu') e = `silu_(${e})`;
@@ -136,6 +142,7 @@ fn silu_(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
 @compute @workgroup_size(${SMM_WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) sid: u32) {
   let lane = sid % ${v.SG}u;
+  let first = sid - lane;
   let tilesN = (p.N + ${v.TN - 1}u) / ${v.TN}u;
   let tilesM = (p.M + ${v.SG * v.TM - 1}u) / ${v.SG * v.TM}u;
   // every lane of a group runs the k loop (they feed each other); groups past the end compute a clamped tile

@@ -2,6 +2,7 @@
 // accumulation to the nominal batch 64, SGD/AdamW over the official groups, grad-norm clipping at 10, EMA,
 // per-epoch LR schedule, close-mosaic for the last epochs, validation of the EMA model. One loop for every
 // front end: the CLI's progress bars and the demo page's charts subscribe to its events.
+import type { TileSearchOptions } from '../engine/tile-search';
 import { tensor, tidy } from '../engine/tensor';
 import type { DetectionModel } from '../models/yolo';
 import type { DataLoader } from './data/loader';
@@ -28,6 +29,11 @@ export interface TrainerOptions {
   readonly minWarmupIters?: number;
   /** Free-form options recorded in checkpoints (CLI arguments). */
   readonly record?: Record<string, unknown>;
+  /**
+   * Progress of the tile search, which runs after a step that met shapes without a measured tiling (only when
+   * the device was created with tileSearch; see Device.tiles).
+   */
+  readonly onTileSearch?: TileSearchOptions['onProgress'];
 }
 
 export interface StepEvent {
@@ -174,6 +180,7 @@ export class Trainer {
         });
         if (stepNow) this.state.lastOptStep = ni;
         this.state.iteration = ni + 1;
+        if (dev.tiles.pendingCount > 0) await dev.tiles.run({ onProgress: this.options.onTileSearch });
         // Overlap: load the next batch on the CPU while the GPU runs this step, then report the previous one.
         next = i + 1 < nb ? this.train.batch(epoch, i + 1) : null;
         const readItems = items.data().finally(() => items.dispose());

@@ -113,29 +113,31 @@ export interface FwdTune {
  * The forward dispatch: the window kernel specialised on the kernel geometry, TO output channels × TW columns per
  * invocation. The geometry is taken as given (the input-gradient phases use negative padding and explicit output
  * sizes). A 1×1, stride-1, unpadded conv into dense rows runs over each plane as one long row, so no tile is cut
- * by a row end.
+ * by a row end; with groups 1 and subgroups it is a matmul per image, W[O×C] · X[C×HW], on the subgroup matmul
+ * (X loads shared across lanes). The tiling is `tune` when given, else the device's tile search decides.
  */
 function convForward(
   dev: Device, g0: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType,
-  out: OutLayout = denseLayout(g0, y.offset), tune: FwdTune = {},
+  out: OutLayout = denseLayout(g0, y.offset), tune?: FwdTune,
 ): void {
   const flat = g0.KH === 1 && g0.KW === 1 && g0.sh === 1 && g0.sw === 1 && g0.ph === 0 && g0.pw === 0 && g0.H === g0.OH && g0.W === g0.OW && out.col === 1 && out.row === g0.OW;
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
-  // A dense 1×1 conv is a matmul per image, W[O×C] · X[C×HW]: the subgroup matmul shares X loads across lanes
   const dense = out.off === 0 && out.bs === g.O * g.OW && out.ch === g.OW;
-  if (flat && dense && g.groups === 1 && y.dtype === 'f32' && dev.subgroupMinSize >= 4 && tune.TO === undefined && tune.TW === undefined) {
+  const matmulOk = flat && dense && g.groups === 1 && y.dtype === 'f32' && dev.subgroupMinSize >= 4;
+  const opg = g.O / g.groups;
+  const t = tune ?? forwardTiles(dev, g0, g, matmulOk, opg, y.dtype, acc);
+  if (matmulOk && t.TO === undefined && t.TW === undefined) {
     matmulDispatch(
       dev, w.storage.buf, x.storage.buf, y.storage.buf,
       { bshape: [g.N], abst: [0], bbst: [g.N > 1 ? x.strides[0] : 0], brank: 1, M: g.O, N: g.OW, K: g.C, asm_: g.C, ask: 1, bsk: g.OW, bsn: 1, aoff: w.offset, boff: x.offset },
       { bias: b ? b.storage.buf : null, act },
-      tune.mm,
+      t.mm,
     );
     return;
   }
-  const opg = g.O / g.groups;
-  const to = tune.TO ?? ([8, 4, 2, 1] as const).find((t) => opg % t === 0)!;
+  const to = t.TO ?? channelTile(opg);
   if (opg % to !== 0) throw new OpError('conv2d', `tile of ${to} output channels does not divide ${opg} channels per group`);
-  const tw = tune.TW ?? 4;
+  const tw = t.TW ?? 4;
   const subgroups = to > 1 && dev.subgroupMinSize >= to;
   const tilesX = Math.ceil(g.OW / tw);
   const tiles = g.N * g.OH * tilesX;
@@ -152,8 +154,38 @@ function convForward(
   );
 }
 
+const channelTile = (opg: number): 1 | 2 | 4 | 8 => ([8, 4, 2, 1] as const).find((t) => opg % t === 0)!;
+
+/**
+ * Rule and candidates of the forward tiling, resolved by the device's tile search. Rule (measured on lavapipe):
+ * the widest column tile that pads a row by at most 20 % (12 columns reuse a 3×3 window best; stride 2 spills
+ * past 8), and for the matmul path 4 rows × 16 columns per lane. Compact-kernel devices keep 4 columns.
+ */
+function forwardTiles(dev: Device, g0: ConvGeometry, g: ConvGeometry, matmulOk: boolean, opg: number, dtype: DType, acc: DType): FwdTune {
+  const TO = channelTile(opg);
+  const widths: (4 | 8 | 12)[] = dev.compactKernels ? [4] : g.sw > 1 ? [8, 4] : [12, 8, 4];
+  const TW = widths.find((w) => Math.ceil(g.OW / w) * w <= 1.2 * g.OW) ?? 4;
+  const windows = widths.map((w): FwdTune => ({ TO, TW: w }));
+  const rule: FwdTune = matmulOk ? { mm: { TM: 4, TN: 16 } } : { TO, TW };
+  const candidates: FwdTune[] = dev.compactKernels
+    ? [rule]
+    : matmulOk
+      ? [rule, { mm: { TM: 2, TN: 32 } }, { mm: { TM: 4, TN: 24 } }, { TO, TW: 8 }]
+      : windows;
+  const key = `conv2d.fwd ${g0.N}x${g0.C}x${g0.H}x${g0.W}>${g0.O}x${g0.OH}x${g0.OW} k${g0.KH}x${g0.KW} s${g0.sh},${g0.sw} p${g0.ph},${g0.pw} d${g0.dh},${g0.dw} g${g0.groups} ${dtype}`;
+  return dev.tiles.choose(key, rule, candidates, () => {
+    const x = empty(dev, [g0.N, g0.C, g0.H, g0.W], dtype, 'conv2d.tile-search');
+    const w = empty(dev, [g0.O, g0.C / g0.groups, g0.KH, g0.KW], dtype, 'conv2d.tile-search');
+    const y = empty(dev, [g0.N, g0.O, g0.OH, g0.OW], dtype, 'conv2d.tile-search');
+    return {
+      run: (choice: FwdTune) => convForward(dev, g0, x, w, null, y, 'none', acc, denseLayout(g0), choice),
+      dispose: () => [x, w, y].forEach((t) => t.dispose()),
+    };
+  });
+}
+
 /** Forward conv with a forced tiling, for the tile search and A/B benchmarks (dense output, no autograd). */
-export function convForwardTuned(x: Tensor, w: Tensor, g: ConvGeometry, tune: FwdTune, y?: Tensor): Tensor {
+export function convForwardTuned(x: Tensor, w: Tensor, g: ConvGeometry, tune?: FwdTune, y?: Tensor): Tensor {
   const out = y ?? empty(x.device, [g.N, g.O, g.OH, g.OW], x.dtype, 'conv2d');
   convForward(x.device, g, x, w, null, out, 'none', 'f32', denseLayout(g, out.offset), tune);
   return out;

@@ -32,7 +32,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     return batch.map((_, j) => (j < off || tb[j - off] === 1 ? 0 : t.strides[j - off]));
   };
   if (nb * M * N > 0) {
-    matmulDispatch(dev, a.storage.buf, b.storage.buf, out.storage.buf, {
+    const layout: MatmulLayout = {
       bshape: batch,
       abst: bstrides(a),
       bbst: bstrides(b),
@@ -46,7 +46,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       bsn: b.strides[b.rank - 1],
       aoff: a.offset,
       boff: b.offset,
-    });
+    };
+    matmulDispatch(dev, a.storage.buf, b.storage.buf, out.storage.buf, layout, undefined, matmulTiles(dev, layout));
   }
   return record(out, 'matmul', [a, b], [a, b], (gy, [as, bs]) => {
     // dA = gy · Bᵀ, dB = Aᵀ · gy, then summed over the batch dims each input was broadcast along.
@@ -97,7 +98,7 @@ export function matmulDispatch(
   if (sg >= 4) {
     const TM = tune.TM ?? 4;
     const TN = tune.TN ?? 16;
-    const v: SubgroupMatmulVariant = { SG: sg, TM, TN, KU: tune.KU ?? 1, bias: epilogue.bias !== null, act: epilogue.act };
+    const v: SubgroupMatmulVariant = { SG: sg, TM, TN, KU: tune.KU ?? 1, shuffle: sg !== dev.subgroupMinSize || dev.subgroupMaxSize !== sg, bias: epilogue.bias !== null, act: epilogue.act };
     const tiles = Math.ceil(L.N / TN) * Math.ceil(L.M / (sg * TM));
     const wgs = Math.ceil(tiles / (SMM_WG / sg));
     const gx = Math.min(wgs, maxZ);
@@ -106,4 +107,24 @@ export function matmulDispatch(
   }
   if (epilogue.bias || epilogue.act !== 'none') throw new OpError('matmul', 'a bias or activation epilogue needs the subgroups feature');
   dev.dispatch(matmulKernel(), [a, b, c], { ...L }, [Math.ceil(L.N / (MM_TILE * MM_WG[0])), Math.ceil(L.M / (MM_TILE * MM_WG[1])), nb]);
+}
+
+/** Tiling of a matmul op, resolved by the device's tile search among a few register tiles (rule: 4 × 16). */
+function matmulTiles(dev: Device, L: MatmulLayout): MatmulTune {
+  if (dev.subgroupMinSize < 4 || dev.compactKernels) return {};
+  const rule: MatmulTune = { TM: 4, TN: 16 };
+  const candidates: MatmulTune[] = [rule, { TM: 2, TN: 32 }, { TM: 4, TN: 24 }, { TM: 8, TN: 16 }];
+  const key = `matmul ${L.M}x${L.N}x${L.K} b${L.bshape.join('x')} a${L.asm_},${L.ask} b${L.bsk},${L.bsn}`;
+  return dev.tiles.choose(key, rule, candidates, () => {
+    const span = (rows: number, cols: number, s0: number, s1: number): number => (rows - 1) * s0 + (cols - 1) * s1 + 1;
+    const nb = L.bshape.reduce((x, y) => x * y, 1);
+    const a = empty(dev, [span(L.M, L.K, L.asm_, L.ask)], 'f32', 'matmul.tile-search');
+    const b = empty(dev, [span(L.K, L.N, L.bsk, L.bsn)], 'f32', 'matmul.tile-search');
+    const c = empty(dev, [nb * L.M * L.N], 'f32', 'matmul.tile-search');
+    const local: MatmulLayout = { ...L, bshape: L.bshape, abst: L.abst.map(() => 0), bbst: L.bbst.map(() => 0), aoff: 0, boff: 0 };
+    return {
+      run: (t: MatmulTune) => matmulDispatch(dev, a.storage.buf, b.storage.buf, c.storage.buf, local, undefined, t),
+      dispose: () => [a, b, c].forEach((t) => t.dispose()),
+    };
+  });
 }
