@@ -1,8 +1,13 @@
 // BatchNorm2d: per-channel statistics (one workgroup per channel, two-pass mean/variance for accuracy) with
 // the running-stat update done in place, the normalise+affine kernel, and the two backward kernels.
+// The elementwise kernels (apply, input gradient) give each invocation a run of BN_RUN values of one channel
+// plane, so the per-channel parameters are loaded once per run instead of once per value (on llvmpipe every
+// load costs far more than the arithmetic: 5 → 1.5 loads per value for apply, 8 → 2.75 for the gradient).
 import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from './common';
 
 export const BN_WG = 64;
+/** Values of one channel plane per invocation in the elementwise kernels. */
+export const BN_RUN = 8;
 const PARAMS: ParamField[] = [
   { name: 'n', type: 'u32' },
   { name: 'C', type: 'u32' },
@@ -37,6 +42,25 @@ const perChannel = (body: string): string => `for (var n = 0u; n < p.M / p.HW; n
       let gi = gb_ + h;
       ${body}
     }
+  }`;
+
+/**
+ * Invocation → (image n, channel c, run of BN_RUN values of that plane starting at h0); `body` runs per value
+ * with `h` (index within the plane) and `i` (dense NCHW index), after `head` (per-channel setup).
+ */
+const planeRun = (head: string, body: string): string => `  let t = ${flatIndex(BN_WG)};
+  let runs = (p.HW + ${BN_RUN - 1}u) / ${BN_RUN}u;
+  if (t >= (p.n / p.HW) * runs) { return; }
+  let plane = t / runs;
+  let c = plane % p.C;
+  let n = plane / p.C;
+  let h0 = (t % runs) * ${BN_RUN}u;
+${head}
+  for (var e = 0u; e < ${BN_RUN}u; e++) {
+    let h = h0 + e;
+    if (h >= p.HW) { break; }
+    let i = plane * p.HW + h;
+    ${body}
   }`;
 
 /** Workgroup-wide sum of `v` in shared memory; the total is left in `sh[0]`. */
@@ -84,16 +108,17 @@ const SILU = `fn sig_(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }`;
 
 /** y = act((x - mean[c]) / sqrt(var[c] + eps) * w[c] + b[c]) */
 export function bnApplyKernel(v: { act: BnActivation } = { act: 'none' }): KernelSource {
-  const z = '(x[p.xoff + i] - mean[c]) * inverseSqrt(var_[c] + p.eps) * wt[c] + bs[c]';
   return kernel(
     'batchnorm.apply',
     v,
     [r('x'), r('mean'), r('var_'), r('wt'), r('bs'), w('y')],
-    `  let i = ${flatIndex(BN_WG)};
-  if (i >= p.n) { return; }
-  let c = (i / p.HW) % p.C;
-  let z = ${z};
-  y[i] = ${v.act === 'silu' ? 'z * sig_(z)' : 'z'};`,
+    planeRun(
+      `  let mu = mean[c];
+  let a = inverseSqrt(var_[c] + p.eps) * wt[c];
+  let b = bs[c];`,
+      `let z = (x[p.xoff + i] - mu) * a + b;
+    y[i] = ${v.act === 'silu' ? 'z * sig_(z)' : 'z'};`,
+    ),
     SILU,
   );
 }
@@ -101,7 +126,7 @@ export function bnApplyKernel(v: { act: BnActivation } = { act: 'none' }): Kerne
 /** The gradient reaching the BatchNorm output: gy itself, or gy · SiLU'(z) with z recomputed from x. */
 const gradAtZ = (act: BnActivation, gy: string, xi: string): string =>
   act === 'silu'
-    ? `let zz = (${xi} - mean[c]) * inverseSqrt(var_[c] + p.eps) * wt[c] + bs[c];
+    ? `let zz = (${xi} - mu) * inv * wc + bc;
     let sz = sig_(zz);
     let g = ${gy} * sz * (1.0 + zz * (1.0 - sz));`
     : `let g = ${gy};`;
@@ -115,6 +140,8 @@ export function bnBwdReduceKernel(v: { act: BnActivation } = { act: 'none' }): K
     `  let c = wid.x;
   let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
+  let wc = wt[c];
+  let bc = bs[c];
   var s = 0.0;
   var q = 0.0;
   ${perChannel(`let xv = x[xi];
@@ -147,20 +174,19 @@ export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation }): 
     'batchnorm.bwd_apply',
     { training: v.training, act },
     [r('gy'), r('x'), r('mean'), r('var_'), r('wt'), r('bs'), r('gw'), r('gb'), w('gx')],
-    `  let i = ${flatIndex(BN_WG)};
-  if (i >= p.n) { return; }
-  let c = (i / p.HW) % p.C;
+    planeRun(
+      `  let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
-  let xv = x[p.xoff + i];
-  let chw = p.C * p.HW;
-  ${gradAtZ(act, 'gy[p.gyoff + (i / chw) * p.gybs + i % chw]', 'xv')}
-${
-  v.training
-    ? `  let xh = (xv - mean[c]) * inv;
+  let wc = wt[c];
+  let bc = bs[c];
   let m = f32(p.M);
-  gx[i] = wt[c] * inv * (g - gb[c] / m - xh * gw[c] / m);`
-    : '  gx[i] = g * wt[c] * inv;'
-}`,
+  let gbm = gb[c] / m;
+  let gwm = gw[c] / m;
+  let gyb = p.gyoff + n * p.gybs + c * p.HW;`,
+      `let xv = x[p.xoff + i];
+    ${gradAtZ(act, 'gy[gyb + h]', 'xv')}
+    ${v.training ? 'gx[i] = wc * inv * (g - gbm - (xv - mu) * inv * gwm);' : 'gx[i] = g * wc * inv;'}`,
+    ),
     SILU,
   );
 }

@@ -1,10 +1,13 @@
 // Concatenation of up to 8 inputs along one axis in a single dispatch. The output is seen as
 // [outer, A, inner]; input k covers [start_k, start_{k+1}) of A and is read at
-// off_k + o·ostride_k + (a − start_k)·inner + i, so channel slices of larger tensors need no copy.
+// off_k + o·ostride_k + (a − start_k)·inner + i, so channel slices of larger tensors need no copy. Each
+// invocation copies a run of CONCAT_RUN values along `inner`: the index arithmetic and the choice of input are
+// made once per run (on llvmpipe they cost more than the copy).
 import { type DType, type KernelSource, type ParamField, at8, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout, variantKey } from './common';
 
 export const CONCAT_WG = 64;
 export const CONCAT_MAX_INPUTS = 8;
+export const CONCAT_RUN = 8;
 
 const PARAMS: ParamField[] = [
   { name: 'starts', type: 'u32x8' },
@@ -13,6 +16,7 @@ const PARAMS: ParamField[] = [
   { name: 'n', type: 'u32' },
   { name: 'A', type: 'u32' },
   { name: 'inner', type: 'u32' },
+  { name: 'runs', type: 'u32' },
 ];
 
 /** `dtype` (default f32) is the storage type of every input and the output. */
@@ -20,21 +24,27 @@ export function concatKernel(v: { inputs: number; dtype?: DType }): KernelSource
   const ks = [...Array(v.inputs).keys()];
   const t = v.dtype ?? 'f32';
   const bindings = [...ks.map((k) => ({ name: `in${k}`, access: 'read' as const, type: t })), { name: 'out', access: 'write' as const, type: t }];
-  const branch = (k: number): string => `v = in${k}[${at8('p.offs', `${k}u`)} + o * ${at8('p.ostrides', `${k}u`)} + (a - ${at8('p.starts', `${k}u`)}) * p.inner + i];`;
+  // base index of this run in input k, and the input chosen by the run's position a along the axis
+  const branch = (k: number): string => `src = ${at8('p.offs', `${k}u`)} + o * ${at8('p.ostrides', `${k}u`)} + (a - ${at8('p.starts', `${k}u`)}) * p.inner + i0; which = ${k}u;`;
   const chain = ks
     .map((k) => (k === v.inputs - 1 ? `{ ${branch(k)} }` : `if (a < ${at8('p.starts', `${k + 1}u`)}) { ${branch(k)} }`))
     .join(' else ');
+  const R = CONCAT_RUN;
   const code = `${enableF16(t)}${paramsLayout(PARAMS).wgsl}
 ${bindingDecls(bindings, true)}
 ${computeEntry([CONCAT_WG, 1, 1])} {
-  let e = ${flatIndex(CONCAT_WG)};
-  if (e >= p.n) { return; }
-  let i = e % p.inner;
-  let a = (e / p.inner) % p.A;
-  let o = e / (p.inner * p.A);
-  var v = ${t}(0.0);
+  let r = ${flatIndex(CONCAT_WG)};
+  if (r >= (p.n / p.inner) * p.runs) { return; }
+  let row = r / p.runs;
+  let i0 = (r % p.runs) * ${R}u;
+  let a = row % p.A;
+  let o = row / p.A;
+  var src = 0u;
+  var which = 0u;
   ${chain}
-  out[e] = v;
+  let dst = row * p.inner + i0;
+  let len = min(${R}u, p.inner - i0);
+${ks.map((k) => `  if (which == ${k}u) { for (var e = 0u; e < len; e++) { out[dst + e] = in${k}[src + e]; } }`).join('\n')}
 }
 `;
   return { name: 'concat', key: variantKey('concat', v), code, workgroupSize: [CONCAT_WG, 1, 1], bindings: bindings.map((b) => b.access), params: PARAMS };

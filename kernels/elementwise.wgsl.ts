@@ -1,7 +1,9 @@
 // One n-ary elementwise kernel for every pointwise op: the op contributes a WGSL expression over the loaded
 // operands a0..a{n-1} (as f32) and the uniform scalars p.s0/p.s1. Inputs and output may be strided views
 // (broadcast dims have stride 0), so broadcasting, transposed inputs and writes into a slice of a larger
-// tensor (concat) all use this one kernel; a contiguous fast path skips the index arithmetic.
+// tensor (concat) all use this one kernel; a contiguous fast path skips the index arithmetic. A strided call
+// gives each invocation a run of RUN values along the innermost dim: the index arithmetic (divisions and
+// dynamically indexed uniforms, each costing like a load on llvmpipe) is done once per run, not per value.
 import { type DType, type KernelSource, type ParamField, at8, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout, variantKey } from './common';
 
 export interface ElementwiseVariant {
@@ -16,6 +18,8 @@ export interface ElementwiseVariant {
 }
 
 const WG = 64;
+/** Values along the innermost dim per invocation of the strided path. */
+export const ELEMENTWISE_RUN = 8;
 
 /** Helpers an expression may call. */
 const PRELUDE = `
@@ -39,35 +43,46 @@ export function elementwiseKernel(v: ElementwiseVariant): KernelSource {
   if (!v.contiguous) {
     params.push({ name: 'shape', type: 'u32x8' }, { name: 'rank', type: 'u32' }, { name: 'ost', type: 'u32x8' }, { name: 'ooff', type: 'u32' });
     for (let i = 0; i < n; i++) params.push({ name: `st${i}`, type: 'u32x8' }, { name: `off${i}`, type: 'u32' });
+    // the innermost dim's size and strides as scalars (runs step along it without indexing the arrays)
+    params.push({ name: 'inner', type: 'u32' }, { name: 'runs', type: 'u32' }, { name: 'ois', type: 'u32' });
+    for (let i = 0; i < n; i++) params.push({ name: `is${i}`, type: 'u32' });
   }
   const bindings = [
     ...v.inputs.map((d, i) => ({ name: `in${i}`, access: 'read' as const, type: d })),
     { name: 'out', access: 'write' as const, type: v.out },
   ];
   const wg: [number, number, number] = [WG, 1, 1];
-  const loads = v.inputs.map((_, i) => `  let a${i} = f32(in${i}[${v.contiguous ? 'idx' : `o${i}`}]);`).join('\n');
-  const indexing = v.contiguous
-    ? ''
-    : `
-  var rem = idx;
-  var oo = p.ooff;
-${v.inputs.map((_, i) => `  var o${i} = p.off${i};`).join('\n')}
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+  const R = ELEMENTWISE_RUN;
+  const body = v.contiguous
+    ? `  let idx = ${flatIndex(WG)};
+  if (idx >= p.n) { return; }
+${v.inputs.map((_, i) => `  let a${i} = f32(in${i}[idx]);`).join('\n')}
+  out[idx] = ${v.out}(${v.expr});`
+    : `  let t = ${flatIndex(WG)};
+  if (t >= (p.n / p.inner) * p.runs) { return; }
+  // row: index over the outer dims; j0: first value of this run along the innermost dim
+  var rem = t / p.runs;
+  let j0 = (t % p.runs) * ${R}u;
+  var oo = p.ooff + j0 * p.ois;
+${v.inputs.map((_, i) => `  var o${i} = p.off${i} + j0 * p.is${i};`).join('\n')}
+  for (var d = i32(p.rank) - 2; d >= 0; d--) {
     let du = u32(d);
     let s = ${at8('p.shape', 'du')};
     let c = rem % s;
     rem = rem / s;
     oo += c * ${at8('p.ost', 'du')};
 ${v.inputs.map((_, i) => `    o${i} += c * ${at8(`p.st${i}`, 'du')};`).join('\n')}
+  }
+  for (var e = 0u; e < ${R}u; e++) {
+    if (j0 + e >= p.inner) { break; }
+${v.inputs.map((_, i) => `    let a${i} = f32(in${i}[o${i} + e * p.is${i}]);`).join('\n')}
+    out[oo + e * p.ois] = ${v.out}(${v.expr});
   }`;
   const code = `${enableF16(v.out === 'f16' || v.inputs.includes('f16') ? 'f16' : 'f32')}${paramsLayout(params).wgsl}
 ${bindingDecls(bindings, true)}
 ${PRELUDE}
 ${computeEntry(wg)} {
-  let idx = ${flatIndex(WG)};
-  if (idx >= p.n) { return; }${indexing}
-${loads}
-  out[${v.contiguous ? 'idx' : 'oo'}] = ${v.out}(${v.expr});
+${body}
 }
 `;
   return {

@@ -1,6 +1,6 @@
 // BatchNorm2d in training mode (batch statistics; running stats updated in place with momentum, unbiased
 // variance, as PyTorch) and eval mode (running statistics). YOLOv9 uses eps 1e-3 and momentum 0.03.
-import { BN_WG, bnApplyKernel, bnBwdApplyKernel, bnBwdReduceKernel, bnStatsKernel } from '../../kernels/batchnorm.wgsl';
+import { BN_RUN, BN_WG, bnApplyKernel, bnBwdApplyKernel, bnBwdReduceKernel, bnStatsKernel } from '../../kernels/batchnorm.wgsl';
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
@@ -74,8 +74,10 @@ export function batchNorm2d(
     variance = copy(runningVar!);
   }
   const y = empty(dev, x.shape, 'f32', 'batchNorm2d');
+  // the elementwise kernels take a run of BN_RUN values of one plane per invocation
+  const runs = N * C * Math.ceil((H * W) / BN_RUN);
   const act = o.activation ?? 'none';
-  dev.dispatch(bnApplyKernel({ act }), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(x.size, BN_WG));
+  dev.dispatch(bnApplyKernel({ act }), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(runs, BN_WG));
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs]) => {
     // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
@@ -92,7 +94,7 @@ export function batchNorm2d(
         bnBwdApplyKernel({ training: o.training, act }),
         [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf, gx.storage.buf],
         p,
-        dev.grid1d(x.size, BN_WG),
+        dev.grid1d(runs, BN_WG),
       );
     }
     if (gyd !== gy) gyd.dispose();

@@ -277,6 +277,11 @@ export interface WgradTune {
   readonly WG?: number;
   /** Workgroups to aim for when choosing the row splits. */
   readonly target?: number;
+  /**
+   * Run a dense 1×1 weight gradient on the subgroup matmul instead (gy[n] · x[n]ᵀ per image, summed over the
+   * batch), with this tiling.
+   */
+  readonly mm?: MatmulTune;
 }
 
 /** Largest divisor of n that is at most cap. */
@@ -285,11 +290,52 @@ const divisorAtMost = (n: number, cap: number): number => {
   return 1;
 };
 
-export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune: WgradTune = {}): Tensor {
+/**
+ * Rule and candidates of the weight-gradient schedule, resolved by the device's tile search. Rule: the planned
+ * schedule below (measured on lavapipe); a dense 1×1 may instead run on the subgroup matmul.
+ */
+function wgradTiles(dev: Device, g: ConvGeometry, matmulOk: boolean): WgradTune {
+  if (dev.compactKernels) return {};
+  const rule: WgradTune = {};
+  const candidates: WgradTune[] = [rule, { B: 16 }, { R: 1, B: 16 }, { target: 256 }];
+  if (matmulOk) candidates.push({ mm: { TM: 4, TN: 16 } }, { mm: { TM: 2, TN: 32 } });
+  const key = `conv2d.wgrad ${g.N}x${g.C}x${g.H}x${g.W}>${g.O}x${g.OH}x${g.OW} k${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups}`;
+  return dev.tiles.choose(key, rule, candidates, () => {
+    const x = empty(dev, [g.N, g.C, g.H, g.W], 'f32', 'conv2d.tile-search');
+    const gy = empty(dev, [g.N, g.O, g.OH, g.OW], 'f32', 'conv2d.tile-search');
+    return {
+      run: (choice: WgradTune) => convWgrad(gy, x, g, choice).dispose(),
+      dispose: () => [x, gy].forEach((t) => t.dispose()),
+    };
+  });
+}
+
+/** Weight gradient; the tiling is `tune` when given, else the device's tile search decides. */
+export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradTune): Tensor {
   const dev = gy.device;
   // A 1×1, stride-1, unpadded conv pairs the whole plane column for column: one long row per image.
   const flat = g0.KH === 1 && g0.KW === 1 && g0.sh === 1 && g0.sw === 1 && g0.ph === 0 && g0.pw === 0;
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
+  const matmulOk = flat && g.groups === 1 && dev.subgroupMinSize >= 4;
+  tune ??= wgradTiles(dev, g0, matmulOk);
+  if (matmulOk && tune.mm) {
+    // gw[O×C] = Σ_n gy[n][O×HW] · x[n]ᵀ[HW×C]: one product per image, then the sum over the batch
+    const gyd = denseFromStart(gy);
+    const xd = x.isContiguous ? x : copy(x);
+    const part = empty(dev, g.N > 1 ? [g.N, g.O, g.C, 1, 1] : [g.O, g.C, 1, 1], 'f32', 'conv2d.wgrad');
+    matmulDispatch(
+      dev, gyd.storage.buf, xd.storage.buf, part.storage.buf,
+      { bshape: [g.N], abst: [g.O * g.OW], bbst: [xd.strides[0]], brank: 1, M: g.O, N: g.C, K: g.OW, asm_: g.OW, ask: 1, bsk: 1, bsn: g.OW, aoff: gyd.offset, boff: xd.offset },
+      undefined,
+      tune.mm,
+    );
+    release(gyd, gy);
+    release(xd, x);
+    if (g.N === 1) return part;
+    const gw = sum(part, 0);
+    part.dispose();
+    return gw;
+  }
   const cpg = g.C / g.groups;
   const opg = g.O / g.groups;
   const sgMin = dev.features.subgroups ? dev.subgroupMinSize : 0;

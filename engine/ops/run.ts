@@ -1,6 +1,6 @@
 // The one place where ops turn tensors into a dispatch of the elementwise kernel: broadcasting strides,
 // views as inputs and outputs, and the contiguous fast path.
-import { type ElementwiseVariant, ELEMENTWISE_WG, elementwiseKernel } from '../../kernels/elementwise.wgsl';
+import { type ElementwiseVariant, ELEMENTWISE_RUN, ELEMENTWISE_WG, elementwiseKernel } from '../../kernels/elementwise.wgsl';
 import type { DType } from '../../kernels/common';
 import { type Shape, broadcastStrides, isContiguous, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
@@ -55,21 +55,43 @@ export function pointwise(c: PointwiseCall): Tensor {
     contiguous,
   };
   const params: Record<string, number | number[]> = { n, s0: c.s0 ?? 0, s1: c.s1 ?? 0 };
+  let invocations = n;
   if (!contiguous) {
-    params.shape = [...c.shape];
-    params.rank = c.shape.length;
-    params.ost = broadcastStrides(out.shape, out.strides, c.shape);
-    params.ooff = out.offset;
+    const [shape, [ost, ...sts]] = mergeDims(c.shape, [broadcastStrides(out.shape, out.strides, c.shape), ...c.inputs.map((t) => broadcastStrides(t.shape, t.strides, c.shape))]);
+    const r = shape.length;
+    const inner = shape[r - 1];
+    const runs = Math.ceil(inner / ELEMENTWISE_RUN);
+    invocations = (n / inner) * runs;
+    Object.assign(params, { shape, rank: r, ost, ooff: out.offset, inner, runs, ois: ost[r - 1] });
     c.inputs.forEach((t, i) => {
-      params[`st${i}`] = broadcastStrides(t.shape, t.strides, c.shape);
+      params[`st${i}`] = sts[i];
       params[`off${i}`] = t.offset;
+      params[`is${i}`] = sts[i][r - 1];
     });
   }
   dev.dispatch(
     elementwiseKernel(variant),
     [...c.inputs.map((t) => t.storage.buf), out.storage.buf],
     params,
-    dev.grid1d(n, ELEMENTWISE_WG),
+    dev.grid1d(invocations, ELEMENTWISE_WG),
   );
   return out;
+}
+
+/**
+ * Merge adjacent dims that every operand walks as one (stride[d] = stride[d+1] · shape[d+1] for all), and drop
+ * size-1 dims: a channel slice of NCHW becomes [N, C·H·W], so the strided kernel's runs are long.
+ */
+export function mergeDims(shape: readonly number[], strides: readonly (readonly number[])[]): [number[], number[][]] {
+  if (shape.length === 0) return [[1], strides.map(() => [1])];
+  const keep = shape.map((s, d) => s !== 1 || d === shape.length - 1);
+  let sh = shape.filter((_, d) => keep[d]);
+  let st = strides.map((s) => s.filter((_, d) => keep[d]));
+  for (let d = sh.length - 2; d >= 0; d--) {
+    if (st.every((s) => s[d] === s[d + 1] * sh[d + 1])) {
+      sh = [...sh.slice(0, d), sh[d] * sh[d + 1], ...sh.slice(d + 2)];
+      st = st.map((s) => [...s.slice(0, d), s[d + 1], ...s.slice(d + 2)]);
+    }
+  }
+  return [sh, st];
 }

@@ -51,3 +51,23 @@ test('bad input is named: missing data, unknown config, wrong hyp key', () => {
   writeFileSync(hyp, 'lr0: 0.01\nlearning_rate: 3\n');
   expect(gelan('train', '--hyp', hyp).err).toMatch(/h\.yaml: unknown hyperparameter 'learning_rate'/);
 }, 120_000);
+
+test('--tile-search measures the run\'s shapes after the first step and --tile-cache saves them; a second run loads them', () => {
+  const cache = join(cli.dir, 'tiles.json');
+  const tiny = ['--cfg', 'gelan-shapes', '--data', 'shapes', '--shapes-train', '8', '--shapes-val', '8', '--imgsz', '64', '--batch', '8', '--epochs', '1', '--hyp', 'demo', '--nbs', '8', '--min-warmup', '2'];
+  const t = gelan('train', ...tiny, '--name', 'tiles', '--tile-search', '--tile-cache', cache);
+  expect(t.code, t.err).toBe(0);
+  const found = /tile search: (\d+) shapes without a measured tiling/.exec(t.out);
+  expect(found, t.out).not.toBeNull();
+  const saved = JSON.parse(readFileSync(cache, 'utf8')) as { adapter: string; choices: Record<string, object> };
+  expect(Object.keys(saved.choices).length).toBe(Number(found![1]));
+  expect(Object.keys(saved.choices).some((k) => k.startsWith('conv2d.fwd '))).toBe(true);
+  expect(t.out).toMatch(new RegExp(`tile search: ${found![1]} choices saved to `));
+  const again = gelan('train', ...tiny, '--name', 'tiles2', '--tile-cache', cache);
+  expect(again.code, again.err).toBe(0);
+  expect(again.out).toContain(`tile cache: ${found![1]} measured tilings from ${cache}`);
+  writeFileSync(cache, '{"adapter": "another GPU", "choices": {}}');
+  const other = gelan('train', ...tiny, '--name', 'tiles3', '--tile-cache', cache);
+  expect(other.code).not.toBe(0);
+  expect(other.err).toMatch(/tiles\.json: measured on 'another GPU', this device is/);
+}, 600_000);

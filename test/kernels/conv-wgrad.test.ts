@@ -51,6 +51,9 @@ const TUNES: Record<string, WgradTune> = {
   'subgroup lanes 4': { SG: 4 },
   // what a device with compactKernels (SwiftShader) plans: one kernel row, blocks of SG, 4 input channels
   'compact, subgroup lanes 4': { SG: 4, R: 1, B: 4, TC: 4 },
+  // dense 1×1 cases run on the subgroup matmul (the others ignore it)
+  'subgroup matmul 4x16': { mm: { TM: 4, TN: 16 } },
+  'subgroup matmul 2x32': { mm: { TM: 2, TN: 32 } },
 };
 const EXTRA_TUNES: Record<string, WgradTune> = {
   'no subgroups, 2 outputs x 2 channels per invocation, blocks of 8': { SG: 1, TO: 2, TC: 2, B: 8 },
