@@ -155,14 +155,17 @@ async function main(): Promise<void> {
 
   // 6. Memory line.
   let memory: MemoryLine | null = null;
+  let mixedMemory: MemoryLine | null = null;
   if (args.memory) {
     memory = await measureTrainingMemory(device, 'gelan-t', 320, 8);
+    if (device.features.has('shader-f16')) mixedMemory = await measureTrainingMemory(device, 'gelan-t', 320, 8, true);
   }
 
   // 7. Report.
   printTable(rows, peak.gflops, args.peers, unavailable);
   for (const f of failed) console.log(`FAILED (ours): ${f.name}: ${f.error}`);
   if (memory) console.log(`\n${formatMemory(memory)}`);
+  if (mixedMemory) console.log(formatMemory(mixedMemory));
   for (const [k, why] of Object.entries(unavailable)) console.log(`not run: ${k}: ${why}`);
   if (args.json) {
     writeFileSync(args.json, `${JSON.stringify(jsonReport(adapterName, peak.gflops, rows, failed, unavailable, memory), null, 2)}\n`);

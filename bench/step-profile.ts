@@ -3,7 +3,7 @@
 // unprofiled step; the shares are what this is for. Run (bundled: the model configs are `?raw` imports):
 //   npx esbuild bench/step-profile.ts --bundle --platform=node --format=esm --packages=external \
 //     --loader:.yaml=text --outfile=bench/.out/step-profile.mjs
-//   node bench/.out/step-profile.mjs [--cfg gelan-t] [--imgsz 320] [--batch 8] [--top 25] [--tile-search]
+//   node bench/.out/step-profile.mjs [--cfg gelan-t] [--imgsz 320] [--batch 8] [--top 25] [--tile-search] [--mixed-precision]
 import { createDevice, tensor, tidy } from '../engine';
 import { createModel } from '../models';
 import { DataLoader } from '../training/data/loader';
@@ -11,6 +11,7 @@ import { shapesDataset } from '../training/data/shapes';
 import { detectionLoss } from '../training/loss/detection-loss';
 import { Optimizer } from '../training/optim/optimizer';
 import { ModelEMA } from '../training/optim/ema';
+import { GradScaler } from '../training/optim/grad-scaler';
 
 const arg = (k: string, d: string): string => {
   const i = process.argv.indexOf(k);
@@ -22,18 +23,20 @@ const batch = Number(arg('--batch', '8'));
 const top = Number(arg('--top', '25'));
 
 const dev = await createDevice({ tileSearch: process.argv.includes('--tile-search') });
-const model = createModel(dev, cfg, { nc: 6, seed: 0 }).train();
+const mixed = process.argv.includes('--mixed-precision');
+const model = createModel(dev, cfg, { nc: 6, seed: 0 }).train().setMixedPrecision(mixed);
 const data = shapesDataset({ seed: 0, train: batch * 2, val: 1, imgsz });
 const loader = new DataLoader(data.train, { imgsz, batchSize: batch, augment: false, seed: 0 });
 const opt = new Optimizer(model, { name: 'SGD', lr: 0.01, momentum: 0.937, weightDecay: 0.0005 });
 const ema = new ModelEMA(model);
+const scaler = mixed ? new GradScaler(dev, { initScale: 256 }) : null;
 
 const step = async (i: number): Promise<void> => {
   const b = await loader.batch(0, i % loader.length);
   const items = tidy(dev, () => {
     const res = detectionLoss(model.forward(tensor(dev, b.images, b.shape)), b.targets, model.head.strides, model.nc);
-    res.loss.backward();
-    opt.step();
+    (scaler ? scaler.scale(res.loss) : res.loss).backward();
+    opt.step(scaler);
     opt.zeroGrad();
     ema.update(model);
     return res.items;
@@ -57,11 +60,12 @@ dev.profileStart();
 await step(1);
 const prof = await dev.profileEnd();
 const total = prof.reduce((s, p) => s + p.ms, 0);
-console.log(`${cfg} ${imgsz}px batch ${batch}: unprofiled step ${wall.toFixed(0)} ms wall; profiled GPU total ${total.toFixed(0)} ms in ${prof.reduce((s, p) => s + p.calls, 0)} dispatches`);
+console.log(`${cfg} ${imgsz}px batch ${batch}${mixed ? ' mixed precision' : ''}: unprofiled step ${wall.toFixed(0)} ms wall; profiled GPU total ${total.toFixed(0)} ms in ${prof.reduce((s, p) => s + p.calls, 0)} dispatches`);
 console.log('kernel'.padEnd(40), 'calls'.padStart(6), 'ms'.padStart(9), 'share'.padStart(7));
 for (const p of prof.slice(0, top)) console.log(p.name.padEnd(40), String(p.calls).padStart(6), p.ms.toFixed(1).padStart(9), `${((100 * p.ms) / total).toFixed(1)}%`.padStart(7));
 model.dispose();
 opt.dispose();
 ema.dispose();
+scaler?.dispose();
 dev.dispose();
 process.exit(0);

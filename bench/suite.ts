@@ -1,7 +1,7 @@
 // Our engine's side of the benchmark, usable on its own (no peers): `runBenchmarks(opts)` runs every case on
 // one device and returns the medians, the measured peak and the training-memory line. `npm run bench` adds
 // the peers around the same functions (bench/main.ts); the CLI can call this on a user's device.
-import { type Device, type Tensor, add, createDevice, mean, tensor, tidy } from '../engine';
+import { type Device, type Tensor, add, cast, createDevice, mean, tensor, tidy } from '../engine';
 import { createModel } from '../models';
 import { type Case, allCases, caseFlops, randomData } from './cases';
 import { type GpuTimer, instrument } from './gpu-timer';
@@ -167,10 +167,11 @@ function savedBytes(root: Tensor): number {
  * frees (so live + pooled after the step is the high-water mark of what the engine allocated), next to the
  * sum of parameters + gradients + the activations the graph saved for backward.
  */
-export async function measureTrainingMemory(gpu: GPUDevice, cfg = 'gelan-t', size = 320, batch = 8): Promise<MemoryLine> {
+/** `mixed`: mixed-precision training (f16 activations and their gradients, f32 master weights). */
+export async function measureTrainingMemory(gpu: GPUDevice, cfg = 'gelan-t', size = 320, batch = 8, mixed = false): Promise<MemoryLine> {
   const dev = await createDevice({ device: gpu, maxPooledBytes: Number.MAX_SAFE_INTEGER });
   try {
-    const model = createModel(dev, cfg, { seed: 0 }).train();
+    const model = createModel(dev, cfg, { seed: 0 }).train().setMixedPrecision(mixed);
     const x = tensor(dev, randomData(batch * 3 * size * size, 9).map((v) => (v + 1) / 2), [batch, 3, size, size]).keep();
     const ps = [...model.namedParameters()].map(([, t]) => t);
     const paramBytes = ps.reduce((a, t) => a + t.storage.buf.size, 0);
@@ -179,8 +180,10 @@ export async function measureTrainingMemory(gpu: GPUDevice, cfg = 'gelan-t', siz
     tidy(dev, () => {
       const out = model.forward(x);
       const levels = [...out.main.levels, ...(out.aux?.levels ?? [])];
-      let loss = mean(levels[0]);
-      for (const l of levels.slice(1)) loss = add(loss, mean(l));
+      // the loss runs in f32 (under mixed precision the levels are widened, as detectionLoss does)
+      const f32 = (t: Tensor): Tensor => (t.dtype === 'f32' ? t : cast(t, 'f32'));
+      let loss = mean(f32(levels[0]));
+      for (const l of levels.slice(1)) loss = add(loss, mean(f32(l)));
       saved = savedBytes(loss);
       liveAfterForward = dev.memory().liveBytes; // buffers are taken from the pool when an op is recorded
       loss.backward();
@@ -189,7 +192,7 @@ export async function measureTrainingMemory(gpu: GPUDevice, cfg = 'gelan-t', siz
     const mem = dev.memory();
     const gradBytes = ps.reduce((a, t) => a + (t.grad ? t.grad.storage.buf.size : 0), 0);
     const line: MemoryLine = {
-      what: `${cfg} training step ${size}x${size} batch ${batch}`,
+      what: `${cfg} training step ${size}x${size} batch ${batch}${mixed ? ' (mixed precision)' : ''}`,
       peakPoolBytes: mem.liveBytes + mem.pooledBytes,
       liveAfterForwardBytes: liveAfterForward,
       paramBytes,

@@ -79,6 +79,8 @@ export interface TrainArgs {
   tileSearch: boolean;
   /** JSON file of measured tilings: loaded when it exists, written after a search. */
   tileCache?: string;
+  /** f16 activations, f32 master weights, dynamic loss scaling (needs shader-f16). */
+  mixedPrecision: boolean;
 }
 
 /** Stop adding epochs beyond this many minutes of training (decided after the first epoch). */
@@ -132,6 +134,7 @@ export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<Tr
     valEvery: opts.valEvery,
     nominalBatch: opts.nbs,
     minWarmupIters: opts.minWarmup,
+    mixedPrecision: opts.mixedPrecision ?? false,
     record: opts as unknown as Record<string, unknown>,
     onTileSearch: (done, total, res) => {
       const best = res.ms.find((m) => m.choice === res.chosen)!.ms;
@@ -262,6 +265,7 @@ export function registerTrainCommands(program: Command): void {
       .option('--weights <file>', 'initial weights')
       .option('--nbs <n>', 'nominal batch size reached by gradient accumulation', int, 64)
       .option('--min-warmup <n>', 'shortest warmup in iterations', int, 100)
+      .option('--mixed-precision', 'f16 activations and gradients with f32 master weights and dynamic loss scaling (needs shader-f16)', false)
       .option('--tile-search', "measure kernel tilings for this run's shapes after the first step (needs timestamp-query)", false)
       .option('--tile-cache <file.json>', 'measured tilings: loaded when the file exists, written after a search');
 

@@ -95,7 +95,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   }
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
-  grads.set(root, gradient ?? ones(root.device, root.shape));
+  grads.set(root, gradient ?? ones(root.device, root.shape, root.dtype));
   const owned = new Set<Tensor>(gradient ? [] : [grads.get(root)!]);
   for (const t of order) {
     const gy = grads.get(t);
@@ -142,6 +142,9 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       }
       if (!sameShape(g.shape, inp.shape)) {
         throw new Error(`internal: ${node.op} backward produced gradient ${fmtShape(g.shape)} for input ${fmtShape(inp.shape)}`);
+      }
+      if (g.dtype !== inp.dtype) {
+        throw new Error(`internal: ${node.op} backward produced a ${g.dtype} gradient for a ${inp.dtype} input ${fmtShape(inp.shape)}`);
       }
       const prev = grads.get(inp);
       if (prev) {

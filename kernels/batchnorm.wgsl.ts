@@ -3,7 +3,7 @@
 // The elementwise kernels (apply, input gradient) give each invocation a run of BN_RUN values of one channel
 // plane, so the per-channel parameters are loaded once per run instead of once per value (on llvmpipe every
 // load costs far more than the arithmetic: 5 → 1.5 loads per value for apply, 8 → 2.75 for the gradient).
-import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from './common';
+import { type DType, type KernelSource, type ParamField, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout, variantKey } from './common';
 
 export const BN_WG = 64;
 /** Values of one channel plane per invocation in the elementwise kernels. */
@@ -22,12 +22,24 @@ const PARAMS: ParamField[] = [
 ];
 
 type Decl = { name: string; access: 'read' | 'write'; type: string };
-const r = (name: string): Decl => ({ name, access: 'read', type: 'f32' });
-const w = (name: string): Decl => ({ name, access: 'write', type: 'f32' });
+const r = (name: string, type: DType = 'f32'): Decl => ({ name, access: 'read', type });
+const w = (name: string, type: DType = 'f32'): Decl => ({ name, access: 'write', type });
+
+/**
+ * Storage type of the activations x, y and their gradients (f16 in mixed-precision training); statistics,
+ * parameters and all arithmetic stay f32.
+ */
+export interface BnDtype {
+  readonly dtype?: DType;
+}
+const dt = (v: BnDtype): DType => v.dtype ?? 'f32';
+/** Variant key fields: the dtype only when it is not the default, so f32 keys stay as they were. */
+const keyOf = <T extends BnDtype>(v: T): object => (dt(v) === 'f32' ? { ...v, dtype: undefined } : v);
 
 function kernel(name: string, variant: object, decls: Decl[], body: string, shared = ''): KernelSource {
-  const code = `${paramsLayout(PARAMS).wgsl}\n${bindingDecls(decls, true)}\n${shared}\n${computeEntry([BN_WG, 1, 1])} {\n${body}\n}\n`;
-  return { name, key: variantKey(name, variant), code, workgroupSize: [BN_WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
+  const half = decls.some((d) => d.type === 'f16');
+  const code = `${enableF16(half ? 'f16' : 'f32')}${paramsLayout(PARAMS).wgsl}\n${bindingDecls(decls, true)}\n${shared}\n${computeEntry([BN_WG, 1, 1])} {\n${body}\n}\n`;
+  return { name, key: variantKey(name, keyOf(variant as BnDtype)), code, workgroupSize: [BN_WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
 }
 
 /**
@@ -74,20 +86,20 @@ const treeSum = (v: string): string => `  sh[lid] = ${v};
 const SHARED = `var<workgroup> sh: array<f32, ${BN_WG}>;\nvar<workgroup> sh2: array<f32, ${BN_WG}>;`;
 
 /** Batch mean and biased variance per channel; `update` also folds them into the running stats in place. */
-export function bnStatsKernel(v: { update: boolean }): KernelSource {
-  const decls = [r('x'), w('mean'), w('var_'), ...(v.update ? [w('rm'), w('rv')] : [])];
+export function bnStatsKernel(v: { update: boolean } & BnDtype): KernelSource {
+  const decls = [r('x', dt(v)), w('mean'), w('var_'), ...(v.update ? [w('rm'), w('rv')] : [])];
   return kernel(
     'batchnorm.stats',
     v,
     decls,
     `  let c = wid.x;
   var s = 0.0;
-  ${perChannel('s += x[xi];')}
+  ${perChannel('s += f32(x[xi]);')}
 ${treeSum('s')}
   let mu = sh[0] / f32(p.M);
   workgroupBarrier();
   var q = 0.0;
-  ${perChannel('let d = x[xi] - mu; q += d * d;')}
+  ${perChannel('let d = f32(x[xi]) - mu; q += d * d;')}
 ${treeSum('q')}
   if (lid == 0u) {
     let vb = sh[0] / f32(p.M);
@@ -107,17 +119,17 @@ export type BnActivation = 'none' | 'silu';
 const SILU = `fn sig_(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }`;
 
 /** y = act((x - mean[c]) / sqrt(var[c] + eps) * w[c] + b[c]) */
-export function bnApplyKernel(v: { act: BnActivation } = { act: 'none' }): KernelSource {
+export function bnApplyKernel(v: { act: BnActivation } & BnDtype = { act: 'none' }): KernelSource {
   return kernel(
     'batchnorm.apply',
     v,
-    [r('x'), r('mean'), r('var_'), r('wt'), r('bs'), w('y')],
+    [r('x', dt(v)), r('mean'), r('var_'), r('wt'), r('bs'), w('y', dt(v))],
     planeRun(
       `  let mu = mean[c];
   let a = inverseSqrt(var_[c] + p.eps) * wt[c];
   let b = bs[c];`,
-      `let z = (x[p.xoff + i] - mu) * a + b;
-    y[i] = ${v.act === 'silu' ? 'z * sig_(z)' : 'z'};`,
+      `let z = (f32(x[p.xoff + i]) - mu) * a + b;
+    y[i] = ${dt(v)}(${v.act === 'silu' ? 'z * sig_(z)' : 'z'});`,
     ),
     SILU,
   );
@@ -132,11 +144,11 @@ const gradAtZ = (act: BnActivation, gy: string, xi: string): string =>
     : `let g = ${gy};`;
 
 /** Per channel: gb = Σ g, gw = Σ g · x̂ (x̂ the normalised input, g the gradient at the BatchNorm output). */
-export function bnBwdReduceKernel(v: { act: BnActivation } = { act: 'none' }): KernelSource {
+export function bnBwdReduceKernel(v: { act: BnActivation } & BnDtype = { act: 'none' }): KernelSource {
   return kernel(
     'batchnorm.bwd_reduce',
     v,
-    [r('gy'), r('x'), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb')],
+    [r('gy', dt(v)), r('x', dt(v)), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb')],
     `  let c = wid.x;
   let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
@@ -144,8 +156,8 @@ export function bnBwdReduceKernel(v: { act: BnActivation } = { act: 'none' }): K
   let bc = bs[c];
   var s = 0.0;
   var q = 0.0;
-  ${perChannel(`let xv = x[xi];
-      ${gradAtZ(v.act, 'gy[gi]', 'xv')}
+  ${perChannel(`let xv = f32(x[xi]);
+      ${gradAtZ(v.act, 'f32(gy[gi])', 'xv')}
       s += g;
       q += g * (xv - mu) * inv;`)}
   sh2[lid] = q;
@@ -168,12 +180,13 @@ ${SILU}`,
  * Input gradient. Training (batch statistics): gx = w·inv·(gy − gb/M − x̂·gw/M);
  * eval (running statistics are constants): gx = gy·w·inv.
  */
-export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation }): KernelSource {
+export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation } & BnDtype): KernelSource {
   const act = v.act ?? 'none';
+  const d = dt(v);
   return kernel(
     'batchnorm.bwd_apply',
-    { training: v.training, act },
-    [r('gy'), r('x'), r('mean'), r('var_'), r('wt'), r('bs'), r('gw'), r('gb'), w('gx')],
+    { training: v.training, act, dtype: v.dtype },
+    [r('gy', d), r('x', d), r('mean'), r('var_'), r('wt'), r('bs'), r('gw'), r('gb'), w('gx', d)],
     planeRun(
       `  let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
@@ -183,9 +196,9 @@ export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation }): 
   let gbm = gb[c] / m;
   let gwm = gw[c] / m;
   let gyb = p.gyoff + n * p.gybs + c * p.HW;`,
-      `let xv = x[p.xoff + i];
-    ${gradAtZ(act, 'gy[gyb + h]', 'xv')}
-    ${v.training ? 'gx[i] = wc * inv * (g - gbm - (xv - mu) * inv * gwm);' : 'gx[i] = g * wc * inv;'}`,
+      `let xv = f32(x[p.xoff + i]);
+    ${gradAtZ(act, 'f32(gy[gyb + h])', 'xv')}
+    gx[i] = ${d}(${v.training ? 'wc * inv * (g - gbm - (xv - mu) * inv * gwm)' : 'g * wc * inv'});`,
     ),
     SILU,
   );

@@ -11,6 +11,9 @@
 //          p −= lr/(1−β1^t) · m / (√(v̂max)/√(1−β2^t) + eps)
 //   ema:   e = d·e + (1 − d)·x
 // The gradient scale s is read from a one-element buffer written by `clip`, so a step needs no read-back.
+// Loss scaling (mixed precision): `clip` also unscales (s includes 1/S for the loss scale S), and when the
+// scaled gradients overflowed (Σ g² is inf or NaN) it writes s = −1, which makes sgd/adamw skip the step; it
+// then updates S in place as torch.cuda.amp.GradScaler does (halve on overflow, double after `growth` good steps).
 import { type Access, type KernelSource, type ParamField, bindingDecls, computeEntry, paramsLayout, variantKey } from './common';
 
 export const OPT_WG = 64;
@@ -104,12 +107,12 @@ function body(v: MultiVariant): string {
       const [a, b] = SPECS[v.kind].perSlot.map((x) => x.name);
       const update =
         v.kind === 'sgd'
-          ? `let d = y * scale[0] + p.wd * x;
+          ? `let d = y * sc + p.wd * x;
   let bb = select(p.momentum * buf[j] + d, d, p.first != 0u);
   buf[j] = bb;
   let r = x - p.lr * ${v.nesterov ? '(d + p.momentum * bb)' : 'bb'};`
           : v.kind === 'adamw'
-            ? `let gr = y * scale[0];
+            ? `let gr = y * sc;
   let x1 = x * (1.0 - p.lr * p.wd);
   let mi = p.beta1 * m[j] + (1.0 - p.beta1) * gr;
   let vi = p.beta2 * v[j] + (1.0 - p.beta2) * gr * gr;
@@ -125,6 +128,7 @@ function body(v: MultiVariant): string {
   var y = 0.0;
   ${perSlot(K, (k) => `x = ${a}${k}[i]; y = ${b}${k}[i];`)}
   ${SPECS[v.kind].stateOffset ? 'let j = o + i;' : ''}
+  ${v.kind === 'ema' ? '' : 'let sc = scale[0];\n  if (sc < 0.0) { return; } // overflowed under loss scaling: skip the step'}
   ${update}
   ${perSlot(K, (k) => `${a}${k}[i] = r;`)}`;
     }
@@ -163,14 +167,37 @@ ${computeEntry([OPT_WG, 1, 1])} {
 const CLIP_PARAMS: ParamField[] = [
   { name: 'count', type: 'u32' },
   { name: 'maxNorm', type: 'f32' },
+  { name: 'growth', type: 'f32' },
 ];
 
-/** The clip factor from the sumsq partials (`count` of them). */
-export function clipFactorKernel(): KernelSource {
+/**
+ * The clip factor from the sumsq partials (`count` of them); with `lossScale`, also the unscaling, the overflow
+ * check and the update of the loss-scale state ls = [S, good steps] (see the header).
+ */
+export function clipFactorKernel(v: { lossScale?: boolean } = {}): KernelSource {
   const decls = [
     { name: 'partials', access: 'read' as const, type: 'f32' },
     { name: 'scale', access: 'write' as const, type: 'f32' },
+    ...(v.lossScale ? [{ name: 'ls', access: 'write' as const, type: 'f32' }] : []),
   ];
+  const finish = v.lossScale
+    ? `  if (lid == 0u) {
+    let S = ls[0];
+    let tot = sh[0];
+    // inf or NaN, told by the exponent bits (float comparisons may be compiled as if NaN never occurs)
+    if ((bitcast<u32>(tot) & 0x7f800000u) == 0x7f800000u) {
+      scale[0] = -1.0;
+      ls[0] = max(S * 0.5, 1.0);
+      ls[1] = 0.0;
+    } else {
+      scale[0] = min(p.maxNorm / (sqrt(tot) / S + 1e-6), 1.0) / S;
+      let good = ls[1] + 1.0;
+      let grow = good >= p.growth;
+      ls[0] = select(S, min(S * 2.0, 16777216.0), grow);
+      ls[1] = select(good, 0.0, grow);
+    }
+  }`
+    : '  if (lid == 0u) { scale[0] = min(p.maxNorm / (sqrt(sh[0]) + 1e-6), 1.0); }';
   const code = `${paramsLayout(CLIP_PARAMS).wgsl}
 ${bindingDecls(decls, true)}
 var<workgroup> sh: array<f32, ${CLIP_WG}>;
@@ -183,8 +210,9 @@ ${computeEntry([CLIP_WG, 1, 1])} {
     if (lid < st) { sh[lid] = sh[lid] + sh[lid + st]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { scale[0] = min(p.maxNorm / (sqrt(sh[0]) + 1e-6), 1.0); }
+${finish}
 }
 `;
-  return { name: 'optim.clip', key: 'optim.clip', code, workgroupSize: [CLIP_WG, 1, 1], bindings: decls.map((d) => d.access), params: CLIP_PARAMS };
+  const key = v.lossScale ? 'optim.clip.lossScale' : 'optim.clip';
+  return { name: 'optim.clip', key, code, workgroupSize: [CLIP_WG, 1, 1], bindings: decls.map((d) => d.access), params: CLIP_PARAMS };
 }

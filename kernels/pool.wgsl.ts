@@ -70,16 +70,17 @@ export function maxPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
   idx[i] = f32(k);`, dtype);
 }
 
-export function maxPoolBwdKernel(): KernelSource {
-  return kernel('pool.max.bwd', {}, [{ name: 'gy', access: 'read', type: 'f32' }, { name: 'idx', access: 'read', type: 'f32' }, { name: 'gx', access: 'write', type: 'f32' }], `${inIndex}
+/** Backward kernels take the storage type of gy and gx (f16 in mixed-precision training); sums are f32. */
+export function maxPoolBwdKernel(dtype: DType = 'f32'): KernelSource {
+  return kernel('pool.max.bwd', dtype === 'f32' ? {} : { dtype }, [{ name: 'gy', access: 'read', type: dtype }, { name: 'idx', access: 'read', type: 'f32' }, { name: 'gx', access: 'write', type: dtype }], `${inIndex}
   let me = f32(u32(iy) * p.W + u32(ix));
   for (var oy = oy0; oy < oy1; oy++) {
     for (var ox = ox0; ox < ox1; ox++) {
       let o = gb + oy * p.OW + ox;
-      if (idx[o] == me) { acc += gy[o]; }
+      if (idx[o] == me) { acc += f32(gy[o]); }
     }
   }
-  gx[i] = acc;`);
+  gx[i] = ${dtype}(acc);`, dtype);
 }
 
 export function avgPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
@@ -97,12 +98,12 @@ export function avgPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
   y[i] = ${dtype}(s / divisor(oy, ox));`, dtype);
 }
 
-export function avgPoolBwdKernel(): KernelSource {
-  return kernel('pool.avg.bwd', {}, [{ name: 'gy', access: 'read', type: 'f32' }, { name: 'gx', access: 'write', type: 'f32' }], `${inIndex}
+export function avgPoolBwdKernel(dtype: DType = 'f32'): KernelSource {
+  return kernel('pool.avg.bwd', dtype === 'f32' ? {} : { dtype }, [{ name: 'gy', access: 'read', type: dtype }, { name: 'gx', access: 'write', type: dtype }], `${inIndex}
   for (var oy = oy0; oy < oy1; oy++) {
     for (var ox = ox0; ox < ox1; ox++) {
-      acc += gy[gb + oy * p.OW + ox] / divisor(oy, ox);
+      acc += f32(gy[gb + oy * p.OW + ox]) / divisor(oy, ox);
     }
   }
-  gx[i] = acc;`);
+  gx[i] = ${dtype}(acc);`, dtype);
 }

@@ -29,9 +29,10 @@ ${computeEntry([UP_WG, 1, 1])} {
   return { name: 'upsample.fwd', key: dtype === 'f32' ? 'upsample.fwd' : `upsample.fwd.${dtype}`, code, workgroupSize: [UP_WG, 1, 1], bindings: ['read', 'write'], params: PARAMS };
 }
 
-export function upsampleBwdKernel(): KernelSource {
-  const code = `${paramsLayout(PARAMS).wgsl}
-${bindingDecls([{ name: 'gy', access: 'read', type: 'f32' }, { name: 'gx', access: 'write', type: 'f32' }], true)}
+/** Sums in f32; gy and gx share one storage type (f16 in mixed-precision training). */
+export function upsampleBwdKernel(dtype: DType = 'f32'): KernelSource {
+  const code = `${enableF16(dtype)}${paramsLayout(PARAMS).wgsl}
+${bindingDecls([{ name: 'gy', access: 'read', type: dtype }, { name: 'gx', access: 'write', type: dtype }], true)}
 ${SRC}
 ${computeEntry([UP_WG, 1, 1])} {
   let i = ${flatIndex(UP_WG)};
@@ -48,11 +49,11 @@ ${computeEntry([UP_WG, 1, 1])} {
   for (var oy = oy0; oy < oy1; oy++) {
     if (src(oy, p.scaleH, p.H) != iy) { continue; }
     for (var ox = ox0; ox < ox1; ox++) {
-      if (src(ox, p.scaleW, p.W) == ix) { acc += gy[(plane * p.OH + oy) * p.OW + ox]; }
+      if (src(ox, p.scaleW, p.W) == ix) { acc += f32(gy[(plane * p.OH + oy) * p.OW + ox]); }
     }
   }
-  gx[i] = acc;
+  gx[i] = ${dtype}(acc);
 }
 `;
-  return { name: 'upsample.bwd', key: 'upsample.bwd', code, workgroupSize: [UP_WG, 1, 1], bindings: ['read', 'write'], params: PARAMS };
+  return { name: 'upsample.bwd', key: dtype === 'f32' ? 'upsample.bwd' : `upsample.bwd.${dtype}`, code, workgroupSize: [UP_WG, 1, 1], bindings: ['read', 'write'], params: PARAMS };
 }

@@ -2,7 +2,7 @@
 // official model constructor sets them) and Conv = conv (no bias) → BN → SiLU.
 import type { Device } from '../engine/device';
 import type { Tensor } from '../engine/tensor';
-import { batchNorm2d, contiguous, conv2d, relu, silu } from '../engine/ops';
+import { batchNorm2d, cast, contiguous, conv2d, relu, silu } from '../engine/ops';
 import { type Init, type Value, Block, Module, one } from './module';
 
 /** PyTorch's default conv init (kaiming_uniform with a = √5): U(−1/√fan_in, 1/√fan_in), same for the bias. */
@@ -73,13 +73,20 @@ export class Conv2d extends Block {
 
   forward(v: Value, activation: 'none' | 'silu' = 'none'): Tensor {
     const x = one(v, 'Conv2d');
-    return conv2d(x, this.weight, this.bias, {
+    // mixed precision: f32 master weights meet f16 activations through a cast (its backward widens the gradient)
+    const w = this.weight.dtype === x.dtype ? this.weight : cast(this.weight, x.dtype);
+    const b = this.bias && this.bias.dtype !== x.dtype ? cast(this.bias, x.dtype) : this.bias;
+    const y = conv2d(x, w, b, {
       stride: this.stride,
       padding: this.padding,
       dilation: this.dilation,
       groups: this.groups,
       activation,
     });
+    // the casts can go now: the graph keeps what backward() needs
+    if (w !== this.weight) w.dispose();
+    if (b && b !== this.bias) b.dispose();
+    return y;
   }
 }
 

@@ -96,10 +96,34 @@ export class DetectionModel extends Module {
     return this.namedParameters().next().value![1].dtype;
   }
 
-  /** Inputs of another dtype are cast to the model's; levels come out in the model's dtype, decoded `y` in f32. */
+  private mixed = false;
+
+  /**
+   * Mixed-precision training: activations (and their gradients) in f16, weights kept in f32 as master copies and
+   * cast to f16 where a conv uses them (their gradients come back in f32); BatchNorm statistics and parameters
+   * stay f32 and the loss runs in f32. Pair it with loss scaling (the Trainer's `mixedPrecision` option does
+   * both). Needs shader-f16 and f32 weights.
+   */
+  setMixedPrecision(on: boolean): this {
+    if (on && !this.device.features.f16) {
+      throw new OpError('DetectionModel.setMixedPrecision', "mixed precision needs the shader-f16 feature, which this device does not have; train in f32");
+    }
+    if (on && this.dtype !== 'f32') throw new OpError('DetectionModel.setMixedPrecision', `needs f32 master weights, the model's are ${this.dtype} (fused for f16 inference)`);
+    this.mixed = on;
+    return this;
+  }
+
+  get mixedPrecision(): boolean {
+    return this.mixed;
+  }
+
+  /**
+   * Inputs of another dtype are cast to the model's (f16 under mixed precision); levels come out in that dtype,
+   * decoded `y` in f32.
+   */
   forward(input: Tensor): ModelOutput {
     input.assertAlive('DetectionModel.forward', 'input');
-    const dtype = this.dtype;
+    const dtype = this.mixed ? 'f16' : this.dtype;
     const x = input.dtype === dtype ? input : cast(input, dtype);
     const [, C, H, W] = x.shape;
     if (x.rank !== 4 || C !== this.inputChannels || H % this.maxStride !== 0 || W % this.maxStride !== 0) {

@@ -2,6 +2,7 @@
 // accumulation to the nominal batch 64, SGD/AdamW over the official groups, grad-norm clipping at 10, EMA,
 // per-epoch LR schedule, close-mosaic for the last epochs, validation of the EMA model. One loop for every
 // front end: the CLI's progress bars and the demo page's charts subscribe to its events.
+import { GradScaler } from './optim/grad-scaler';
 import type { TileSearchOptions } from '../engine/tile-search';
 import { tensor, tidy } from '../engine/tensor';
 import type { DetectionModel } from '../models/yolo';
@@ -34,6 +35,13 @@ export interface TrainerOptions {
    * the device was created with tileSearch; see Device.tiles).
    */
   readonly onTileSearch?: TileSearchOptions['onProgress'];
+  /**
+   * Mixed precision: f16 activations with f32 master weights (DetectionModel.setMixedPrecision) and dynamic loss
+   * scaling (GradScaler). Needs shader-f16.
+   */
+  readonly mixedPrecision?: boolean;
+  /** Loss scale mixed precision starts from (default 2^16, as PyTorch; it adapts on overflow). */
+  readonly initialLossScale?: number;
 }
 
 export interface StepEvent {
@@ -81,7 +89,14 @@ export class Trainer {
     this.schedule = options.schedule ?? 'linear';
     this.optimizer = new Optimizer(model, { name: options.optimizer ?? 'SGD', lr: options.hyp.lr0, momentum: options.hyp.momentum, weightDecay: nb.weightDecay });
     this.ema = new ModelEMA(model);
+    if (options.mixedPrecision) {
+      model.setMixedPrecision(true);
+      this.scaler = new GradScaler(model.device, { initScale: options.initialLossScale });
+    }
   }
+
+  /** The loss scaler of mixed-precision training (null in f32). */
+  readonly scaler: GradScaler | null = null;
 
   onStep(fn: Listener<StepEvent>): () => void {
     this.stepListeners.add(fn);
@@ -170,9 +185,9 @@ export class Trainer {
         const items = tidy(dev, () => {
           const out = this.model.forward(tensor(dev, batch.images, batch.shape));
           const { loss, items } = detectionLoss(out, batch.targets, this.model.head.strides, this.model.nc);
-          loss.backward();
+          (this.scaler ? this.scaler.scale(loss) : loss).backward();
           if (stepNow) {
-            this.optimizer.step();
+            this.optimizer.step(this.scaler);
             this.optimizer.zeroGrad();
             this.ema.update(this.model);
           }
@@ -207,5 +222,6 @@ export class Trainer {
   dispose(): void {
     this.optimizer.dispose();
     this.ema.dispose();
+    this.scaler?.dispose();
   }
 }

@@ -37,7 +37,9 @@ export function batchNorm2d(
       throw new OpError('batchNorm2d', `weight, bias and running stats must have shape [${C}] for input ${fmtShape(x.shape)}, got ${fmtShape(t.shape)}`);
     }
   }
-  checkF32('batchNorm2d', [x, ...per.filter((t): t is Tensor => t !== null)]);
+  // x may be f16 (mixed-precision training: f16 activations); statistics and parameters are f32
+  checkF32('batchNorm2d', per.filter((t): t is Tensor => t !== null));
+  const dtype = x.dtype;
   if ((runningMean === null) !== (runningVar === null)) throw new OpError('batchNorm2d', 'give both running statistics or neither');
   if (!o.training && !runningMean) throw new OpError('batchNorm2d', 'eval mode needs running statistics');
   for (const t of [runningMean, runningVar]) {
@@ -63,7 +65,7 @@ export function batchNorm2d(
     variance = empty(dev, [C], 'f32', 'batchNorm2d');
     const update = runningMean !== null;
     dev.dispatch(
-      bnStatsKernel({ update }),
+      bnStatsKernel({ update, dtype }),
       [xd.storage.buf, mean.storage.buf, variance.storage.buf, ...(update ? [runningMean!.storage.buf, runningVar!.storage.buf] : [])],
       params,
       [C, 1, 1],
@@ -73,11 +75,11 @@ export function batchNorm2d(
     mean = copy(runningMean!);
     variance = copy(runningVar!);
   }
-  const y = empty(dev, x.shape, 'f32', 'batchNorm2d');
+  const y = empty(dev, x.shape, dtype, 'batchNorm2d');
   // the elementwise kernels take a run of BN_RUN values of one plane per invocation
   const runs = N * C * Math.ceil((H * W) / BN_RUN);
   const act = o.activation ?? 'none';
-  dev.dispatch(bnApplyKernel({ act }), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(runs, BN_WG));
+  dev.dispatch(bnApplyKernel({ act, dtype }), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(runs, BN_WG));
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs]) => {
     // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
@@ -86,12 +88,12 @@ export function batchNorm2d(
     const gw = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const gb = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const p = { ...params, xoff: xs.offset, gyoff: gyd.offset, gybs: N > 1 ? gyd.strides[0] : 0 };
-    dev.dispatch(bnBwdReduceKernel({ act }), [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf], p, [C, 1, 1]);
+    dev.dispatch(bnBwdReduceKernel({ act, dtype }), [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf], p, [C, 1, 1]);
     let gx: Tensor | null = null;
     if (x.requiresGrad) {
-      gx = empty(dev, x.shape, 'f32', 'batchNorm2d.grad');
+      gx = empty(dev, x.shape, dtype, 'batchNorm2d.grad');
       dev.dispatch(
-        bnBwdApplyKernel({ training: o.training, act }),
+        bnBwdApplyKernel({ training: o.training, act, dtype }),
         [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf, gx.storage.buf],
         p,
         dev.grid1d(runs, BN_WG),

@@ -16,6 +16,7 @@ import { checkFloat } from './run';
 import type { DType } from '../../kernels/common';
 import { copy, denseFromStart } from './layout';
 import { sum } from './reduce';
+import { pointwise } from './run';
 import { type MatmulTune, matmulDispatch } from './matmul';
 
 export interface Conv2dOptions {
@@ -210,7 +211,16 @@ function phaseTaps(r: number, s: number, K: number, p: number): { k0: number; J:
  */
 function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dev = gy.device;
-  if ((g.sh > 1 || g.sw > 1) && (g.dh > 1 || g.dw > 1)) return convDgradGather(gy, w, g);
+  const dtype = gy.dtype;
+  if ((g.sh > 1 || g.sw > 1) && (g.dh > 1 || g.dw > 1)) {
+    if (dtype === 'f32') return convDgradGather(gy, w, g);
+    // the gather kernel is f32-only: widen, compute, narrow (strided and dilated at once is rare)
+    const [gy32, w32] = [gy, w].map((t) => pointwise({ op: 'cast', expr: 'a0', inputs: [t], shape: t.shape, outDtype: 'f32' }));
+    const gx32 = convDgradGather(gy32, w32, g);
+    const gx = pointwise({ op: 'cast', expr: 'a0', inputs: [gx32], shape: gx32.shape, outDtype: dtype });
+    [gy32, w32, gx32].forEach((t) => t.dispose());
+    return gx;
+  }
   const cpg = g.C / g.groups;
   const opg = g.O / g.groups;
   const gyd = denseFromStart(gy);
@@ -225,12 +235,12 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     }
   }
   // a kernel smaller than the stride leaves some phases without taps: their pixels get no gradient
-  const gx = phases.every((ph) => ph.th.J > 0 && ph.tw.J > 0) ? empty(dev, [g.N, g.C, g.H, g.W], 'f32', 'conv2d.dgrad') : zeros(dev, [g.N, g.C, g.H, g.W]);
+  const gx = phases.every((ph) => ph.th.J > 0 && ph.tw.J > 0) ? empty(dev, [g.N, g.C, g.H, g.W], dtype, 'conv2d.dgrad') : zeros(dev, [g.N, g.C, g.H, g.W], dtype);
   for (const { ry, rx, th, tw } of phases) {
     if (th.J === 0 || tw.J === 0) continue;
-    const wt = empty(dev, [g.C, opg, th.J, tw.J], 'f32', 'conv2d.dgrad');
+    const wt = empty(dev, [g.C, opg, th.J, tw.J], dtype, 'conv2d.dgrad');
     dev.dispatch(
-      flipWeightKernel(),
+      flipWeightKernel(dtype),
       [wd.storage.buf, wt.storage.buf],
       { O: g.O, cpg, opg, KH: g.KH, KW: g.KW, k0h: th.k0, k0w: tw.k0, sh: g.sh, sw: g.sw, JH: th.J, JW: tw.J },
       dev.grid1d(wt.size, FLIP_WG),
@@ -294,15 +304,15 @@ const divisorAtMost = (n: number, cap: number): number => {
  * Rule and candidates of the weight-gradient schedule, resolved by the device's tile search. Rule: the planned
  * schedule below (measured on lavapipe); a dense 1×1 may instead run on the subgroup matmul.
  */
-function wgradTiles(dev: Device, g: ConvGeometry, matmulOk: boolean): WgradTune {
+function wgradTiles(dev: Device, g: ConvGeometry, matmulOk: boolean, dtype: DType): WgradTune {
   if (dev.compactKernels) return {};
   const rule: WgradTune = {};
   const candidates: WgradTune[] = [rule, { B: 16 }, { R: 1, B: 16 }, { target: 256 }];
   if (matmulOk) candidates.push({ mm: { TM: 4, TN: 16 } }, { mm: { TM: 2, TN: 32 } });
-  const key = `conv2d.wgrad ${g.N}x${g.C}x${g.H}x${g.W}>${g.O}x${g.OH}x${g.OW} k${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups}`;
+  const key = `conv2d.wgrad ${g.N}x${g.C}x${g.H}x${g.W}>${g.O}x${g.OH}x${g.OW} k${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups} ${dtype}`;
   return dev.tiles.choose(key, rule, candidates, () => {
-    const x = empty(dev, [g.N, g.C, g.H, g.W], 'f32', 'conv2d.tile-search');
-    const gy = empty(dev, [g.N, g.O, g.OH, g.OW], 'f32', 'conv2d.tile-search');
+    const x = empty(dev, [g.N, g.C, g.H, g.W], dtype, 'conv2d.tile-search');
+    const gy = empty(dev, [g.N, g.O, g.OH, g.OW], dtype, 'conv2d.tile-search');
     return {
       run: (choice: WgradTune) => convWgrad(gy, x, g, choice).dispose(),
       dispose: () => [x, gy].forEach((t) => t.dispose()),
@@ -316,8 +326,9 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   // A 1×1, stride-1, unpadded conv pairs the whole plane column for column: one long row per image.
   const flat = g0.KH === 1 && g0.KW === 1 && g0.sh === 1 && g0.sw === 1 && g0.ph === 0 && g0.pw === 0;
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
-  const matmulOk = flat && g.groups === 1 && dev.subgroupMinSize >= 4;
-  tune ??= wgradTiles(dev, g0, matmulOk);
+  const dtype = gy.dtype;
+  const matmulOk = flat && g.groups === 1 && dev.subgroupMinSize >= 4 && dtype === 'f32';
+  tune ??= wgradTiles(dev, g0, matmulOk, dtype);
   if (matmulOk && tune.mm) {
     // gw[O×C] = Σ_n gy[n][O×HW] · x[n]ᵀ[HW×C]: one product per image, then the sum over the batch
     const gyd = denseFromStart(gy);
@@ -360,7 +371,7 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   const unit = Math.max(SG, 4);
   const WG = tune.WG ?? Math.ceil(lanes / Math.ceil(lanes / 64) / unit) * unit;
   const ocb = Math.ceil(lanes / WG);
-  const variant = { KW: g.KW, SW: g.sw, DW: g.dw, PW: g.pw, R, TO, TC, B, SG, WG };
+  const variant = { KW: g.KW, SW: g.sw, DW: g.dw, PW: g.pw, R, TO, TC, B, SG, WG, ...(dtype === 'f16' ? { dtype } : {}) };
   const khb = g.KH / R;
   const nct = cpg / TC;
   const rows = g.N * g.OH;
@@ -386,8 +397,11 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   );
   release(gyd, gy);
   release(xd, x);
-  if (splits === 1) return part;
-  const gw = sum(part, 0);
-  part.dispose();
-  return gw;
+  const gw = splits === 1 ? part : sum(part, 0);
+  if (gw !== part) part.dispose();
+  if (dtype === 'f32') return gw;
+  // f16 weights (mixed precision) get their gradient in f16, summed in f32 first
+  const gw16 = pointwise({ op: 'cast', expr: 'a0', inputs: [gw], shape: gw.shape, outDtype: dtype });
+  gw.dispose();
+  return gw16;
 }

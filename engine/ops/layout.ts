@@ -91,7 +91,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const shape = x.shape.map((d, i) => (i === a ? end - start : d));
   const y = view(x, shape, x.strides, x.offset + start * x.strides[a]);
   return record(y, 'slice', [x], [], (gy) => {
-    const gx = zeros(gy.device, x.shape);
+    const gx = zeros(gy.device, x.shape, x.dtype);
     const region = view(gx, shape, gx.strides, start * gx.strides[a]);
     pointwise({ op: 'slice.grad', expr: 'a0', inputs: [gy], shape, into: region });
     region.dispose();

@@ -46,8 +46,8 @@ export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
   if (xd !== x) xd.dispose();
   const out = record(y, 'maxPool2d', [x], [idx], (gy, [ids]) => {
     const gyd = denseFromStart(gy);
-    const gx = empty(dev, x.shape, 'f32', 'maxPool2d.grad');
-    dev.dispatch(maxPoolBwdKernel(), [gyd.storage.buf, ids.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
+    const gx = empty(dev, x.shape, dtype, 'maxPool2d.grad');
+    dev.dispatch(maxPoolBwdKernel(dtype), [gyd.storage.buf, ids.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });
@@ -64,8 +64,8 @@ export function avgPool2d(x: Tensor, o: AvgPoolOptions): Tensor {
   if (xd !== x) xd.dispose();
   return record(y, 'avgPool2d', [x], [], (gy) => {
     const gyd = denseFromStart(gy);
-    const gx = empty(dev, x.shape, 'f32', 'avgPool2d.grad');
-    dev.dispatch(avgPoolBwdKernel(), [gyd.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
+    const gx = empty(dev, x.shape, dtype, 'avgPool2d.grad');
+    dev.dispatch(avgPoolBwdKernel(dtype), [gyd.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });

@@ -5,7 +5,7 @@ import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Shape, normAxes, normAxis, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
-import { checkF32 } from './run';
+import { checkF32, checkFloat, pointwise } from './run';
 import { copy, denseFromStart, expand, permute, reshape } from './layout';
 import { exp, mul, scale, sub } from './elementwise';
 
@@ -90,14 +90,19 @@ function broadcastBack(gy: Tensor, shape: Shape, axes: readonly number[]): Tenso
 
 export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   x.assertAlive('sum');
-  checkF32('sum', [x]);
+  checkFloat('sum', [x]);
   const ax = normAxes('sum', axes, x.rank);
   let y: Tensor;
   if (ax.length === 0) y = copy(x);
   else {
-    const r = reduceAxes('sum', x, ax);
-    y = keepdim ? reshape(r, keptShape(x.shape, ax)) : r;
-    if (y !== r) r.dispose();
+    // f16 input (mixed-precision gradients): summed in f32, the result stored back in f16
+    const xf = x.dtype === 'f32' ? x : pointwise({ op: 'cast', expr: 'a0', inputs: [x], shape: x.shape, outDtype: 'f32' });
+    const r = reduceAxes('sum', xf, ax);
+    if (xf !== x) xf.dispose();
+    const rd = x.dtype === 'f32' ? r : pointwise({ op: 'cast', expr: 'a0', inputs: [r], shape: r.shape, outDtype: x.dtype });
+    if (rd !== r) r.dispose();
+    y = keepdim ? reshape(rd, keptShape(x.shape, ax)) : rd;
+    if (y !== rd) rd.dispose();
   }
   return record(y, 'sum', [x], [], (gy) => [broadcastBack(gy, x.shape, ax)]);
 }

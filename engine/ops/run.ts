@@ -14,6 +14,7 @@ export interface PointwiseCall {
   readonly shape: Shape;
   readonly s0?: number;
   readonly s1?: number;
+  /** Default: the inputs' dtype when they share one (so gradients of f16 tensors come out f16), else f32. */
   readonly outDtype?: DType;
   /** Write into this (possibly strided) view instead of a new tensor. */
   readonly into?: Tensor;
@@ -25,16 +26,12 @@ export function checkF32(op: string, ts: readonly Tensor[]): void {
   }
 }
 
-/**
- * Ops that run in f32 or f16: all tensors share one dtype, returned. f16 is forward-only (the backward kernels are
- * f32), so an f16 op that would record a graph is refused rather than given wrong gradients.
- */
+/** Ops that run in f32 or f16 (forward and backward): all tensors share one dtype, returned. */
 export function checkFloat(op: string, ts: readonly Tensor[]): DType {
   const d = ts[0].dtype;
   for (const t of ts) {
     if (t.dtype !== d) throw new OpError(op, `mixes ${d} and ${t.dtype} tensors (${ts.map((u) => `${u.dtype} ${fmtShape(u.shape)}`).join(', ')}); cast() them to one dtype`);
   }
-  if (d === 'f16' && needsGrad(ts)) throw new OpError(op, 'f16 tensors are inference-only: run under noGrad() or detach() the inputs');
   return d;
 }
 
@@ -42,7 +39,8 @@ export function checkFloat(op: string, ts: readonly Tensor[]): DType {
 export function pointwise(c: PointwiseCall): Tensor {
   c.inputs.forEach((t, i) => t.assertAlive(c.op, `input ${i}`));
   const dev = c.inputs[0]?.device ?? c.into!.device;
-  const out = c.into ?? empty(dev, c.shape, c.outDtype ?? 'f32', c.op);
+  const common = c.inputs.length > 0 && c.inputs.every((t) => t.dtype === c.inputs[0].dtype) ? c.inputs[0].dtype : 'f32';
+  const out = c.into ?? empty(dev, c.shape, c.outDtype ?? common, c.op);
   const n = numel(c.shape);
   if (n === 0) return out;
   const dense = (t: Tensor): boolean => t.offset === 0 && isContiguous(t.shape, t.strides) && sameShape(t.shape, c.shape);

@@ -39,8 +39,8 @@ export function upsampleNearest(x: Tensor, o: UpsampleOptions): Tensor {
   if (xd !== x) xd.dispose();
   return record(y, 'upsampleNearest', [x], [], (gy) => {
     const gyd = denseFromStart(gy);
-    const gx = empty(dev, x.shape, 'f32', 'upsampleNearest.grad');
-    dev.dispatch(upsampleBwdKernel(), [gyd.storage.buf, gx.storage.buf], { ...params, xoff: 0 }, dev.grid1d(x.size, UP_WG));
+    const gx = empty(dev, x.shape, dtype, 'upsampleNearest.grad');
+    dev.dispatch(upsampleBwdKernel(dtype), [gyd.storage.buf, gx.storage.buf], { ...params, xoff: 0 }, dev.grid1d(x.size, UP_WG));
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });

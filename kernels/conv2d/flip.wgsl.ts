@@ -2,17 +2,17 @@
 // For stride 1 (k0 = 0, J = K) that is the whole kernel flipped and transposed, and the input gradient is a
 // forward conv of the output gradient with it. For stride s the input pixels with one residue (ry, rx) mod s
 // are reached only by the taps k ≡ k0 (mod s): each such phase is a stride-1 conv with this sub-kernel.
-import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout } from '../common';
+import { type DType, type KernelSource, type ParamField, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout } from '../common';
 
 const WG = 64;
 const PARAMS: ParamField[] = ['O', 'cpg', 'opg', 'KH', 'KW', 'k0h', 'k0w', 'sh', 'sw', 'JH', 'JW'].map((name) => ({ name, type: 'u32' }) as ParamField);
 
-export function flipWeightKernel(): KernelSource {
+export function flipWeightKernel(dtype: DType = 'f32'): KernelSource {
   const decls = [
-    { name: 'W', access: 'read' as const, type: 'f32' },
-    { name: 'Wt', access: 'write' as const, type: 'f32' },
+    { name: 'W', access: 'read' as const, type: dtype },
+    { name: 'Wt', access: 'write' as const, type: dtype },
   ];
-  const code = `${paramsLayout(PARAMS).wgsl}
+  const code = `${enableF16(dtype)}${paramsLayout(PARAMS).wgsl}
 ${bindingDecls(decls, true)}
 ${computeEntry([WG, 1, 1])} {
   let i = ${flatIndex(WG)};
@@ -30,6 +30,6 @@ ${computeEntry([WG, 1, 1])} {
   Wt[i] = W[(((g * p.opg + oj) * p.cpg + ci) * p.KH + kh) * p.KW + kw];
 }
 `;
-  return { name: 'conv2d.flip', key: 'conv2d.flip', code, workgroupSize: [WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
+  return { name: 'conv2d.flip', key: `conv2d.flip.${dtype}`, code, workgroupSize: [WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
 }
 export const FLIP_WG = WG;

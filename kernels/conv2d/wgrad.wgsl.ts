@@ -14,7 +14,7 @@
 // Each accumulator is updated once per block with a balanced sum of SSA products (loop-carried writes are
 // masked, and fma() is a separate multiply and add). The (row, column block) steps are split across workgroups
 // when the weight alone gives too few; the splits' partial weights are summed afterwards.
-import { type KernelSource, type ParamField, bindingDecls, paramsLayout, variantKey } from '../common';
+import { type DType, type KernelSource, type ParamField, bindingDecls, enableF16, paramsLayout, variantKey } from '../common';
 
 export interface ConvWgradVariant {
   /** Kernel width, column stride, dilation and padding: the window layout is unrolled. */
@@ -34,6 +34,8 @@ export interface ConvWgradVariant {
   readonly SG: number;
   /** Invocations per workgroup (a multiple of SG): consecutive output-channel tiles of one group. */
   readonly WG: number;
+  /** Storage type of gy and x (default f32); the sums and the written gradient are f32. */
+  readonly dtype?: DType;
 }
 
 export const WGRAD_PARAMS: ParamField[] = [
@@ -65,11 +67,14 @@ function tree(terms: string[]): string {
 export function convWgradKernel(v: ConvWgradVariant): KernelSource {
   const { KW, SW, DW, PW, R, TO, TC, B, SG, WG } = v;
   if ((B * SW) % SG !== 0 || WG % SG !== 0) throw new Error(`conv2d.wgrad: B·SW=${B * SW} and WG=${WG} must be multiples of SG=${SG}`);
+  const st = v.dtype ?? 'f32';
   const bindings = [
-    { name: 'GY', access: 'read' as const, type: 'f32' },
-    { name: 'X', access: 'read' as const, type: 'f32' },
+    { name: 'GY', access: 'read' as const, type: st },
+    { name: 'X', access: 'read' as const, type: st },
     { name: 'GW', access: 'write' as const, type: 'f32' },
   ];
+  // loads widen f16 operands to f32
+  const ld = (e: string): string => (st === 'f32' ? e : `f32(${e})`);
   const range = (n: number): number[] => [...Array(n).keys()];
   const J = range(TO);
   const Cs = range(TC);
@@ -88,14 +93,14 @@ export function convWgradKernel(v: ConvWgradVariant): KernelSource {
 
   const body: string[] = [];
   for (const j of J) {
-    for (let i = 0; i < B; i++) body.push(`    let g${j}_${i} = select(0.0, GY[gr${j} + min(ox0 + ${i}u, ow1)], ox0 + ${i}u < p.OW);`);
+    for (let i = 0; i < B; i++) body.push(`    let g${j}_${i} = select(0.0, ${ld(`GY[gr${j} + min(ox0 + ${i}u, ow1)]`)}, ox0 + ${i}u < p.OW);`);
   }
   for (const c of Cs) {
     for (const r of Rs) {
       for (let k = 0; k < chunks; k++) {
         const col = SG > 1 ? `ix0 + ${k * SG}u + sl` : `ix0 + ${k}u`;
         body.push(`    let c${c}_${r}_${k} = ${col};`);
-        body.push(`    let x${c}_${r}_${k} = select(0.0, X[xr${c}_${r} + min(c${c}_${r}_${k}, iw1)], ok${r} && c${c}_${r}_${k} < p.W);`);
+        body.push(`    let x${c}_${r}_${k} = select(0.0, ${ld(`X[xr${c}_${r} + min(c${c}_${r}_${k}, iw1)]`)}, ok${r} && c${c}_${r}_${k} < p.W);`);
       }
       for (const kw of Ks) {
         for (const j of J) {
@@ -117,7 +122,7 @@ export function convWgradKernel(v: ConvWgradVariant): KernelSource {
   }
 
   const KK = `(p.KH * ${KW}u)`;
-  const code = `${SG > 1 ? 'enable subgroups;\n' : ''}${paramsLayout(WGRAD_PARAMS).wgsl}
+  const code = `${enableF16(st)}${SG > 1 ? 'enable subgroups;\n' : ''}${paramsLayout(WGRAD_PARAMS).wgsl}
 ${bindingDecls(bindings, true)}
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32${SG > 1 ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
@@ -154,7 +159,7 @@ ${Cs.map((c) => `    let xc${c} = p.xoff + (n * p.C + grp * p.cpg + cl0 + ${c}u)
     let ix0 = blk * ${QN}u;
 ${HALO > 0 ? `    if (blk == 0u || t == t0) {
       // a row or split starts: load the columns a previous block would have carried
-${J.flatMap((j) => range(HALO).map((h) => `      let hc${j}_${h} = i32(ox0) - ${HALO - h};\n      h${j}_${h} = select(0.0, GY[gr${j} + u32(clamp(hc${j}_${h}, 0, i32(ow1)))], hc${j}_${h} >= 0 && hc${j}_${h} < i32(p.OW));`)).join('\n')}
+${J.flatMap((j) => range(HALO).map((h) => `      let hc${j}_${h} = i32(ox0) - ${HALO - h};\n      h${j}_${h} = select(0.0, ${ld(`GY[gr${j} + u32(clamp(hc${j}_${h}, 0, i32(ow1)))]`)}, hc${j}_${h} >= 0 && hc${j}_${h} < i32(p.OW));`)).join('\n')}
     }` : ''}
 ${body.join('\n')}
   }

@@ -70,7 +70,7 @@ test('f16 tensors are rejected by f32-only ops with a hint to cast', () => {
   if (!dev.features.f16) return; // covered by the device test that declines shader-f16
   tidy(dev, () => {
     const h = tensor(dev, [1, 2], [2], { dtype: 'f16' });
-    // (elementwise, conv, pool, upsample and layout ops take f16 for inference; reductions and matmul do not)
-    expect(() => ops.sum(h)).toThrow(/^sum: expects float32 tensors, got f16 of shape \[2\]; cast\(\) it first/);
+    // (elementwise, conv, batch norm, pool, upsample, layout ops and sum take f16; softmax-like reductions and matmul do not)
+    expect(() => ops.logsumexp(h, 0)).toThrow(/^logsumexp: expects float32 tensors, got f16 of shape \[2\]; cast\(\) it first/);
   });
 });

@@ -3,7 +3,7 @@
 // foreground weighted by the target scores, each normalised by S = max(Σ target scores, 1). Dual-head models
 // weight the auxiliary branch 0.25; gains box 7.5, cls 0.5, dfl 1.5; the total is scaled by the batch size.
 import type { Device } from '../../engine/device';
-import { add, bceWithLogits, clamp, concat, div, logsumexp, mul, reshape, scale, slice, softmax, sub, sum } from '../../engine/ops';
+import { add, bceWithLogits, cast, clamp, concat, div, logsumexp, mul, reshape, scale, slice, softmax, sub, sum } from '../../engine/ops';
 import { type Tensor, tensor } from '../../engine/tensor';
 import { OpError, fmtShape } from '../../engine/errors';
 import type { ModelOutput } from '../../models/yolo';
@@ -40,7 +40,9 @@ function branchTerms(levels: readonly Tensor[], strides: readonly number[], gt: 
   const anchors = tensor(dev, a.points, [1, 2, A]);
   const strideT = tensor(dev, a.strides, [1, 1, A]);
   const bins = tensor(dev, Float32Array.from({ length: REG_MAX }, (_, i) => i), [1, 1, REG_MAX, 1]);
-  const pred = concat(levels.map((l) => reshape(l, [B, no, -1])), 2); // (B, no, A)
+  const cat = concat(levels.map((l) => reshape(l, [B, no, -1])), 2); // (B, no, A)
+  // mixed-precision models hand over f16 levels: the loss runs in f32 (the cast's backward narrows the gradient)
+  const pred = cat.dtype === 'f32' ? cat : cast(cat, 'f32');
   const box4 = reshape(slice(pred, 1, 0, 4 * REG_MAX), [B, 4, REG_MAX, A]);
   const cls = slice(pred, 1, 4 * REG_MAX, no); // (B, nc, A)
   const dist = sum(mul(softmax(box4, 2), bins), 2); // (B, 4, A) expected ltrb

@@ -3,6 +3,7 @@
 // several parameters per dispatch (kernels/optim.wgsl.ts); the clip factor stays on the GPU, so a step records
 // work and never waits. Optimiser state lives in arenas (one buffer per state slot and arena) so that it costs
 // no binding per parameter; `state` hands out views of them.
+import type { GradScaler } from './grad-scaler';
 import { OPT_WG, clipFactorKernel } from '../../kernels/optim.wgsl';
 import type { Device } from '../../engine/device';
 import { type Tensor, empty, noGrad, view } from '../../engine/tensor';
@@ -102,10 +103,13 @@ export class Optimizer {
   /**
    * min(1, max / (‖g‖₂ + 1e-6)) over all gradients, as a (1) tensor (torch.nn.utils.clip_grad_norm_): partial
    * sums of squares (OPT_WG per workgroup), several gradients per dispatch, then one dispatch for the factor.
+   * Under loss scaling the factor also unscales, or is −1 (skip the step) when the scaled gradients overflowed,
+   * and the scaler's state is updated on the GPU.
    */
-  private clipFactor(grads: readonly Tensor[]): Tensor {
+  private clipFactor(grads: readonly Tensor[], scaler: GradScaler | null): Tensor {
     const dev = this.device;
-    if (!(this.maxGradNorm > 0) || grads.length === 0) return full(dev, [1], 1);
+    const clip = this.maxGradNorm > 0;
+    if ((!clip && !scaler) || grads.length === 0) return full(dev, [1], 1);
     const count = OPT_WG * grads.reduce((a, g) => a + workgroupsFor('sumsq', g.size), 0);
     const partials = empty(dev, [Math.max(count, 1)], 'f32', 'optimizer');
     let base = 0;
@@ -113,7 +117,12 @@ export class Optimizer {
       base += dispatchMulti(dev, 'sumsq', b.map((g) => ({ bufs: [g.storage.buf], n: g.size })), [partials.storage.buf], { base });
     }
     const factor = empty(dev, [1], 'f32', 'optimizer');
-    dev.dispatch(clipFactorKernel(), [partials.storage.buf, factor.storage.buf], { count, maxNorm: this.maxGradNorm }, [1, 1, 1]);
+    dev.dispatch(
+      clipFactorKernel({ lossScale: scaler !== null }),
+      [partials.storage.buf, factor.storage.buf, ...(scaler ? [scaler.state.storage.buf] : [])],
+      { count, maxNorm: clip ? this.maxGradNorm : 3e38, growth: scaler?.growthInterval ?? 0 },
+      [1, 1, 1],
+    );
     partials.dispose();
     return factor;
   }
@@ -180,13 +189,17 @@ export class Optimizer {
     this.issued.set(key, views);
   }
 
-  /** One update of every parameter with a gradient; gradients are left in place (call zeroGrad()). */
-  step(): void {
+  /**
+   * One update of every parameter with a gradient; gradients are left in place (call zeroGrad()). With a
+   * GradScaler (mixed precision), the gradients are those of scaler.scale(loss): they are unscaled, and the step
+   * is skipped (parameters and state untouched) when they overflowed; the scale adapts on the GPU.
+   */
+  step(scaler: GradScaler | null = null): void {
     const dev = this.device;
     noGrad(dev, () => {
       const live = this.live();
       const arenas = this.arenasFor(live);
-      const factor = this.clipFactor(live.map((x) => x.g)).keep();
+      const factor = this.clipFactor(live.map((x) => x.g), scaler).keep();
       this.lastClip?.dispose();
       this.lastClip = factor;
       const t = this.steps + 1;
