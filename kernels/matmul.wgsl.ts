@@ -22,6 +22,19 @@ const PARAMS: ParamField[] = [
   { name: 'boff', type: 'u32' },
 ];
 
+/** ao, bo: the offsets of `batch`'s A and B from the broadcast batch shape and the operands' batch strides. */
+const BATCH_OFFSETS = `  var rem = batch;
+  var ao = p.aoff;
+  var bo = p.boff;
+  for (var d = i32(p.brank) - 1; d >= 0; d--) {
+    let du = u32(d);
+    let s = ${at8('p.bshape', 'du')};
+    let c = rem % s;
+    rem = rem / s;
+    ao += c * ${at8('p.abst', 'du')};
+    bo += c * ${at8('p.bbst', 'du')};
+  }`;
+
 export function matmulKernel(): KernelSource {
   const bindings = [
     { name: 'A', access: 'read' as const, type: 'f32' },
@@ -38,17 +51,7 @@ ${computeEntry(MM_WG)} {
   let batch = gid.z;
   if (n0 >= p.N || m0 >= p.M) { return; }
   // batch offsets from the broadcast batch shape
-  var rem = batch;
-  var ao = p.aoff;
-  var bo = p.boff;
-  for (var d = i32(p.brank) - 1; d >= 0; d--) {
-    let du = u32(d);
-    let s = ${at8('p.bshape', 'du')};
-    let c = rem % s;
-    rem = rem / s;
-    ao += c * ${at8('p.abst', 'du')};
-    bo += c * ${at8('p.bbst', 'du')};
-  }
+${BATCH_OFFSETS}
   // clamp row/col indices so every load is in bounds; out-of-range results are never stored
 ${rows.map((i) => `  let am${i} = ao + min(m0 + ${i}u, p.M - 1u) * p.asm_;`).join('\n')}
 ${rows.map((j) => `  let bn${j} = bo + min(n0 + ${j}u, p.N - 1u) * p.bsn;`).join('\n')}
@@ -152,17 +155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let n0 = (tile % tilesN) * ${v.TN}u;
   let m0 = (tile / tilesN) * ${v.SG * v.TM}u + lane;
   let batch = wid.z;
-  var rem = batch;
-  var ao = p.aoff;
-  var bo = p.boff;
-  for (var d = i32(p.brank) - 1; d >= 0; d--) {
-    let du = u32(d);
-    let s = ${at8('p.bshape', 'du')};
-    let c = rem % s;
-    rem = rem / s;
-    ao += c * ${at8('p.abst', 'du')};
-    bo += c * ${at8('p.bbst', 'du')};
-  }
+${BATCH_OFFSETS}
   // lane rows m0 + SG·r, lane columns n0 + lane + SG·q; indices clamped so every load is in bounds
 ${R.map((r) => `  let am${r} = ao + min(m0 + ${v.SG * r}u, p.M - 1u) * p.asm_;`).join('\n')}
 ${Q.map((q) => `  let bn${q} = bo + min(n0 + lane + ${v.SG * q}u, p.N - 1u) * p.bsn;`).join('\n')}
