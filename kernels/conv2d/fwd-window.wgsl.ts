@@ -16,11 +16,11 @@ export interface ConvWindowVariant {
   readonly SW: number;
   readonly DH: number;
   readonly DW: number;
-  /** Output channels per invocation (divides channels per group). */
-  readonly to: 1 | 2 | 4 | 8;
+  /** Output channels per invocation (divides channels per group); with subgroups, 16 takes two weight loads per tap. */
+  readonly to: 1 | 2 | 4 | 8 | 16;
   /** Adjacent output columns per invocation, a multiple of 4 (default 4). */
   readonly tw?: number;
-  /** Share weight loads across the subgroup (needs the subgroups feature and subgroup size ≥ to). */
+  /** Share weight loads across the subgroup (needs the subgroups feature and subgroup size ≥ min(to, 8)). */
   readonly subgroups: boolean;
   readonly bias: boolean;
   readonly act: 'none' | 'silu';
@@ -62,6 +62,9 @@ export function convWindowKernel(v: ConvWindowVariant): KernelSource {
     { name: 'Y', access: 'write' as const, type: st },
   ];
   const KK = v.KH * v.KW;
+  // lanes sharing one weight load, and loads per tap
+  const L = Math.min(v.to, 8);
+  const H = [...Array(v.to / L).keys()];
   // Kernel rows are a runtime loop (unrolling them makes SwiftShader's compiler take tens of seconds);
   // the columns of a row are unrolled so every tap reads the window registers.
   const row: string[] = [];
@@ -74,7 +77,7 @@ ${K.map((k) => `      let c${k} = ix0 + ${k};\n      let v${k} = select(${A}(0.0
   for (let kw = 0; kw < v.KW; kw++) {
     const xv = (q: number): string => `vec4<${A}>(${[0, 1, 2, 3].map((t) => `v${(4 * q + t) * v.SW + kw * v.DW}`).join(', ')})`;
     const weights = v.subgroups
-      ? `      let wl${kw} = ${ld(`Wt[wl + tap0 + ${kw}u]`)};\n${J.map((j) => `      let w${j}_${kw} = subgroupBroadcast(wl${kw}, ${j}u);`).join('\n')}`
+      ? `${H.map((h) => `      let wl${kw}_${h} = ${ld(`Wt[wl${h} + tap0 + ${kw}u]`)};`).join('\n')}\n${J.map((j) => `      let w${j}_${kw} = subgroupBroadcast(wl${kw}_${Math.floor(j / L)}, ${j % L}u);`).join('\n')}`
       : J.map((j) => `      let w${j}_${kw} = ${ld(`Wt[wb${j} + tap0 + ${kw}u]`)};`).join('\n');
     row.push(`${weights}
 ${Q.map((q) => `      let xv${kw}_${q} = ${xv(q)};`).join('\n')}
@@ -107,7 +110,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 ${J.flatMap((j) => Q.map((q) => `  var acc${j}_${q} = vec4<${A}>(0.0);`)).join('\n')}
   for (var ci = 0u; ci < p.cpg; ci++) {
     let xc = p.xoff + n * p.xbs + (cbase + ci) * p.H * p.W;
-${v.subgroups ? `    let wl = ((oc0 + lane % ${v.to}u) * p.cpg + ci) * ${KK}u;` : J.map((j) => `    let wb${j} = ((oc0 + ${j}u) * p.cpg + ci) * ${KK}u;`).join('\n')}
+${v.subgroups ? H.map((h) => `    let wl${h} = ((oc0 + ${h * L}u + lane % ${L}u) * p.cpg + ci) * ${KK}u;`).join('\n') : J.map((j) => `    let wb${j} = ((oc0 + ${j}u) * p.cpg + ci) * ${KK}u;`).join('\n')}
 ${taps.join('\n')}
   }
   if (!valid) { return; }

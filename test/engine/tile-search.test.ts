@@ -28,6 +28,7 @@ const CONV_CASES: ConvCase[] = [
   { name: '3x3 p1, width 13 (no tile width divides it)', x: [2, 8, 5, 13], w: [16, 8, 3, 3], o: { padding: 1 } },
   { name: '3x3 s2 p1, odd width', x: [1, 8, 9, 19], w: [8, 8, 3, 3], o: { stride: 2, padding: 1 } },
   { name: '3x3 groups 2', x: [1, 8, 6, 10], w: [8, 4, 3, 3], o: { padding: 1, groups: 2 } },
+  { name: '3x3 p1, 32 outputs in 2 groups of 16', x: [2, 8, 7, 9], w: [32, 4, 3, 3], o: { padding: 1, groups: 2 } },
   { name: '1x1 (matmul path), 3 images, 37 pixels', x: [3, 24, 1, 37], w: [40, 24, 1, 1], o: {} },
   { name: '1x1 stride 2 (window path)', x: [1, 8, 7, 9], w: [16, 8, 1, 1], o: { stride: 2 } },
 ];
@@ -36,6 +37,8 @@ const FWD_TUNES: Record<string, FwdTune> = {
   'window 8 columns': { TW: 8 },
   'window 12 columns': { TW: 12 },
   'window 4 channels x 8 columns': { TO: 4, TW: 8 },
+  'window 16 channels x 4 columns (two weight loads per tap)': { TO: 16, TW: 4 },
+  'window 16 channels x 8 columns': { TO: 16, TW: 8 },
   'matmul 4x16': { mm: { TM: 4, TN: 16 } },
   'matmul 2x32': { mm: { TM: 2, TN: 32 } },
   'matmul 4x24': { mm: { TM: 4, TN: 24 } },
@@ -60,6 +63,7 @@ describe('every forward tiling matches the float64 reference', () => {
         // the matmul tilings apply to dense 1×1 convs on devices with subgroups of ≥ their lane count
         if (tune.mm && (c.w[2] !== 1 || (c.o.stride ?? 1) !== 1 || dev.subgroupMinSize < (tune.mm.SG ?? 8))) continue;
         if (tune.TO && (c.w[0] / (c.o.groups ?? 1)) % tune.TO !== 0) continue;
+        if (tune.TO === 16 && dev.subgroupMinSize < 8) continue; // needs 8-lane subgroups
         const y: Tensor = convForwardTuned(x, w, g, tune);
         const cl = closeness(await y.data(), want.data, 1e-4, 1e-5);
         y.dispose();
