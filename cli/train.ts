@@ -148,13 +148,23 @@ export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<Tr
     },
   });
   if (a.minutes && !ck) {
-    // fit the run to a time budget: after the first epoch, cap the epochs (the LR schedule follows)
+    // Fit the run to a time budget: after the first epoch, cap the epochs (the LR schedule follows). The first
+    // epoch also compiled every pipeline, so later epochs are timed by its second half: the first epoch as it was,
+    // plus as many epochs as the rest of the budget holds at that pace.
     const budget = a.minutes * 60;
+    const t0 = performance.now();
+    let mid = 0;
+    const offStep = trainer.onStep((e) => {
+      if (e.epoch === 0 && e.batch === Math.floor(e.batches / 2)) mid = performance.now();
+    });
     const off = trainer.onEpoch((e) => {
       off();
-      const fit = Math.max(1, Math.floor(budget / Math.max(e.seconds, 1e-3)));
+      offStep();
+      const end = t0 + e.seconds * 1000;
+      const steady = mid > t0 ? Math.max(e.seconds / 2, e.seconds - ((mid - t0) - (end - mid)) / 1000) : e.seconds;
+      const fit = Math.max(1, 1 + Math.floor((budget - e.seconds) / Math.max(steady, 1e-3)));
       if (fit < trainer.options.epochs) {
-        console.log(`time budget ${a.minutes} min: ${fit} epochs of ${e.seconds.toFixed(0)} s fit (of ${trainer.options.epochs} asked)`);
+        console.log(`time budget ${a.minutes} min: ${fit} epochs fit (first ${e.seconds.toFixed(0)} s with pipeline compilation, then about ${steady.toFixed(0)} s each; of ${trainer.options.epochs} asked)`);
         trainer.options.epochs = fit;
       }
     });
