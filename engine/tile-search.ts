@@ -1,9 +1,9 @@
-// Tile sizes chosen by measurement. Kernels with tunable tiles (the conv forward window kernel, the subgroup
-// matmul) ask `choose()` for a tiling per problem shape: a cached choice when one was measured, else the rule
+// Tile sizes chosen by measurement. Kernels with tunable tiles (the conv forward window kernel, the conv
+// weight-gradient schedule, the subgroup matmul) ask `choose()` for a tiling per problem shape: a cached choice when one was measured, else the rule
 // the kernel was given. With the search on, every shape met without a cached choice is queued with its
 // candidates and a closure that makes scratch tensors of that shape to run candidates on; `run()` (async, because
 // timing needs the GPU to finish) times each candidate with timestamp queries and caches the fastest. Ops stay
-// synchronous; callers run the search between steps (the trainer after its first step, `gelan bench --tune`).
+// synchronous; callers run the search between steps (the trainer after its first step, `gelan bench --tile-search`).
 // The cache is plain JSON, keyed by adapter, so a tuned device can be saved and reloaded.
 import type { Device } from './device';
 

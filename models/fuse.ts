@@ -33,7 +33,7 @@ export interface FuseOptions {
   readonly dtype?: DType;
 }
 
-/** Every conv's weight and bias to f16, frozen: f16 ops are forward-only. */
+/** Every conv's weight and bias to f16, frozen (the fused model is for inference). */
 function toHalf(m: Module): void {
   if (m instanceof Conv2d) {
     for (const [name, t] of [...m.namedParameters()]) {

@@ -16,7 +16,7 @@ import { checkFloat } from './run';
 import type { DType } from '../../kernels/common';
 import { copy, denseFromStart } from './layout';
 import { sum } from './reduce';
-import { pointwise } from './run';
+import { convert } from './run';
 import { type MatmulTune, matmulDispatch } from './matmul';
 
 export interface Conv2dOptions {
@@ -26,7 +26,7 @@ export interface Conv2dOptions {
   readonly groups?: number;
   /** Fused epilogue for inference (forward only). */
   readonly activation?: 'none' | 'silu';
-  /** f16 inputs (inference only): accumulate in f32 (default) or f16. */
+  /** f16 inputs: accumulate the forward in f32 (default) or f16. */
   readonly accumulate?: DType;
 }
 
@@ -56,6 +56,17 @@ export function convGeometry(x: Tensor, w: Tensor, b: Tensor | null, o: Conv2dOp
   const OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
   if (OH < 1 || OW < 1) throw new OpError('conv2d', `kernel ${KH}x${KW} (dilation ${dh}) is larger than the padded input (${shapes()})`);
   return { N, C, H, W, O, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, groups };
+}
+
+/** A 1×1, stride-1, unpadded conv: each output pixel reads only its own input pixel (a matmul per image). */
+const isPointwise = (g: ConvGeometry): boolean => g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+
+/** Per-image partial results summed over the batch (the first dim); `part` is consumed. */
+function sumParts(part: Tensor, n: number): Tensor {
+  if (n === 1) return part;
+  const total = sum(part, 0);
+  part.dispose();
+  return total;
 }
 
 const release = (t: Tensor, orig: Tensor): void => {
@@ -121,7 +132,7 @@ function convForward(
   dev: Device, g0: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType,
   out: OutLayout = denseLayout(g0, y.offset), tune?: FwdTune,
 ): void {
-  const flat = g0.KH === 1 && g0.KW === 1 && g0.sh === 1 && g0.sw === 1 && g0.ph === 0 && g0.pw === 0 && g0.H === g0.OH && g0.W === g0.OW && out.col === 1 && out.row === g0.OW;
+  const flat = isPointwise(g0) && g0.H === g0.OH && g0.W === g0.OW && out.col === 1 && out.row === g0.OW;
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
   const dense = out.off === 0 && out.bs === g.O * g.OW && out.ch === g.OW;
   const matmulOk = flat && dense && g.groups === 1 && y.dtype === 'f32' && dev.subgroupMinSize >= 4;
@@ -223,9 +234,9 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   if ((g.sh > 1 || g.sw > 1) && (g.dh > 1 || g.dw > 1)) {
     if (dtype === 'f32') return convDgradGather(gy, w, g);
     // the gather kernel is f32-only: widen, compute, narrow (strided and dilated at once is rare)
-    const [gy32, w32] = [gy, w].map((t) => pointwise({ op: 'cast', expr: 'a0', inputs: [t], shape: t.shape, outDtype: 'f32' }));
+    const [gy32, w32] = [gy, w].map((t) => convert(t, 'f32'));
     const gx32 = convDgradGather(gy32, w32, g);
-    const gx = pointwise({ op: 'cast', expr: 'a0', inputs: [gx32], shape: gx32.shape, outDtype: dtype });
+    const gx = convert(gx32, dtype);
     [gy32, w32, gx32].forEach((t) => t.dispose());
     return gx;
   }
@@ -233,8 +244,7 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const opg = g.O / g.groups;
   const gyd = denseFromStart(gy);
   const wd = denseFromStart(w);
-  const pointwise1x1 = g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
-  if (pointwise1x1 && g.groups === 1 && dtype === 'f32' && dev.subgroupMinSize >= 4) {
+  if (isPointwise(g) && g.groups === 1 && dtype === 'f32' && dev.subgroupMinSize >= 4) {
     // gx[n] = Wᵀ[C×O] · gy[n][O×HW]: the transpose is a matter of strides, no flipped copy of the weight
     const HW = g.H * g.W;
     const gx = empty(dev, [g.N, g.C, g.H, g.W], dtype, 'conv2d.dgrad');
@@ -346,7 +356,7 @@ function wgradTiles(dev: Device, g: ConvGeometry, matmulOk: boolean, dtype: DTyp
 export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradTune): Tensor {
   const dev = gy.device;
   // A 1×1, stride-1, unpadded conv pairs the whole plane column for column: one long row per image.
-  const flat = g0.KH === 1 && g0.KW === 1 && g0.sh === 1 && g0.sw === 1 && g0.ph === 0 && g0.pw === 0;
+  const flat = isPointwise(g0);
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
   const dtype = gy.dtype;
   const matmulOk = flat && g.groups === 1 && dev.subgroupMinSize >= 4 && dtype === 'f32';
@@ -364,10 +374,7 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
     );
     release(gyd, gy);
     release(xd, x);
-    if (g.N === 1) return part;
-    const gw = sum(part, 0);
-    part.dispose();
-    return gw;
+    return sumParts(part, g.N);
   }
   const cpg = g.C / g.groups;
   const opg = g.O / g.groups;
@@ -419,11 +426,10 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   );
   release(gyd, gy);
   release(xd, x);
-  const gw = splits === 1 ? part : sum(part, 0);
-  if (gw !== part) part.dispose();
+  const gw = sumParts(part, splits);
   if (dtype === 'f32') return gw;
   // f16 weights (mixed precision) get their gradient in f16, summed in f32 first
-  const gw16 = pointwise({ op: 'cast', expr: 'a0', inputs: [gw], shape: gw.shape, outDtype: dtype });
+  const gw16 = convert(gw, dtype);
   gw.dispose();
   return gw16;
 }

@@ -5,7 +5,7 @@ import { record } from '../autograd';
 import { OpError } from '../errors';
 import { broadcastShapes } from '../shape';
 import type { Tensor } from '../tensor';
-import { checkF32, checkFloat, pointwise } from './run';
+import { checkF32, checkFloat, convert, pointwise } from './run';
 import { sumTo } from './reduce';
 
 /** A unary op: forward of `a0` (x); gradient of (a0 = x, a1 = gy); scalars p.s0/p.s1 available to both. */
@@ -144,7 +144,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 /** Convert between f32 and f16 storage (f16 needs the shader-f16 feature). Differentiable. */
 export function cast(x: Tensor, dtype: 'f32' | 'f16'): Tensor {
   x.assertAlive('cast');
-  const y = pointwise({ op: 'cast', expr: 'a0', inputs: [x], shape: x.shape, outDtype: dtype });
+  const y = convert(x, dtype);
   const from = x.dtype;
-  return record(y, 'cast', [x], [], (gy) => [pointwise({ op: 'cast', expr: 'a0', inputs: [gy], shape: gy.shape, outDtype: from })]);
+  return record(y, 'cast', [x], [], (gy) => [convert(gy, from)]);
 }

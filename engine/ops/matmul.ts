@@ -91,7 +91,7 @@ export function matmulDispatch(
   dev: Device, a: PooledBuffer, b: PooledBuffer, c: PooledBuffer, L: MatmulLayout,
   epilogue: { bias: PooledBuffer | null; act: 'none' | 'silu' } = { bias: null, act: 'none' }, tune: MatmulTune = {},
 ): void {
-  const nb = L.bshape.reduce((x, y) => x * y, 1);
+  const nb = numel(L.bshape);
   const maxZ = dev.limits.maxComputeWorkgroupsPerDimension;
   if (nb > maxZ) throw new OpError('matmul', `batch of ${nb} exceeds the device's ${maxZ} workgroups per dimension`);
   const sg = tune.SG ?? Math.min(8, dev.subgroupMinSize);
@@ -117,7 +117,7 @@ function matmulTiles(dev: Device, L: MatmulLayout): MatmulTune {
   const key = `matmul ${L.M}x${L.N}x${L.K} b${L.bshape.join('x')} a${L.asm_},${L.ask} b${L.bsk},${L.bsn}`;
   return dev.tiles.choose(key, rule, candidates, () => {
     const span = (rows: number, cols: number, s0: number, s1: number): number => (rows - 1) * s0 + (cols - 1) * s1 + 1;
-    const nb = L.bshape.reduce((x, y) => x * y, 1);
+    const nb = numel(L.bshape);
     const a = empty(dev, [span(L.M, L.K, L.asm_, L.ask)], 'f32', 'matmul.tile-search');
     const b = empty(dev, [span(L.K, L.N, L.bsk, L.bsn)], 'f32', 'matmul.tile-search');
     const c = empty(dev, [nb * L.M * L.N], 'f32', 'matmul.tile-search');

@@ -5,7 +5,7 @@ import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Shape, normAxes, normAxis, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
-import { checkF32, checkFloat, pointwise } from './run';
+import { checkF32, checkFloat, convert } from './run';
 import { copy, denseFromStart, expand, permute, reshape } from './layout';
 import { exp, mul, scale, sub } from './elementwise';
 
@@ -96,10 +96,10 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdim = fals
   if (ax.length === 0) y = copy(x);
   else {
     // f16 input (mixed-precision gradients): summed in f32, the result stored back in f16
-    const xf = x.dtype === 'f32' ? x : pointwise({ op: 'cast', expr: 'a0', inputs: [x], shape: x.shape, outDtype: 'f32' });
+    const xf = x.dtype === 'f32' ? x : convert(x, 'f32');
     const r = reduceAxes('sum', xf, ax);
     if (xf !== x) xf.dispose();
-    const rd = x.dtype === 'f32' ? r : pointwise({ op: 'cast', expr: 'a0', inputs: [r], shape: r.shape, outDtype: x.dtype });
+    const rd = x.dtype === 'f32' ? r : convert(r, x.dtype);
     if (rd !== r) r.dispose();
     y = keepdim ? reshape(rd, keptShape(x.shape, ax)) : rd;
     if (y !== rd) rd.dispose();

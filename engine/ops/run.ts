@@ -5,7 +5,6 @@ import type { DType } from '../../kernels/common';
 import { type Shape, broadcastStrides, isContiguous, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
 import { OpError, fmtShape } from '../errors';
-import { needsGrad } from '../autograd';
 
 export interface PointwiseCall {
   readonly op: string;
@@ -34,6 +33,9 @@ export function checkFloat(op: string, ts: readonly Tensor[]): DType {
   }
   return d;
 }
+
+/** `t` converted to `dtype` (a new tensor; not recorded: cast() is the differentiable op built on it). */
+export const convert = (t: Tensor, dtype: DType): Tensor => pointwise({ op: 'cast', expr: 'a0', inputs: [t], shape: t.shape, outDtype: dtype });
 
 /** Dispatch one pointwise expression; inputs are broadcast to `shape`. Returns the output tensor. */
 export function pointwise(c: PointwiseCall): Tensor {
