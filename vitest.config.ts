@@ -15,7 +15,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'], sequence: { groupOrder: 1 } },
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**', 'test/subgroup-matrix/**'], sequence: { groupOrder: 1 } },
       },
       {
         extends: true,

@@ -2,7 +2,10 @@
  * A/B timing of conv2d tilings in one process, interleaved on the same inputs: the forward kernel (FwdTune) or
  * the weight-gradient schedule (WgradTune).
  *
- *   npx tsx bench/conv-ab.ts fwd|wgrad [reps=9] [shape filter regex] ['{"planned":{},"no subgroups":{"SG":1}}']
+ *   npx tsx bench/conv-ab.ts fwd|wgrad [reps=9] [shape filter regex] ['{"planned":{},"no subgroups":{"SG":1}}'] [f32|f16]
+ *
+ * In f16, '{"matrices":{"sgmat":{}},"window":{"TO":16,"TW":8}}' compares the subgroup-matrix kernels with the SIMT
+ * ones (on an adapter with subgroup matrices, e.g. in scripts/subgroup-matrix-env.sh's root).
  *
  * Per variant: median GPU time of every dispatch the op makes (for the weight gradient its kernel and the sum of
  * the row splits, from Device.profileStart), GFLOP/s (and at the best sample), and the median process CPU time
@@ -19,6 +22,9 @@ const reps = Number(process.argv[3] ?? 9);
 const filter = new RegExp(process.argv[4] ?? '.');
 const defaults = op === 'wgrad' ? { planned: {}, 'no subgroups': { SG: 1 } } : { planned: {}, 'TW 8': { TW: 8 } };
 const variants = (process.argv[5] ? JSON.parse(process.argv[5]) : defaults) as Record<string, WgradTune & FwdTune>;
+const dtype = process.argv[6] === 'f16' ? 'f16' : 'f32';
+// f16 outputs of different summation orders differ by about one f16 rounding
+const tol = dtype === 'f16' ? 2e-3 : 1e-4;
 
 interface Shape {
   name: string;
@@ -52,7 +58,8 @@ const SHAPES: Shape[] = [
   { name: '8x128x40x40->128 3x3', n: 8, c: 128, h: 40, o: 128, k: 3, s: 1, g: 1 },
 ];
 
-const dev = await createDevice();
+// f16 runs may use the subgroup matrices even on a software adapter, where they are off by default
+const dev = await createDevice({ subgroupMatrix: dtype === 'f16' ? true : 'auto' });
 const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 const rand = (n: number, seed: number): Float32Array => {
   let s = seed >>> 0;
@@ -60,10 +67,10 @@ const rand = (n: number, seed: number): Float32Array => {
 };
 
 for (const sh of SHAPES.filter((s) => filter.test(s.name))) {
-  const x = tensor(dev, rand(sh.n * sh.c * sh.h * sh.h, 1), [sh.n, sh.c, sh.h, sh.h]);
-  const w = tensor(dev, rand(sh.o * (sh.c / sh.g) * sh.k * sh.k, 2), [sh.o, sh.c / sh.g, sh.k, sh.k]);
+  const x = tensor(dev, rand(sh.n * sh.c * sh.h * sh.h, 1), [sh.n, sh.c, sh.h, sh.h], { dtype });
+  const w = tensor(dev, rand(sh.o * (sh.c / sh.g) * sh.k * sh.k, 2), [sh.o, sh.c / sh.g, sh.k, sh.k], { dtype });
   const g = convGeometry(x, w, null, { stride: sh.s, padding: (sh.k - 1) / 2, groups: sh.g });
-  const gy = tensor(dev, rand(sh.n * sh.o * g.OH * g.OW, 3), [sh.n, sh.o, g.OH, g.OW]);
+  const gy = tensor(dev, rand(sh.n * sh.o * g.OH * g.OW, 3), [sh.n, sh.o, g.OH, g.OW], { dtype });
   const flops = 2 * sh.n * sh.o * (sh.c / sh.g) * sh.k * sh.k * g.OH * g.OW;
   const run = (v: WgradTune & FwdTune): Tensor => (op === 'wgrad' ? convWgrad(gy, x, g, v) : convForwardTuned(x, w, g, v));
   // warm-up (pipeline compilation) and a check against the first variant
@@ -80,7 +87,7 @@ for (const sh of SHAPES.filter((s) => filter.test(s.name))) {
         diff = Math.max(diff, Math.abs(d[i] - refData[i]));
         scale = Math.max(scale, Math.abs(refData[i]));
       }
-      if (diff > 1e-4 * scale) console.log(`  ${sh.name} ${name}: MISMATCH max |diff| ${diff} vs max ${scale}`);
+      if (diff > tol * scale) console.log(`  ${sh.name} ${name}: MISMATCH max |diff| ${diff} vs max ${scale}`);
     }
   }
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));

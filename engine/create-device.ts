@@ -1,6 +1,6 @@
 // One way to get a Device everywhere: the host's GPUDevice (embedding), navigator.gpu in a browser, or Dawn in
 // Node. Optional features we use are requested when present and limits are raised to the adapter's maximum.
-import { type AdapterDescription, type DeviceSettings, type WantedFeature, Device, WANTED_FEATURES } from './device';
+import { type AdapterDescription, type DeviceSettings, type SubgroupMatrixConfig, type WantedFeature, Device, WANTED_FEATURES } from './device';
 import { NoAdapterError } from './errors';
 
 export interface CreateDeviceOptions extends DeviceSettings {
@@ -9,7 +9,7 @@ export interface CreateDeviceOptions extends DeviceSettings {
   /** A GPU object to request the adapter from (default: navigator.gpu, or Dawn in Node). */
   readonly gpu?: GPU;
   readonly powerPreference?: GPUPowerPreference;
-  /** Optional features to request when available (default: shader-f16, subgroups, timestamp-query). */
+  /** Optional features to request when available (default: shader-f16, subgroups, timestamp-query, subgroup matrices). */
   readonly features?: readonly WantedFeature[];
 }
 
@@ -51,12 +51,16 @@ export async function createDevice(opts: CreateDeviceOptions = {}): Promise<Devi
   const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
   if (!adapter) throw new NoAdapterError(help);
   const wanted = opts.features ?? WANTED_FEATURES;
-  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+  // the experimental subgroup-matrix feature is not in @webgpu/types' GPUFeatureName
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const requiredLimits: Record<string, number> = {};
   for (const k of RAISED_LIMITS) {
     const v = adapter.limits[k];
     if (typeof v === 'number') requiredLimits[k] = v;
   }
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'gelan-webgpu' });
-  return new Device(device, describe(adapter.info), true, opts, gpu);
+  // Dawn lists the subgroup-matrix shapes on the adapter's info only (the device's adapterInfo has none)
+  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] };
+  const extras = { subgroupMatrixConfigs: info.subgroupMatrixConfigs ?? [], wgslLanguageFeatures: gpu.wgslLanguageFeatures };
+  return new Device(device, describe(adapter.info), true, opts, gpu, extras);
 }

@@ -9,13 +9,50 @@ import { type CompiledKernel, PipelineCache } from './pipelines';
 import { DeviceLostError } from './errors';
 
 /** Optional features we use when the adapter has them. */
-export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
 export type WantedFeature = (typeof WANTED_FEATURES)[number];
 
 export interface DeviceFeatures {
   readonly f16: boolean;
   readonly subgroups: boolean;
   readonly timestampQuery: boolean;
+}
+
+/** One cooperative-matrix shape of the adapter: M×K (left) · K×N (right) accumulated into M×N. */
+export interface SubgroupMatrixConfig {
+  readonly componentType: string;
+  readonly resultComponentType: string;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+}
+
+/**
+ * The subgroup-matrix (cooperative matrix, tensor core) shape the f16 matmul and conv kernels use: f16 operands
+ * accumulated in `acc` (f32 preferred), in subgroups of exactly `subgroupSize` lanes.
+ */
+export interface SubgroupMatrixShape {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly acc: 'f32' | 'f16';
+  readonly subgroupSize: number;
+}
+
+/**
+ * The shape the engine uses, or null: it needs the feature, the subgroup_id builtin, f16, one fixed subgroup size
+ * (the kernels split a workgroup's tile between a known number of subgroups) and an f16 × f16 configuration.
+ */
+export function pickSubgroupMatrix(
+  features: ReadonlySet<string>, configs: readonly SubgroupMatrixConfig[], wgsl: ReadonlySet<string>, sgMin: number, sgMax: number,
+): SubgroupMatrixShape | null {
+  if (!features.has('chromium-experimental-subgroup-matrix') || !features.has('shader-f16') || !wgsl.has('subgroup_id')) return null;
+  if (sgMin === 0 || sgMin !== sgMax) return null;
+  const f16 = configs.filter((c) => c.componentType === 'f16' && (c.resultComponentType === 'f32' || c.resultComponentType === 'f16'));
+  // f32 accumulation first, then the largest tile (fewer, bigger multiplies)
+  f16.sort((a, b) => (a.resultComponentType === 'f32' ? 0 : 1) - (b.resultComponentType === 'f32' ? 0 : 1) || b.M * b.N * b.K - a.M * a.N * a.K);
+  const c = f16[0];
+  return c ? { M: c.M, N: c.N, K: c.K, acc: c.resultComponentType as 'f32' | 'f16', subgroupSize: sgMin } : null;
 }
 
 export interface AdapterDescription {
@@ -49,6 +86,18 @@ export interface DeviceSettings {
   readonly compactKernels?: boolean;
   /** Queue unseen problem shapes for a tile search (see Device.tiles; default off: tiles come from rules). */
   readonly tileSearch?: boolean;
+  /**
+   * Run f16 matmuls and convs on the adapter's subgroup matrices (cooperative matrices): true wherever the adapter
+   * has them, false never (the f16 SIMT kernels), 'auto' (default) on hardware adapters only — a software adapter
+   * emulates them (Mesa 26 lavapipe: 4–8× slower than the SIMT kernels).
+   */
+  readonly subgroupMatrix?: boolean | 'auto';
+}
+
+/** What the adapter tells beyond the GPUDevice (its subgroup-matrix shapes and the WGSL language features). */
+export interface AdapterExtras {
+  readonly subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+  readonly wgslLanguageFeatures?: ReadonlySet<string>;
 }
 
 /** Anything a scope can dispose (tensors). */
@@ -84,6 +133,10 @@ export class Device {
   readonly subgroupMaxSize: number;
   /** Kernels choose variants with less unrolled code (see DeviceSettings.compactKernels). */
   readonly compactKernels: boolean;
+  /** The subgroup-matrix shape f16 matmuls and convs run on, or null (see pickSubgroupMatrix, DeviceSettings). */
+  readonly subgroupMatrix: SubgroupMatrixShape | null;
+  /** The shape the adapter offers, used or not. */
+  readonly subgroupMatrixOffered: SubgroupMatrixShape | null;
   readonly limits: GPUSupportedLimits;
   /** Tile choices measured on this device, and the queue of shapes to measure (see engine/tile-search.ts). */
   readonly tiles: TileSearch;
@@ -128,6 +181,7 @@ export class Device {
     settings: DeviceSettings = {},
     /** Keeps objects alive as long as this device (Dawn's instance in Node). */
     readonly keepAlive: unknown = null,
+    extras: AdapterExtras = {},
   ) {
     const f = gpu.features;
     this.features = { f16: f.has('shader-f16'), subgroups: f.has('subgroups'), timestampQuery: f.has('timestamp-query') };
@@ -136,6 +190,13 @@ export class Device {
     this.subgroupMinSize = this.features.subgroups ? (info?.subgroupMinSize ?? 0) : 0;
     this.subgroupMaxSize = this.features.subgroups ? (info?.subgroupMaxSize ?? 0) : 0;
     this.compactKernels = settings.compactKernels ?? adapter.architecture === 'swiftshader';
+    const infoSg = info as { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] } | undefined;
+    const wgsl = extras.wgslLanguageFeatures ?? (typeof navigator !== 'undefined' ? navigator.gpu?.wgslLanguageFeatures : undefined) ?? new Set<string>();
+    const configs = extras.subgroupMatrixConfigs?.length ? extras.subgroupMatrixConfigs : (infoSg?.subgroupMatrixConfigs ?? []);
+    this.subgroupMatrixOffered = pickSubgroupMatrix(f, configs, wgsl, this.subgroupMinSize, this.subgroupMaxSize);
+    const software = /llvmpipe|lavapipe|swiftshader/i.test(`${adapter.vendor} ${adapter.architecture} ${adapter.description}`);
+    const use = settings.subgroupMatrix ?? 'auto';
+    this.subgroupMatrix = use === true || (use === 'auto' && !software) ? this.subgroupMatrixOffered : null;
     this.tiles = new TileSearch(this);
     this.tiles.enabled = settings.tileSearch ?? false;
     const retire = (b: GPUBuffer): void => {

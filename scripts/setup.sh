@@ -92,8 +92,19 @@ command -v node >/dev/null || die "Node.js >= 20 is required (https://nodejs.org
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js >= 20 is required, found $(node --version)."
 
+# The subgroup-matrix suite needs an adapter with cooperative matrices; without a GPU that has them, Linux gets
+# Mesa 26 lavapipe in a small Debian 13 root (scripts/subgroup-matrix-env.sh; ~30 s, ~700 MB; needs root).
+install_sgmat_env_linux() {
+  if [ -n "${GELAN_SKIP_SGMAT_ENV:-}" ]; then say "GELAN_SKIP_SGMAT_ENV set: no subgroup-matrix root"; return; fi
+  if [ "$(id -u)" -ne 0 ] || [ "$(uname -m)" != x86_64 ]; then
+    say "warning: no subgroup-matrix root (needs root on x86_64); the subgroup-matrix suite runs only on an adapter that has them"
+    return
+  fi
+  bash scripts/subgroup-matrix-env.sh build || say "warning: the subgroup-matrix root could not be built (see above)"
+}
+
 case "$(uname -s)" in
-  Linux) install_vulkan_linux; install_chromium_linux ;;
+  Linux) install_vulkan_linux; install_chromium_linux; install_sgmat_env_linux ;;
   Darwin) say "macOS: Dawn uses Metal, nothing to install; browser tests: set CHROMIUM_PATH to Chrome or Chromium" ;;
   MINGW* | MSYS* | CYGWIN*) say "Windows: Dawn uses Direct3D 12 or Vulkan, nothing to install; browser tests: set CHROMIUM_PATH to Chrome or Chromium" ;;
   *) say "unknown OS $(uname -s): Dawn needs a Vulkan, Metal or D3D12 driver" ;;

@@ -17,7 +17,8 @@ export function loadFixture(name: string): Fixture {
 let shared: Promise<Device> | null = null;
 /** The test file's device (created once per file; files run in separate processes). */
 export function testDevice(): Promise<Device> {
-  shared ??= createDevice();
+  // the subgroup-matrix suite (test/subgroup-matrix/vitest.config.ts) runs f16 suites with the matrices forced on
+  shared ??= createDevice(process.env.GELAN_TEST_SUBGROUP_MATRIX ? { subgroupMatrix: true } : {});
   return shared;
 }
 

@@ -17,7 +17,7 @@ import type { DType } from '../../kernels/common';
 import { copy, denseFromStart } from './layout';
 import { sum } from './reduce';
 import { convert } from './run';
-import { type MatmulTune, matmulDispatch } from './matmul';
+import { type MatmulTune, type SgmatTune, matmulDispatch, sgmatDispatch, sgmatMatmul, sgmatVariant } from './matmul';
 
 export interface Conv2dOptions {
   readonly stride?: number | readonly [number, number];
@@ -119,6 +119,8 @@ export interface FwdTune {
   readonly TW?: 4 | 8 | 12;
   /** Tiling of the subgroup matmul that dense 1×1 convs run on (TO or TW force the window kernel instead). */
   readonly mm?: MatmulTune;
+  /** Run on the subgroup matrices (f16, groups 1, dense output), with this tiling. */
+  readonly sgmat?: SgmatTune;
 }
 
 /**
@@ -134,17 +136,31 @@ function convForward(
 ): void {
   const flat = isPointwise(g0) && g0.H === g0.OH && g0.W === g0.OW && out.col === 1 && out.row === g0.OW;
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
-  const dense = out.off === 0 && out.bs === g.O * g.OW && out.ch === g.OW;
+  const dense = out.off === 0 && out.bs === g0.O * g0.OH * g0.OW && out.ch === g0.OH * g0.OW && out.row === g0.OW && out.col === 1;
   const matmulOk = flat && dense && g.groups === 1 && y.dtype === 'f32' && dev.subgroupMinSize >= 4;
+  const sgmatOk = dense && g.groups === 1 && y.dtype === 'f16' && dev.subgroupMatrix !== null;
   const opg = g.O / g.groups;
-  const t = tune ?? forwardTiles(dev, g0, g, matmulOk, opg, y.dtype, acc);
-  if (matmulOk && t.TO === undefined && t.TW === undefined) {
-    matmulDispatch(
-      dev, w.storage.buf, x.storage.buf, y.storage.buf,
-      { bshape: [g.N], abst: [0], bbst: [g.N > 1 ? x.strides[0] : 0], brank: 1, M: g.O, N: g.OW, K: g.C, asm_: g.C, ask: 1, bsk: g.OW, bsn: 1, aoff: w.offset, boff: x.offset },
-      { bias: b ? b.storage.buf : null, act },
-      t.mm,
+  const t = tune ?? forwardTiles(dev, g0, g, matmulOk, sgmatOk, opg, y.dtype, acc);
+  const epilogue = { bias: b ? b.storage.buf : null, act };
+  // a 1×1 conv over dense planes is W[O×C] · X[C×HW] per image
+  const pointwise = { bshape: [g.N], abst: [0], bbst: [g.N > 1 ? x.strides[0] : 0], brank: 1, M: g.O, N: g.OW, K: g.C, asm_: g.C, ask: 1, bsk: g.OW, bsn: 1, aoff: w.offset, boff: x.offset };
+  if (sgmatOk && t.sgmat) {
+    if (flat) {
+      sgmatMatmul(dev, w.storage.buf, x.storage.buf, y.storage.buf, pointwise, 'f16', epilogue, t.sgmat);
+      return;
+    }
+    // implicit GEMM: W[O × C·KH·KW] · im2col(x)[C·KH·KW × OH·OW] per image, the im2col gathered while staging
+    const N = g.OH * g.OW;
+    const v = sgmatVariant(dev, g.O, N, { b: { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw }, out: 'f16', bias: b !== null, act }, t.sgmat);
+    sgmatDispatch(
+      dev, v, [w.storage.buf, x.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
+      { K: g.C * g.KH * g.KW, aoff: w.offset, boff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0, H: g.H, W: g.W, OW: g.OW, ph: g.ph, pw: g.pw },
+      g.O, N, g.N,
     );
+    return;
+  }
+  if (matmulOk && t.TO === undefined && t.TW === undefined) {
+    matmulDispatch(dev, w.storage.buf, x.storage.buf, y.storage.buf, pointwise, epilogue, t.mm);
     return;
   }
   const to = t.TO ?? channelTile(opg);
@@ -177,7 +193,7 @@ const channelTile = (opg: number): 1 | 2 | 4 | 8 => ([8, 4, 2, 1] as const).find
  * reuse a 3×3 window best; stride 2 spills past 8). The matmul path takes 4 rows × 16 columns per lane.
  * Compact-kernel devices keep 4 columns.
  */
-function forwardTiles(dev: Device, g0: ConvGeometry, g: ConvGeometry, matmulOk: boolean, opg: number, dtype: DType, acc: DType): FwdTune {
+function forwardTiles(dev: Device, g0: ConvGeometry, g: ConvGeometry, matmulOk: boolean, sgmatOk: boolean, opg: number, dtype: DType, acc: DType): FwdTune {
   const TO = channelTile(opg);
   const widths: (4 | 8 | 12)[] = dev.compactKernels ? [4] : g.sw > 1 ? [8, 4] : [12, 8, 4];
   const TW = widths.find((w) => Math.ceil(g.OW / w) * w <= 1.2 * g.OW) ?? 4;
@@ -186,12 +202,15 @@ function forwardTiles(dev: Device, g0: ConvGeometry, g: ConvGeometry, matmulOk: 
     ...(wide ? [{ TO: 16, TW: 4 } as const, { TO: 16, TW: 8 } as const] : []),
     ...widths.map((w): FwdTune => ({ TO, TW: w })),
   ];
-  const rule: FwdTune = matmulOk ? { mm: { TM: 4, TN: 16 } } : wide ? { TO: 16, TW: g.sw === 1 && g.OW >= 64 ? 8 : 4 } : { TO, TW };
+  const window: FwdTune = wide ? { TO: 16, TW: g.sw === 1 && g.OW >= 64 ? 8 : 4 } : { TO, TW };
+  const rule: FwdTune = sgmatOk ? { sgmat: {} } : matmulOk ? { mm: { TM: 4, TN: 16 } } : window;
   const candidates: FwdTune[] = dev.compactKernels
     ? [rule]
-    : matmulOk
-      ? [rule, { mm: { TM: 2, TN: 32 } }, { mm: { TM: 4, TN: 24 } }, ...windows.slice(0, 2)]
-      : windows;
+    : sgmatOk
+      ? [rule, { sgmat: { TM: 1, TN: 4 } }, { sgmat: { TN: 4, WN: 1 } }, window]
+      : matmulOk
+        ? [rule, { mm: { TM: 2, TN: 32 } }, { mm: { TM: 4, TN: 24 } }, ...windows.slice(0, 2)]
+        : windows;
   const key = `conv2d.fwd ${g0.N}x${g0.C}x${g0.H}x${g0.W}>${g0.O}x${g0.OH}x${g0.OW} k${g0.KH}x${g0.KW} s${g0.sh},${g0.sw} p${g0.ph},${g0.pw} d${g0.dh},${g0.dw} g${g0.groups} ${dtype}`;
   return dev.tiles.choose(key, rule, candidates, () => {
     const x = empty(dev, [g0.N, g0.C, g0.H, g0.W], dtype, 'conv2d.tile-search');
@@ -244,13 +263,14 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const opg = g.O / g.groups;
   const gyd = denseFromStart(gy);
   const wd = denseFromStart(w);
-  if (isPointwise(g) && g.groups === 1 && dtype === 'f32' && dev.subgroupMinSize >= 4) {
+  const sgmat = dtype === 'f16' && dev.subgroupMatrix !== null;
+  if (isPointwise(g) && g.groups === 1 && ((dtype === 'f32' && dev.subgroupMinSize >= 4) || sgmat)) {
     // gx[n] = Wᵀ[C×O] · gy[n][O×HW]: the transpose is a matter of strides, no flipped copy of the weight
     const HW = g.H * g.W;
     const gx = empty(dev, [g.N, g.C, g.H, g.W], dtype, 'conv2d.dgrad');
-    matmulDispatch(dev, wd.storage.buf, gyd.storage.buf, gx.storage.buf, {
-      bshape: [g.N], abst: [0], bbst: [g.O * HW], brank: 1, M: g.C, N: HW, K: g.O, asm_: 1, ask: g.C, bsk: HW, bsn: 1, aoff: wd.offset, boff: gyd.offset,
-    });
+    const L = { bshape: [g.N], abst: [0], bbst: [g.O * HW], brank: 1, M: g.C, N: HW, K: g.O, asm_: 1, ask: g.C, bsk: HW, bsn: 1, aoff: wd.offset, boff: gyd.offset };
+    if (sgmat) sgmatMatmul(dev, wd.storage.buf, gyd.storage.buf, gx.storage.buf, L, 'f16');
+    else matmulDispatch(dev, wd.storage.buf, gyd.storage.buf, gx.storage.buf, L);
     release(gyd, gy);
     release(wd, w);
     return gx;
@@ -322,6 +342,8 @@ export interface WgradTune {
    * batch), with this tiling.
    */
   readonly mm?: MatmulTune;
+  /** The same product of f16 operands on the subgroup matrices (f32 partial sums), with this tiling. */
+  readonly sgmat?: SgmatTune;
 }
 
 /** Largest divisor of n that is at most cap. */
@@ -336,11 +358,12 @@ const divisorAtMost = (n: number, cap: number): number => {
  * subgroup matmul (A/B: 256→256 at 20×20 2.5 → 1.5 ms; with 16–24 channels the product has too few tiles for its
  * long k loop and the planned kernel is 1.5–4× faster).
  */
-function wgradTiles(dev: Device, g: ConvGeometry, matmulOk: boolean, dtype: DType): WgradTune {
+function wgradTiles(dev: Device, g: ConvGeometry, matmulOk: boolean, sgmatOk: boolean, dtype: DType): WgradTune {
   if (dev.compactKernels) return {};
-  const rule: WgradTune = matmulOk && g.C >= 64 && g.O >= 64 ? { mm: { TM: 4, TN: 16 } } : {};
+  const rule: WgradTune = sgmatOk ? { sgmat: {} } : matmulOk && g.C >= 64 && g.O >= 64 ? { mm: { TM: 4, TN: 16 } } : {};
   const candidates: WgradTune[] = [{}, { B: 16 }, { R: 1, B: 16 }, { target: 256 }];
   if (matmulOk) candidates.push({ mm: { TM: 4, TN: 16 } }, { mm: { TM: 2, TN: 32 } });
+  if (sgmatOk) candidates.push({ sgmat: {} }, { sgmat: { TM: 1, TN: 4 } });
   const key = `conv2d.wgrad ${g.N}x${g.C}x${g.H}x${g.W}>${g.O}x${g.OH}x${g.OW} k${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups} ${dtype}`;
   return dev.tiles.choose(key, rule, candidates, () => {
     const x = empty(dev, [g.N, g.C, g.H, g.W], dtype, 'conv2d.tile-search');
@@ -360,21 +383,23 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
   const dtype = gy.dtype;
   const matmulOk = flat && g.groups === 1 && dev.subgroupMinSize >= 4 && dtype === 'f32';
-  tune ??= wgradTiles(dev, g0, matmulOk, dtype);
-  if (matmulOk && tune.mm) {
+  const sgmatOk = flat && g.groups === 1 && dtype === 'f16' && dev.subgroupMatrix !== null;
+  tune ??= wgradTiles(dev, g0, matmulOk, sgmatOk, dtype);
+  if ((matmulOk && tune.mm) || (sgmatOk && tune.sgmat)) {
     // gw[O×C] = Σ_n gy[n][O×HW] · x[n]ᵀ[HW×C]: one product per image, then the sum over the batch
     const gyd = denseFromStart(gy);
     const xd = x.isContiguous ? x : copy(x);
     const part = empty(dev, g.N > 1 ? [g.N, g.O, g.C, 1, 1] : [g.O, g.C, 1, 1], 'f32', 'conv2d.wgrad');
-    matmulDispatch(
-      dev, gyd.storage.buf, xd.storage.buf, part.storage.buf,
-      { bshape: [g.N], abst: [g.O * g.OW], bbst: [xd.strides[0]], brank: 1, M: g.O, N: g.C, K: g.OW, asm_: g.OW, ask: 1, bsk: 1, bsn: g.OW, aoff: gyd.offset, boff: xd.offset },
-      undefined,
-      tune.mm,
-    );
+    const L = { bshape: [g.N], abst: [g.O * g.OW], bbst: [xd.strides[0]], brank: 1, M: g.O, N: g.C, K: g.OW, asm_: g.OW, ask: 1, bsk: 1, bsn: g.OW, aoff: gyd.offset, boff: xd.offset };
+    if (sgmatOk && tune.sgmat) sgmatMatmul(dev, gyd.storage.buf, xd.storage.buf, part.storage.buf, L, 'f32', undefined, tune.sgmat);
+    else matmulDispatch(dev, gyd.storage.buf, xd.storage.buf, part.storage.buf, L, undefined, tune.mm);
     release(gyd, gy);
     release(xd, x);
-    return sumParts(part, g.N);
+    const gw = sumParts(part, g.N);
+    if (dtype === 'f32') return gw;
+    const gw16 = convert(gw, dtype);
+    gw.dispose();
+    return gw16;
   }
   const cpg = g.C / g.groups;
   const opg = g.O / g.groups;

@@ -1,20 +1,24 @@
-// Batched matmul with NumPy batch broadcasting: [..., M, K] · [..., K, N] -> [..., M, N].
+// Batched matmul with NumPy batch broadcasting: [..., M, K] · [..., K, N] -> [..., M, N], in f32 or f16.
 // Backward: dA = dC · Bᵀ, dB = Aᵀ · dC, each summed over broadcast batch dims. Transposes are strides, not copies.
+// f16 runs on the adapter's subgroup matrices where it has them (f32 accumulation), else widened to f32.
 import { MM_TILE, MM_WG, SMM_WG, type SubgroupMatmulVariant, matmulKernel, subgroupMatmulKernel } from '../../kernels/matmul.wgsl';
+import { type SgmatVariant, sgmatKernel, sgmatTile, sgmatWorkgroupBytes } from '../../kernels/matmul-sgmat.wgsl';
+import type { DType } from '../../kernels/common';
 import type { Device } from '../device';
 import type { PooledBuffer } from '../buffer-pool';
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { broadcastShapes, numel } from '../shape';
 import { type Tensor, empty } from '../tensor';
-import { checkF32 } from './run';
+import { checkFloat } from './run';
 import { transpose } from './layout';
+import { cast } from './elementwise';
 import { sumTo } from './reduce';
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
   a.assertAlive('matmul', 'input a');
   b.assertAlive('matmul', 'input b');
-  checkF32('matmul', [a, b]);
+  const dtype = checkFloat('matmul', [a, b]);
   if (a.rank < 2 || b.rank < 2) {
     throw new OpError('matmul', `inputs must have rank >= 2, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   }
@@ -25,7 +29,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (batch.length > 6) throw new OpError('matmul', `at most 6 batch dims supported, got ${fmtShape(batch)}`);
   const nb = numel(batch);
   const dev = a.device;
-  const out = empty(dev, [...batch, M, N], 'f32', 'matmul');
+  if (dtype === 'f16' && !dev.subgroupMatrix && nb * M * N > 0) return matmulWidened(a, b);
+  const out = empty(dev, [...batch, M, N], dtype, 'matmul');
   const bstrides = (t: Tensor): number[] => {
     const tb = t.shape.slice(0, -2);
     const off = batch.length - tb.length;
@@ -47,7 +52,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       aoff: a.offset,
       boff: b.offset,
     };
-    matmulDispatch(dev, a.storage.buf, b.storage.buf, out.storage.buf, layout, undefined, matmulTiles(dev, layout));
+    if (dtype === 'f16') sgmatMatmul(dev, a.storage.buf, b.storage.buf, out.storage.buf, layout, 'f16');
+    else matmulDispatch(dev, a.storage.buf, b.storage.buf, out.storage.buf, layout, undefined, matmulTiles(dev, layout));
   }
   return record(out, 'matmul', [a, b], [a, b], (gy, [as, bs]) => {
     // dA = gy · Bᵀ, dB = Aᵀ · gy, then summed over the batch dims each input was broadcast along.
@@ -61,6 +67,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     };
     return [a.requiresGrad ? grad(true) : null, b.requiresGrad ? grad(false) : null];
   });
+}
+
+/** An f16 matmul without subgroup matrices: the product of the f32 copies (recorded, so it differentiates). */
+function matmulWidened(a: Tensor, b: Tensor): Tensor {
+  const [a32, b32] = [a, b].map((t) => cast(t, 'f32'));
+  const c32 = matmul(a32, b32);
+  const c = cast(c32, 'f16');
+  [a32, b32, c32].forEach((t) => t.dispose());
+  return c;
 }
 
 /** Operand layout of one matmul dispatch: batch shape and strides, sizes, element strides and offsets. */
@@ -107,6 +122,52 @@ export function matmulDispatch(
   }
   if (epilogue.bias || epilogue.act !== 'none') throw new OpError('matmul', 'a bias or activation epilogue needs the subgroups feature');
   dev.dispatch(matmulKernel(), [a, b, c], { ...L }, [Math.ceil(L.N / (MM_TILE * MM_WG[0])), Math.ceil(L.M / (MM_TILE * MM_WG[1])), nb]);
+}
+
+/** Tiling of the subgroup-matrix kernels: subgroups per workgroup and matrices per subgroup along M and N, k slice depth. */
+export type SgmatTune = Partial<Pick<SgmatVariant, 'WM' | 'WN' | 'TM' | 'TN' | 'KT'>>;
+
+/**
+ * The subgroup-matrix variant for an M×N product: 2×2 subgroups of 2×2 matrices, halved along a dimension the
+ * product does not fill, and a 32-deep k slice (at least one matrix K); shrunk until its workgroup memory and
+ * invocations fit the device.
+ */
+export function sgmatVariant(dev: Device, M: number, N: number, rest: Pick<SgmatVariant, 'b' | 'out' | 'bias' | 'act'>, tune: SgmatTune = {}): SgmatVariant {
+  const shape = dev.subgroupMatrix;
+  if (!shape) throw new OpError('matmul', 'this device has no subgroup matrices');
+  const fits = (n: number, unit: number): number => (n <= unit ? 1 : 2);
+  let v: SgmatVariant = {
+    shape, ...rest,
+    WM: tune.WM ?? fits(M, shape.M * 2), WN: tune.WN ?? fits(N, shape.N * 2),
+    TM: tune.TM ?? fits(M, shape.M), TN: tune.TN ?? fits(N, shape.N),
+    KT: tune.KT ?? Math.max(shape.K, 32 - (32 % shape.K)),
+  };
+  const ok = (u: SgmatVariant): boolean =>
+    sgmatWorkgroupBytes(u) <= dev.limits.maxComputeWorkgroupStorageSize && sgmatTile(u).WG <= dev.limits.maxComputeInvocationsPerWorkgroup;
+  while (!ok(v) && v.KT > shape.K) v = { ...v, KT: v.KT - shape.K };
+  while (!ok(v) && v.WM * v.WN > 1) v = v.WN > 1 ? { ...v, WN: 1 } : { ...v, WM: 1 };
+  if (!ok(v)) throw new OpError('matmul', `the smallest subgroup-matrix tile needs ${sgmatWorkgroupBytes(v)} bytes of workgroup memory (device: ${dev.limits.maxComputeWorkgroupStorageSize})`);
+  return v;
+}
+
+/** One subgroup-matrix dispatch over a grid of BM×BN tiles (folded into two dimensions) per batch. */
+export function sgmatDispatch(dev: Device, v: SgmatVariant, buffers: readonly PooledBuffer[], params: Record<string, number | readonly number[]>, M: number, N: number, nb: number): void {
+  const maxZ = dev.limits.maxComputeWorkgroupsPerDimension;
+  if (nb > maxZ) throw new OpError('matmul', `batch of ${nb} exceeds the device's ${maxZ} workgroups per dimension`);
+  const { BM, BN } = sgmatTile(v);
+  const tilesN = Math.ceil(N / BN);
+  const tiles = tilesN * Math.ceil(M / BM);
+  const gx = Math.min(tiles, maxZ);
+  dev.dispatch(sgmatKernel(v), buffers, { ...params, M, N, tilesN, tiles }, [gx, Math.ceil(tiles / gx), nb]);
+}
+
+/** C = A·B (f16 operands, C of dtype `out`) on subgroup matrices, with matmulDispatch's layout and epilogue. */
+export function sgmatMatmul(
+  dev: Device, a: PooledBuffer, b: PooledBuffer, c: PooledBuffer, L: MatmulLayout, out: DType,
+  epilogue: { bias: PooledBuffer | null; act: 'none' | 'silu' } = { bias: null, act: 'none' }, tune: SgmatTune = {},
+): void {
+  const v = sgmatVariant(dev, L.M, L.N, { b: 'strided', out, bias: epilogue.bias !== null, act: epilogue.act }, tune);
+  sgmatDispatch(dev, v, [a, b, ...(epilogue.bias ? [epilogue.bias] : []), c], { ...L }, L.M, L.N, numel(L.bshape));
 }
 
 /** Tiling of a matmul op, resolved by the device's tile search among a few register tiles (rule: 4 × 16). */

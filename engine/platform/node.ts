@@ -18,7 +18,9 @@ export async function nodeGpu(): Promise<GPU> {
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
   }
-  const gpu = mod.create([]);
+  // allow_unsafe_apis exposes Dawn's experimental features, of which we use chromium-experimental-subgroup-matrix
+  // (cooperative matrices); nothing else changes for the stable API.
+  const gpu = mod.create(['enable-dawn-features=allow_unsafe_apis']);
   instances.push(gpu);
   // Dawn's binding spins the main thread while a promise is pending; make its polling sleep instead.
   installIdleWait();

@@ -1,0 +1,186 @@
+// f16 matmul and implicit-GEMM conv on subgroup matrices (Dawn's chromium_experimental_subgroup_matrix: Vulkan
+// cooperative matrices, tensor cores on NVIDIA, simdgroup matrices on Apple). A workgroup owns a BM×BN tile of C;
+// per KT-deep slice of k it stages A (BM×KT) and B (KT×BN) in workgroup memory as f16, zero outside the operands,
+// so any strides, transposes, ragged edges and the conv's im2col gather share one multiply loop. Each subgroup
+// multiplies TM×TN matrices of the adapter's M×N×K shape and keeps them as accumulators; the epilogue passes each
+// through workgroup memory to add the bias, apply SiLU, convert and store with bounds checks.
+import type { SubgroupMatrixShape } from '../engine/device';
+import { type DType, type KernelSource, type ParamField, at8, bindingDecls, paramsLayout, variantKey } from './common';
+
+export interface SgmatVariant {
+  readonly shape: SubgroupMatrixShape;
+  /** Subgroups per workgroup along M and along N. */
+  readonly WM: number;
+  readonly WN: number;
+  /** Matrices per subgroup along M and along N. */
+  readonly TM: number;
+  readonly TN: number;
+  /** k depth of one staged slice (a multiple of shape.K). */
+  readonly KT: number;
+  /** B is a strided matrix, or the im2col view of an NCHW image for a conv with this geometry. */
+  readonly b: 'strided' | { readonly KH: number; readonly KW: number; readonly SH: number; readonly SW: number; readonly DH: number; readonly DW: number };
+  /** Element type of C (and of the bias). */
+  readonly out: DType;
+  readonly bias: boolean;
+  readonly act: 'none' | 'silu';
+}
+
+export const sgmatTile = (v: SgmatVariant): { BM: number; BN: number; WG: number } => ({
+  BM: v.WM * v.TM * v.shape.M,
+  BN: v.WN * v.TN * v.shape.N,
+  WG: v.WM * v.WN * v.shape.subgroupSize,
+});
+
+/** Workgroup memory of a variant in bytes (the tile choice must fit the device's limit). */
+export function sgmatWorkgroupBytes(v: SgmatVariant): number {
+  const { BM, BN } = sgmatTile(v);
+  return 2 * (BM * v.KT + v.KT * BN) + (v.shape.acc === 'f32' ? 4 : 2) * v.WM * v.WN * v.shape.M * v.shape.N;
+}
+
+const STRIDED_PARAMS: ParamField[] = [
+  { name: 'bshape', type: 'u32x8' },
+  { name: 'abst', type: 'u32x8' },
+  { name: 'bbst', type: 'u32x8' },
+  { name: 'brank', type: 'u32' },
+  { name: 'M', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'K', type: 'u32' },
+  { name: 'asm_', type: 'u32' },
+  { name: 'ask', type: 'u32' },
+  { name: 'bsk', type: 'u32' },
+  { name: 'bsn', type: 'u32' },
+  { name: 'aoff', type: 'u32' },
+  { name: 'boff', type: 'u32' },
+  { name: 'tilesN', type: 'u32' },
+  { name: 'tiles', type: 'u32' },
+];
+
+/** The conv's A is the dense weight [O, C·KH·KW]; B[k, n] is x[c, oy·SH − ph + kh·DH, ox·SW − pw + kw·DW]. */
+const CONV_PARAMS: ParamField[] = [
+  { name: 'M', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'K', type: 'u32' },
+  { name: 'aoff', type: 'u32' },
+  { name: 'boff', type: 'u32' },
+  { name: 'xbs', type: 'u32' },
+  { name: 'H', type: 'u32' },
+  { name: 'W', type: 'u32' },
+  { name: 'OW', type: 'u32' },
+  { name: 'ph', type: 'i32' },
+  { name: 'pw', type: 'i32' },
+  { name: 'tilesN', type: 'u32' },
+  { name: 'tiles', type: 'u32' },
+];
+
+export const sgmatParams = (v: SgmatVariant): readonly ParamField[] => (v.b === 'strided' ? STRIDED_PARAMS : CONV_PARAMS);
+
+export function sgmatKernel(v: SgmatVariant): KernelSource {
+  const { M: cm, N: cn, K: ck, acc } = v.shape;
+  const { BM, BN, WG } = sgmatTile(v);
+  const KT = v.KT;
+  if (KT % ck !== 0) throw new Error(`sgmat: slice depth ${KT} is not a multiple of the matrix K ${ck}`);
+  const params = sgmatParams(v);
+  const bindings = [
+    { name: 'A', access: 'read' as const, type: 'f16' },
+    { name: 'B', access: 'read' as const, type: 'f16' },
+    ...(v.bias ? [{ name: 'Bias', access: 'read' as const, type: v.out }] : []),
+    { name: 'C', access: 'write' as const, type: v.out },
+  ];
+  const I = [...Array(v.TM).keys()];
+  const J = [...Array(v.TN).keys()];
+  const S = [...Array(KT / ck).keys()];
+  const conv = v.b === 'strided' ? null : v.b;
+  // batch offsets of A and B: strides per broadcast batch dim, or one image per batch for the conv
+  const offsets = conv
+    ? `  let ao = p.aoff;
+  let bo = p.boff + batch * p.xbs;`
+    : `  var rem = batch;
+  var ao = p.aoff;
+  var bo = p.boff;
+  for (var d = i32(p.brank) - 1; d >= 0; d--) {
+    let du = u32(d);
+    let s = ${at8('p.bshape', 'du')};
+    let c = rem % s;
+    rem = rem / s;
+    ao += c * ${at8('p.abst', 'du')};
+    bo += c * ${at8('p.bbst', 'du')};
+  }`;
+  const aAt = conv ? 'ao + gm * p.K + gk' : 'ao + gm * p.asm_ + gk * p.ask';
+  const bLoad = conv
+    ? (() => {
+        const taps = conv.KH * conv.KW;
+        return `      let c = gk / ${taps}u;
+      let t = gk % ${taps}u;
+      let iy = i32((gn / p.OW) * ${conv.SH}u + (t / ${conv.KW}u) * ${conv.DH}u) - p.ph;
+      let ix = i32((gn % p.OW) * ${conv.SW}u + (t % ${conv.KW}u) * ${conv.DW}u) - p.pw;
+      if (iy >= 0 && ix >= 0 && u32(iy) < p.H && u32(ix) < p.W) { v = B[bo + (c * p.H + u32(iy)) * p.W + u32(ix)]; }`;
+      })()
+    : `      v = B[bo + gk * p.bsk + gn * p.bsn];`;
+  let e = `${acc === 'f32' ? 'Cs' : 'f32(Cs'}[base + e]${acc === 'f32' ? '' : ')'}`;
+  if (v.bias) e = `${e} + f32(Bias[gm])`;
+  if (v.act === 'silu') e = `silu_(${e})`;
+  const store = (i: number, j: number): string => `  subgroupMatrixStore<row_major>(&Cs, sg * ${cm * cn}u, acc${i}_${j}, ${cn}u);
+  workgroupBarrier();
+  for (var q = li; q < ${v.WM * v.WN * cm * cn}u; q += ${WG}u) {
+    let s = q / ${cm * cn}u;
+    let e = q % ${cm * cn}u;
+    let base = s * ${cm * cn}u;
+    let gm = m0 + ((s % ${v.WM}u) * ${v.TM}u + ${i}u) * ${cm}u + e / ${cn}u;
+    let gn = n0 + ((s / ${v.WM}u) * ${v.TN}u + ${j}u) * ${cn}u + e % ${cn}u;
+    if (gm < p.M && gn < p.N) { C[cbase + gm * p.N + gn] = ${v.out}(${e}); }
+  }
+  workgroupBarrier();`;
+  const code = `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+${paramsLayout(params).wgsl}
+${bindingDecls(bindings, true)}
+var<workgroup> As: array<f16, ${BM * KT}>;
+var<workgroup> Bs: array<f16, ${KT * BN}>;
+var<workgroup> Cs: array<${acc}, ${v.WM * v.WN * cm * cn}>;
+fn silu_(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
+@compute @workgroup_size(${WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  if (tile >= p.tiles) { return; }
+  let n0 = (tile % p.tilesN) * ${BN}u;
+  let m0 = (tile / p.tilesN) * ${BM}u;
+  let batch = wid.z;
+${offsets}
+  // this subgroup's TM×TN matrices within the tile
+  let am = (sg % ${v.WM}u) * ${v.TM * cm * KT}u;
+  let bn = (sg / ${v.WM}u) * ${v.TN * cn}u;
+${I.flatMap((i) => J.map((j) => `  var acc${i}_${j} = subgroup_matrix_result<${acc}, ${cn}, ${cm}>();`)).join('\n')}
+  for (var k0 = 0u; k0 < p.K; k0 += ${KT}u) {
+    for (var i = li; i < ${BM * KT}u; i += ${WG}u) {
+      let gm = m0 + i / ${KT}u;
+      let gk = k0 + i % ${KT}u;
+      var v = f16(0.0);
+      if (gm < p.M && gk < p.K) { v = A[${aAt}]; }
+      As[i] = v;
+    }
+    for (var i = li; i < ${KT * BN}u; i += ${WG}u) {
+      let gk = k0 + i / ${BN}u;
+      let gn = n0 + i % ${BN}u;
+      var v = f16(0.0);
+      if (gk < p.K && gn < p.N) {
+${bLoad}
+      }
+      Bs[i] = v;
+    }
+    workgroupBarrier();
+${S.map(
+  (s) => `    {
+${I.map((i) => `      let l${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${ck}, ${cm}>, row_major>(&As, am + ${i * cm * KT + s * ck}u, ${KT}u);`).join('\n')}
+${J.map((j) => `      let r${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${cn}, ${ck}>, row_major>(&Bs, bn + ${s * ck * BN + j * cn}u, ${BN}u);`).join('\n')}
+${I.flatMap((i) => J.map((j) => `      acc${i}_${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${i}_${j});`)).join('\n')}
+    }`,
+).join('\n')}
+    workgroupBarrier();
+  }
+  let cbase = batch * p.M * p.N;
+${I.flatMap((i) => J.map((j) => store(i, j))).join('\n')}
+}
+`;
+  return { name: conv ? 'conv2d.sgmat' : 'matmul.sgmat', key: variantKey('sgmat', v), code, workgroupSize: [WG, 1, 1], bindings: bindings.map((b) => b.access), params };
+}

@@ -1,0 +1,58 @@
+// Runs the subgroup-matrix suite (test/subgroup-matrix/vitest.config.ts) on an adapter with subgroup matrices:
+// this machine's own when it has them, else the Mesa 26 lavapipe root of scripts/subgroup-matrix-env.sh (built by
+// `npm run setup` as root). Without either it is skipped with the reason printed, except under CI, where the
+// set-up must have provided one and its absence fails.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Device } from '../../engine/device';
+import { testDevice } from '../helpers';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const env = join(repo, 'scripts/subgroup-matrix-env.sh');
+const vitest = ['node', 'node_modules/vitest/vitest.mjs', 'run', '-c', 'test/subgroup-matrix/vitest.config.ts', '--reporter=default', '--reporter=json'];
+
+/** Tests the suite must hold at least (so that a file silently dropped from it fails). */
+const MIN_TESTS = 31;
+
+let dev: Device;
+let where: 'here' | 'root' | null = null;
+beforeAll(async () => {
+  dev = await testDevice();
+  if (dev.subgroupMatrixOffered) where = 'here';
+  else if (process.platform === 'linux' && spawnSync('bash', [env, 'check']).status === 0) where = 'root';
+});
+afterAll(() => dev?.dispose());
+
+test('subgroup-matrix suite passes on an adapter with subgroup matrices', () => {
+  if (!where) {
+    const why = `this adapter ('${dev.adapter.description}') has no subgroup matrices and ${env} has no root (run 'npm run setup' as root)`;
+    if (process.env.CI) throw new Error(why);
+    console.warn(`skipped the subgroup-matrix suite: ${why}`);
+    return;
+  }
+  // the report goes to a directory inside the checkout: the root sees the checkout at the same path
+  const dir = mkdtempSync(join(where === 'root' ? repo : tmpdir(), '.sgmat-report-'));
+  const report = join(dir, 'report.json');
+  try {
+    const args = [...vitest, `--outputFile.json=${report}`];
+    // a clean environment: the suite is a vitest run of its own, not a worker of this one
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'NODE_OPTIONS'));
+    const r = where === 'here'
+      ? spawnSync(args[0], args.slice(1), { cwd: repo, env: clean, encoding: 'utf8', timeout: 900_000 })
+      : spawnSync('bash', [env, 'run', ...args], { cwd: repo, env: clean, encoding: 'utf8', timeout: 900_000 });
+    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    const res = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numTotalTests: number; success: boolean };
+    const summary = `subgroup-matrix suite (${where === 'here' ? 'this adapter' : 'Mesa 26 lavapipe root'}): ${res.numPassedTests} passed, ${res.numFailedTests} failed of ${res.numTotalTests}`;
+    console.log(summary);
+    if (process.env.GELAN_SGMAT_COUNTS) console.log(`GELAN_SGMAT_COUNTS ${res.numPassedTests} ${res.numFailedTests}`);
+    expect(res.success, `${summary}\n${out.slice(-6000)}`).toBe(true);
+    expect(res.numFailedTests).toBe(0);
+    expect(res.numTotalTests).toBeGreaterThanOrEqual(MIN_TESTS);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 900_000);
