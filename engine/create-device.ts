@@ -6,6 +6,8 @@ import { NoAdapterError } from './errors';
 export interface CreateDeviceOptions extends DeviceSettings {
   /** Use this GPUDevice (owned by the host application); the engine will not create or destroy a device. */
   readonly device?: GPUDevice;
+  /** The adapter `device` came from: Dawn lists the subgroup-matrix shapes on its info only, not the device's. */
+  readonly adapter?: GPUAdapter;
   /** A GPU object to request the adapter from (default: navigator.gpu, or Dawn in Node). */
   readonly gpu?: GPU;
   readonly powerPreference?: GPUPowerPreference;
@@ -36,10 +38,17 @@ function describe(info: GPUAdapterInfo | undefined): AdapterDescription {
   };
 }
 
+/** The adapter's subgroup-matrix shapes (Dawn lists them on the adapter's info only; the device's has none). */
+const matrixConfigs = (adapter: GPUAdapter): readonly SubgroupMatrixConfig[] =>
+  (adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] }).subgroupMatrixConfigs ?? [];
+
 const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 export async function createDevice(opts: CreateDeviceOptions = {}): Promise<Device> {
-  if (opts.device) return new Device(opts.device, describe(opts.device.adapterInfo), false, opts);
+  if (opts.device) {
+    const extras = opts.adapter ? { subgroupMatrixConfigs: matrixConfigs(opts.adapter), wgslLanguageFeatures: opts.gpu?.wgslLanguageFeatures } : {};
+    return new Device(opts.device, describe(opts.device.adapterInfo), false, opts, null, extras);
+  }
   let gpu = opts.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
   let help = 'This browser has no WebGPU (navigator.gpu is missing): use a recent Chrome/Edge, or Firefox/Safari with WebGPU enabled.';
   if (!gpu && isNode()) {
@@ -59,8 +68,6 @@ export async function createDevice(opts: CreateDeviceOptions = {}): Promise<Devi
     if (typeof v === 'number') requiredLimits[k] = v;
   }
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'gelan-webgpu' });
-  // Dawn lists the subgroup-matrix shapes on the adapter's info only (the device's adapterInfo has none)
-  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] };
-  const extras = { subgroupMatrixConfigs: info.subgroupMatrixConfigs ?? [], wgslLanguageFeatures: gpu.wgslLanguageFeatures };
+  const extras = { subgroupMatrixConfigs: matrixConfigs(adapter), wgslLanguageFeatures: gpu.wgslLanguageFeatures };
   return new Device(device, describe(adapter.info), true, opts, gpu, extras);
 }
