@@ -58,7 +58,8 @@ await build({
 });
 // tfjs: bundled from its ES modules, because tfjs-core's CommonJS build for Node leaves out the gradient
 // registrations (dist/register_all_gradients.js exists only as an ES module); one bundle = one tfjs copy.
-await build({
+// (skipped when it is not installed: --no-peers on a machine that never installed the peers)
+if (existsSync(join(here, 'node_modules', '@tensorflow', 'tfjs-core', 'package.json'))) await build({
   ...common,
   entryPoints: { 'peers/tfjs': join(here, 'peers/tfjs.ts') },
   mainFields: ['module', 'main'],
