@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
 import { type Device, createDevice } from '../engine';
 import { installIdleWait } from '../engine/platform/node-wait';
+import { dawnGpu } from '../engine/platform/node';
 import { type Case, convOut } from './cases';
 import { instrument } from './gpu-timer';
 import { compare, measure, verifyRun } from './harness';
@@ -77,8 +78,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   // 1. One device for everyone: every adapter feature, every limit at the adapter's maximum.
   Object.assign(globalThis, globals);
-  // allow_unsafe_apis, as the engine's own Node device: the experimental subgroup-matrix feature (if offered)
-  const gpu = create(['enable-dawn-features=allow_unsafe_apis']);
+  // the engine's own choice of Dawn instance: allow_unsafe_apis only where it brings subgroup matrices
+  const gpu = await dawnGpu(create);
   process.on('exit', () => void gpu); // Dawn's instance must outlive all GPU work
   if (args.idleWait) installIdleWait();
   const adapter = await gpu.requestAdapter();

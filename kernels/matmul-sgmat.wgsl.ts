@@ -18,11 +18,26 @@ export interface SgmatVariant {
   /** k depth of one staged slice (a multiple of shape.K). */
   readonly KT: number;
   /** B is a strided matrix, or the im2col view of an NCHW image for a conv with this geometry. */
-  readonly b: 'strided' | { readonly KH: number; readonly KW: number; readonly SH: number; readonly SW: number; readonly DH: number; readonly DW: number };
+  readonly b: 'strided' | SgmatConv;
   /** Element type of C (and of the bias). */
   readonly out: DType;
   readonly bias: boolean;
   readonly act: 'none' | 'silu';
+}
+
+/**
+ * The conv forms. Forward: C[o, pixel] = W[o, c·taps] · im2col(x)[c·taps, pixel], written through output strides
+ * (the input gradient's phases fill every s-th pixel). Weight gradient (`wgrad`): C[o, c·taps] =
+ * gy[o, pixel] · im2col(x)ᵀ[pixel, c·taps] per image, summed over the batch afterwards.
+ */
+export interface SgmatConv {
+  readonly KH: number;
+  readonly KW: number;
+  readonly SH: number;
+  readonly SW: number;
+  readonly DH: number;
+  readonly DW: number;
+  readonly wgrad?: boolean;
 }
 
 export const sgmatTile = (v: SgmatVariant): { BM: number; BN: number; WG: number } => ({
@@ -55,12 +70,17 @@ const STRIDED_PARAMS: ParamField[] = [
   { name: 'tiles', type: 'u32' },
 ];
 
-/** The conv's A is the dense weight [O, C·KH·KW]; B[k, n] is x[c, oy·SH − ph + kh·DH, ox·SW − pw + kw·DW]. */
+/**
+ * The conv's A is dense rows of K (the weight [O, C·taps], or gy[n] [O, pixels] for the weight gradient, abs apart
+ * per image); x[c, oy·SH − ph + kh·DH, ox·SW − pw + kw·DW] is the im2col element of (c·taps + kh·KW + kw, oy·OW + ox).
+ * The forward writes C[o, (oy, ox)] at yoff + n·ybs + o·ych + oy·yrow + ox·ycol.
+ */
 const CONV_PARAMS: ParamField[] = [
   { name: 'M', type: 'u32' },
   { name: 'N', type: 'u32' },
   { name: 'K', type: 'u32' },
   { name: 'aoff', type: 'u32' },
+  { name: 'abs', type: 'u32' },
   { name: 'boff', type: 'u32' },
   { name: 'xbs', type: 'u32' },
   { name: 'H', type: 'u32' },
@@ -68,6 +88,11 @@ const CONV_PARAMS: ParamField[] = [
   { name: 'OW', type: 'u32' },
   { name: 'ph', type: 'i32' },
   { name: 'pw', type: 'i32' },
+  { name: 'yoff', type: 'u32' },
+  { name: 'ybs', type: 'u32' },
+  { name: 'ych', type: 'u32' },
+  { name: 'yrow', type: 'u32' },
+  { name: 'ycol', type: 'u32' },
   { name: 'tilesN', type: 'u32' },
   { name: 'tiles', type: 'u32' },
 ];
@@ -92,7 +117,7 @@ export function sgmatKernel(v: SgmatVariant): KernelSource {
   const conv = v.b === 'strided' ? null : v.b;
   // batch offsets of A and B: strides per broadcast batch dim, or one image per batch for the conv
   const offsets = conv
-    ? `  let ao = p.aoff;
+    ? `  let ao = p.aoff + batch * p.abs;
   let bo = p.boff + batch * p.xbs;`
     : `  var rem = batch;
   var ao = p.aoff;
@@ -109,13 +134,17 @@ export function sgmatKernel(v: SgmatVariant): KernelSource {
   const bLoad = conv
     ? (() => {
         const taps = conv.KH * conv.KW;
-        return `      let c = gk / ${taps}u;
-      let t = gk % ${taps}u;
-      let iy = i32((gn / p.OW) * ${conv.SH}u + (t / ${conv.KW}u) * ${conv.DH}u) - p.ph;
-      let ix = i32((gn % p.OW) * ${conv.SW}u + (t % ${conv.KW}u) * ${conv.DW}u) - p.pw;
+        // the im2col row (channel and tap) and column (output pixel): k and n, or n and k for the weight gradient
+        const [row, pix] = conv.wgrad ? ['gn', 'gk'] : ['gk', 'gn'];
+        return `      let c = ${row} / ${taps}u;
+      let t = ${row} % ${taps}u;
+      let iy = i32((${pix} / p.OW) * ${conv.SH}u + (t / ${conv.KW}u) * ${conv.DH}u) - p.ph;
+      let ix = i32((${pix} % p.OW) * ${conv.SW}u + (t % ${conv.KW}u) * ${conv.DW}u) - p.pw;
       if (iy >= 0 && ix >= 0 && u32(iy) < p.H && u32(ix) < p.W) { v = B[bo + (c * p.H + u32(iy)) * p.W + u32(ix)]; }`;
       })()
     : `      v = B[bo + gk * p.bsk + gn * p.bsn];`;
+  // where C[gm, gn] goes: dense batch-major, or through the forward conv's output strides
+  const cAt = conv && !conv.wgrad ? 'p.yoff + batch * p.ybs + gm * p.ych + (gn / p.OW) * p.yrow + (gn % p.OW) * p.ycol' : 'cbase + gm * p.N + gn';
   let e = `${acc === 'f32' ? 'Cs' : 'f32(Cs'}[base + e]${acc === 'f32' ? '' : ')'}`;
   if (v.bias) e = `${e} + f32(Bias[gm])`;
   if (v.act === 'silu') e = `silu_(${e})`;
@@ -127,7 +156,7 @@ export function sgmatKernel(v: SgmatVariant): KernelSource {
     let base = s * ${cm * cn}u;
     let gm = m0 + ((s % ${v.WM}u) * ${v.TM}u + ${i}u) * ${cm}u + e / ${cn}u;
     let gn = n0 + ((s / ${v.WM}u) * ${v.TN}u + ${j}u) * ${cn}u + e % ${cn}u;
-    if (gm < p.M && gn < p.N) { C[cbase + gm * p.N + gn] = ${v.out}(${e}); }
+    if (gm < p.M && gn < p.N) { C[${cAt}] = ${v.out}(${e}); }
   }
   workgroupBarrier();`;
   const code = `enable f16;
@@ -182,5 +211,5 @@ ${I.flatMap((i) => J.map((j) => `      acc${i}_${j} = subgroupMatrixMultiplyAccu
 ${I.flatMap((i) => J.map((j) => store(i, j))).join('\n')}
 }
 `;
-  return { name: conv ? 'conv2d.sgmat' : 'matmul.sgmat', key: variantKey('sgmat', v), code, workgroupSize: [WG, 1, 1], bindings: bindings.map((b) => b.access), params };
+  return { name: conv ? (conv.wgrad ? 'conv2d.wgrad.sgmat' : 'conv2d.sgmat') : 'matmul.sgmat', key: variantKey('sgmat', v), code, workgroupSize: [WG, 1, 1], bindings: bindings.map((b) => b.access), params };
 }

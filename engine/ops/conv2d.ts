@@ -138,24 +138,28 @@ function convForward(
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
   const dense = out.off === 0 && out.bs === g0.O * g0.OH * g0.OW && out.ch === g0.OH * g0.OW && out.row === g0.OW && out.col === 1;
   const matmulOk = flat && dense && g.groups === 1 && y.dtype === 'f32' && dev.subgroupMinSize >= 4;
-  const sgmatOk = dense && g.groups === 1 && y.dtype === 'f16' && dev.subgroupMatrix !== null;
+  const sgmatOk = g.groups === 1 && y.dtype === 'f16' && dev.subgroupMatrix !== null;
   const opg = g.O / g.groups;
   const t = tune ?? forwardTiles(dev, g0, g, matmulOk, sgmatOk, opg, y.dtype, acc);
   const epilogue = { bias: b ? b.storage.buf : null, act };
   // a 1×1 conv over dense planes is W[O×C] · X[C×HW] per image
   const pointwise = { bshape: [g.N], abst: [0], bbst: [g.N > 1 ? x.strides[0] : 0], brank: 1, M: g.O, N: g.OW, K: g.C, asm_: g.C, ask: 1, bsk: g.OW, bsn: 1, aoff: w.offset, boff: x.offset };
   if (sgmatOk && t.sgmat) {
-    if (flat) {
+    if (flat && dense) {
       sgmatMatmul(dev, w.storage.buf, x.storage.buf, y.storage.buf, pointwise, 'f16', epilogue, t.sgmat);
       return;
     }
-    // implicit GEMM: W[O × C·KH·KW] · im2col(x)[C·KH·KW × OH·OW] per image, the im2col gathered while staging
-    const N = g.OH * g.OW;
-    const v = sgmatVariant(dev, g.O, N, { b: { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw }, out: 'f16', bias: b !== null, act }, t.sgmat);
+    // implicit GEMM: W[O × C·KH·KW] · im2col(x)[C·KH·KW × OH·OW] per image, the im2col gathered while staging,
+    // written through the output layout (the input gradient's phases fill every s-th pixel)
+    const N = g0.OH * g0.OW;
+    const v = sgmatVariant(dev, g0.O, N, { b: { KH: g0.KH, KW: g0.KW, SH: g0.sh, SW: g0.sw, DH: g0.dh, DW: g0.dw }, out: 'f16', bias: b !== null, act }, t.sgmat);
     sgmatDispatch(
       dev, v, [w.storage.buf, x.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
-      { K: g.C * g.KH * g.KW, aoff: w.offset, boff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0, H: g.H, W: g.W, OW: g.OW, ph: g.ph, pw: g.pw },
-      g.O, N, g.N,
+      {
+        K: g0.C * g0.KH * g0.KW, aoff: w.offset, abs: 0, boff: x.offset, xbs: g0.N > 1 ? x.strides[0] : 0, H: g0.H, W: g0.W, OW: g0.OW, ph: g0.ph, pw: g0.pw,
+        yoff: out.off, ybs: out.bs, ych: out.ch, yrow: out.row, ycol: out.col,
+      },
+      g0.O, N, g0.N,
     );
     return;
   }
@@ -383,8 +387,30 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   const g = flat ? { ...g0, H: 1, W: g0.H * g0.W, OH: 1, OW: g0.OH * g0.OW } : g0;
   const dtype = gy.dtype;
   const matmulOk = flat && g.groups === 1 && dev.subgroupMinSize >= 4 && dtype === 'f32';
-  const sgmatOk = flat && g.groups === 1 && dtype === 'f16' && dev.subgroupMatrix !== null;
+  const sgmatOk = g.groups === 1 && dtype === 'f16' && dev.subgroupMatrix !== null;
   tune ??= wgradTiles(dev, g0, matmulOk, sgmatOk, dtype);
+  if (sgmatOk && tune.sgmat && !flat) {
+    // gw[O × C·KH·KW] = Σ_n gy[n][O × OH·OW] · im2col(x[n])ᵀ[OH·OW × C·KH·KW]: one product per image, summed
+    const gyd = denseFromStart(gy);
+    const xd = x.isContiguous ? x : copy(x);
+    const part = empty(dev, g.N > 1 ? [g.N, g.O, g.C, g.KH, g.KW] : [g.O, g.C, g.KH, g.KW], 'f32', 'conv2d.wgrad');
+    const N = g.C * g.KH * g.KW;
+    const v = sgmatVariant(dev, g.O, N, { b: { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, wgrad: true }, out: 'f32', bias: false, act: 'none' }, tune.sgmat);
+    sgmatDispatch(
+      dev, v, [gyd.storage.buf, xd.storage.buf, part.storage.buf],
+      {
+        K: g.OH * g.OW, aoff: gyd.offset, abs: g.O * g.OH * g.OW, boff: xd.offset, xbs: g.N > 1 ? xd.strides[0] : 0, H: g.H, W: g.W, OW: g.OW, ph: g.ph, pw: g.pw,
+        yoff: 0, ybs: 0, ych: 0, yrow: 0, ycol: 0,
+      },
+      g.O, N, g.N,
+    );
+    release(gyd, gy);
+    release(xd, x);
+    const gw = sumParts(part, g.N);
+    const gw16 = convert(gw, dtype);
+    gw.dispose();
+    return gw16;
+  }
   if ((matmulOk && tune.mm) || (sgmatOk && tune.sgmat)) {
     // gw[O×C] = Σ_n gy[n][O×HW] · x[n]ᵀ[HW×C]: one product per image, then the sum over the batch
     const gyd = denseFromStart(gy);

@@ -18,13 +18,24 @@ export async function nodeGpu(): Promise<GPU> {
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
   }
-  // allow_unsafe_apis exposes Dawn's experimental features, of which we use chromium-experimental-subgroup-matrix
-  // (cooperative matrices); nothing else changes for the stable API.
-  const gpu = mod.create(['enable-dawn-features=allow_unsafe_apis']);
+  const gpu = await dawnGpu(mod.create);
   instances.push(gpu);
   // Dawn's binding spins the main thread while a promise is pending; make its polling sleep instead.
   installIdleWait();
   return gpu;
+}
+
+/**
+ * Dawn's GPU object. Its experimental subgroup-matrix feature (cooperative matrices) shows only on an instance
+ * with allow_unsafe_apis; that instance is used only where its adapter offers the feature, since the toggle
+ * also relaxes validation elsewhere and measured a few per cent slower on lavapipe training steps (within noise).
+ */
+export async function dawnGpu(create: (flags: string[]) => GPU): Promise<GPU> {
+  const unsafe = create(['enable-dawn-features=allow_unsafe_apis']);
+  instances.push(unsafe);
+  const adapter = await unsafe.requestAdapter();
+  if (adapter?.features.has('chromium-experimental-subgroup-matrix')) return unsafe;
+  return create([]);
 }
 
 export const NODE_NO_ADAPTER_HELP =

@@ -1,4 +1,5 @@
-// Subgroup-matrix convs: f16 convs (forward, input and weight gradients) of a device with subgroup matrices
+// Subgroup-matrix convs: f16 convs (forward, input and weight gradients, all on the matrices: implicit GEMM
+// forward, the input gradient's phases through it, the weight gradient as gy · im2col(x)ᵀ) of a device with subgroup matrices
 // against the same convs of a second device on the same adapter with them switched off (the f16 SIMT kernels,
 // themselves tested against float64 in test/kernels/conv-f16.test.ts), and proof by kernel profile that the
 // matrices ran. Both sides sum in f32 from the same f16 operands and round once to f16, so they may differ by
@@ -62,7 +63,9 @@ describe('subgroup-matrix conv2d (f16)', () => {
     test(`${c.name}: forward and gradients match the SIMT kernels`, async () => {
       const a = await run(dev, c, true);
       const b = await run(plain, c, false);
+      // forward, input and weight gradient all on the matrices: no SIMT conv or matmul kernel ran
       expect(a.kernels.some((k) => k.endsWith('.sgmat'))).toBe(true);
+      expect(a.kernels.filter((k) => ['conv2d.fwd', 'conv2d.wgrad', 'conv2d.dgrad', 'matmul'].includes(k))).toEqual([]);
       ['y', 'gx', 'gw', 'gb'].slice(0, a.out.length).forEach((name, i) => {
         const scale = Math.max(...Array.from(b.out[i], Math.abs));
         let worst = 0;
