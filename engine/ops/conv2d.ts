@@ -17,7 +17,7 @@ import type { DType } from '../../kernels/common';
 import { copy, denseFromStart } from './layout';
 import { sum } from './reduce';
 import { convert } from './run';
-import { type MatmulTune, type SgmatTune, matmulDispatch, sgmatDispatch, sgmatMatmul, sgmatVariant } from './matmul';
+import { type MatmulTune, type SgmatTune, matmulDispatch, matmulTiles, sgmatDispatch, sgmatMatmul, sgmatVariant } from './matmul';
 
 export interface Conv2dOptions {
   readonly stride?: number | readonly [number, number];
@@ -274,7 +274,7 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     const gx = empty(dev, [g.N, g.C, g.H, g.W], dtype, 'conv2d.dgrad');
     const L = { bshape: [g.N], abst: [0], bbst: [g.O * HW], brank: 1, M: g.C, N: HW, K: g.O, asm_: 1, ask: g.C, bsk: HW, bsn: 1, aoff: wd.offset, boff: gyd.offset };
     if (sgmat) sgmatMatmul(dev, wd.storage.buf, gyd.storage.buf, gx.storage.buf, L, 'f16');
-    else matmulDispatch(dev, wd.storage.buf, gyd.storage.buf, gx.storage.buf, L);
+    else matmulDispatch(dev, wd.storage.buf, gyd.storage.buf, gx.storage.buf, L, undefined, matmulTiles(dev, L));
     release(gyd, gy);
     release(wd, w);
     return gx;

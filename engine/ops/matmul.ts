@@ -171,7 +171,7 @@ export function sgmatMatmul(
 }
 
 /** Tiling of a matmul op, resolved by the device's tile search among a few register tiles (rule: 4 × 16). */
-function matmulTiles(dev: Device, L: MatmulLayout): MatmulTune {
+export function matmulTiles(dev: Device, L: MatmulLayout): MatmulTune {
   if (dev.subgroupMinSize < 4 || dev.compactKernels) return {};
   const rule: MatmulTune = { TM: 4, TN: 16 };
   const candidates: MatmulTune[] = [rule, { TM: 2, TN: 32 }, { TM: 4, TN: 24 }, { TM: 8, TN: 16 }];
