@@ -5,7 +5,8 @@
 // multiplies TM×TN matrices of the adapter's M×N×K shape and keeps them as accumulators; the epilogue passes each
 // through workgroup memory to add the bias, apply SiLU, convert and store with bounds checks.
 import type { SubgroupMatrixShape } from '../engine/device';
-import { type DType, type KernelSource, type ParamField, at8, bindingDecls, paramsLayout, variantKey } from './common';
+import { type DType, type KernelSource, type ParamField, bindingDecls, paramsLayout, variantKey } from './common';
+import { BATCH_OFFSETS, MATMUL_PARAMS } from './matmul.wgsl';
 
 export interface SgmatVariant {
   readonly shape: SubgroupMatrixShape;
@@ -53,19 +54,7 @@ export function sgmatWorkgroupBytes(v: SgmatVariant): number {
 }
 
 const STRIDED_PARAMS: ParamField[] = [
-  { name: 'bshape', type: 'u32x8' },
-  { name: 'abst', type: 'u32x8' },
-  { name: 'bbst', type: 'u32x8' },
-  { name: 'brank', type: 'u32' },
-  { name: 'M', type: 'u32' },
-  { name: 'N', type: 'u32' },
-  { name: 'K', type: 'u32' },
-  { name: 'asm_', type: 'u32' },
-  { name: 'ask', type: 'u32' },
-  { name: 'bsk', type: 'u32' },
-  { name: 'bsn', type: 'u32' },
-  { name: 'aoff', type: 'u32' },
-  { name: 'boff', type: 'u32' },
+  ...MATMUL_PARAMS,
   { name: 'tilesN', type: 'u32' },
   { name: 'tiles', type: 'u32' },
 ];
@@ -119,17 +108,7 @@ export function sgmatKernel(v: SgmatVariant): KernelSource {
   const offsets = conv
     ? `  let ao = p.aoff + batch * p.abs;
   let bo = p.boff + batch * p.xbs;`
-    : `  var rem = batch;
-  var ao = p.aoff;
-  var bo = p.boff;
-  for (var d = i32(p.brank) - 1; d >= 0; d--) {
-    let du = u32(d);
-    let s = ${at8('p.bshape', 'du')};
-    let c = rem % s;
-    rem = rem / s;
-    ao += c * ${at8('p.abst', 'du')};
-    bo += c * ${at8('p.bbst', 'du')};
-  }`;
+    : BATCH_OFFSETS;
   const aAt = conv ? 'ao + gm * p.K + gk' : 'ao + gm * p.asm_ + gk * p.ask';
   const bLoad = conv
     ? (() => {

@@ -6,7 +6,8 @@ import { type KernelSource, type ParamField, at8, bindingDecls, computeEntry, pa
 export const MM_TILE = 4;
 export const MM_WG: readonly [number, number, number] = [8, 8, 1];
 
-const PARAMS: ParamField[] = [
+/** Uniforms of a strided batched matmul (MatmulLayout); the subgroup-matrix kernel adds its tile counts. */
+export const MATMUL_PARAMS: ParamField[] = [
   { name: 'bshape', type: 'u32x8' },
   { name: 'abst', type: 'u32x8' },
   { name: 'bbst', type: 'u32x8' },
@@ -23,7 +24,7 @@ const PARAMS: ParamField[] = [
 ];
 
 /** ao, bo: the offsets of `batch`'s A and B from the broadcast batch shape and the operands' batch strides. */
-const BATCH_OFFSETS = `  var rem = batch;
+export const BATCH_OFFSETS = `  var rem = batch;
   var ao = p.aoff;
   var bo = p.boff;
   for (var d = i32(p.brank) - 1; d >= 0; d--) {
@@ -43,7 +44,7 @@ export function matmulKernel(): KernelSource {
   ];
   const T = MM_TILE;
   const rows = [...Array(T).keys()];
-  const code = `${paramsLayout(PARAMS).wgsl}
+  const code = `${paramsLayout(MATMUL_PARAMS).wgsl}
 ${bindingDecls(bindings, true)}
 ${computeEntry(MM_WG)} {
   let n0 = gid.x * ${T}u;
@@ -72,7 +73,7 @@ ${rows.map((j) => `    if (n0 + ${j}u < p.N) { C[cbase + (m0 + ${i}u) * p.N + n0
   .join('\n')}
 }
 `;
-  return { name: 'matmul', key: 'matmul', code, workgroupSize: MM_WG, bindings: bindings.map((b) => b.access), params: PARAMS };
+  return { name: 'matmul', key: 'matmul', code, workgroupSize: MM_WG, bindings: bindings.map((b) => b.access), params: MATMUL_PARAMS };
 }
 
 export interface SubgroupMatmulVariant {
@@ -139,7 +140,7 @@ ${loads(0, 'k')}
 ${fmas(0)}
   }` : ''}`;
   const code = `enable subgroups;
-${paramsLayout(PARAMS).wgsl}
+${paramsLayout(MATMUL_PARAMS).wgsl}
 ${bindingDecls(bindings, true)}
 fn silu_(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
 @compute @workgroup_size(${SMM_WG}, 1, 1)
@@ -171,5 +172,5 @@ ${v.bias ? `    let bias${r} = Bs[m0 + ${v.SG * r}u];\n` : ''}${[...Array(v.TN).
 ).join('\n')}
 }
 `;
-  return { name: 'matmul', key: variantKey('matmul.subgroup', v), code, workgroupSize: [SMM_WG, 1, 1], bindings: bindings.map((b) => b.access), params: PARAMS };
+  return { name: 'matmul', key: variantKey('matmul.subgroup', v), code, workgroupSize: [SMM_WG, 1, 1], bindings: bindings.map((b) => b.access), params: MATMUL_PARAMS };
 }
