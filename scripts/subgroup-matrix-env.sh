@@ -48,6 +48,9 @@ check() { [ -x "$ROOT/usr/local/bin/node" ] && [ -n "$(mesa_in_root)" ]; }
 
 run() {
   check || { say "no root at $ROOT: run '$0 build' first"; return 1; }
+  # one run at a time: a finishing run unmounts /proc and /dev under a run still going
+  exec 9>"$ROOT.lock"
+  flock 9
   install -m 0755 "$(readlink -f "$(command -v node)")" "$ROOT/usr/local/bin/node"
   mkdir -p "$ROOT$REPO" "$ROOT/proc" "$ROOT/dev" "$ROOT/tmp"
   local mounted=()

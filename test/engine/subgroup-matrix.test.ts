@@ -3,7 +3,7 @@
 // `npm run setup` as root). Without either it is skipped with the reason printed, except under CI, where the
 // set-up must have provided one and its absence fails.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,7 @@ test('subgroup-matrix suite passes on an adapter with subgroup matrices', () => 
       ? spawnSync(args[0], args.slice(1), { cwd: repo, env: clean, encoding: 'utf8', timeout: 900_000 })
       : spawnSync('bash', [env, 'run', ...args], { cwd: repo, env: clean, encoding: 'utf8', timeout: 900_000 });
     const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    if (!existsSync(report)) throw new Error(`the subgroup-matrix suite wrote no report (exit ${r.status}${r.error ? `, ${r.error.message}` : ''}):\n${out.slice(-6000)}`);
     const res = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numTotalTests: number; success: boolean };
     const summary = `subgroup-matrix suite (${where === 'here' ? 'this adapter' : 'Mesa 26 lavapipe root'}): ${res.numPassedTests} passed, ${res.numFailedTests} failed of ${res.numTotalTests}`;
     console.log(summary);
