@@ -46,23 +46,36 @@ build() {
 
 check() { [ -x "$ROOT/usr/local/bin/node" ] && [ -n "$(mesa_in_root)" ]; }
 
+# Unmount whatever is mounted under the root (deepest first): this run's mounts, or a killed run's.
+unmount_all() {
+  local m
+  # a mount can be stacked (a killed run's under this one's): repeat until none is left
+  for _ in $(seq 64); do
+    local left
+    left=$(findmnt -n -l -o TARGET | awk -v r="$ROOT/" 'index($0, r) == 1' | sort -r -u)
+    [ -z "$left" ] && return 0
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done <<<"$left"
+  done
+}
+
 run() {
   check || { say "no root at $ROOT: run '$0 build' first"; return 1; }
   # one run at a time: a finishing run unmounts /proc and /dev under a run still going
   exec 9>"$ROOT.lock"
   flock 9
+  unmount_all
+  trap unmount_all EXIT
   install -m 0755 "$(readlink -f "$(command -v node)")" "$ROOT/usr/local/bin/node"
   mkdir -p "$ROOT$REPO" "$ROOT/proc" "$ROOT/dev" "$ROOT/tmp"
-  local mounted=()
-  cleanup() { for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done; }
-  trap cleanup EXIT
-  mount --bind "$REPO" "$ROOT$REPO" && mounted+=("$ROOT$REPO")
-  mount -t proc proc "$ROOT/proc" && mounted+=("$ROOT/proc")
-  mount --bind /dev "$ROOT/dev" && mounted+=("$ROOT/dev")
-  local q
+  mount --bind "$REPO" "$ROOT$REPO"
+  mount -t proc proc "$ROOT/proc"
+  mount --bind /dev "$ROOT/dev"
+  local q rc=0
   q=$(printf '%q ' "$@")
   chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin CI="${CI:-}" TERM="${TERM:-dumb}" \
-    /bin/bash -c "cd $(printf '%q' "$REPO") && $q"
+    /bin/bash -c "cd $(printf '%q' "$REPO") && $q" || rc=$?
+  unmount_all
+  return "$rc"
 }
 
 case "${1:-}" in
