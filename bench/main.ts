@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
-import { type Device, createDevice } from '../engine';
+import { createDevice, describeSubgroupMatrix } from '../engine';
 import { installIdleWait } from '../engine/platform/node-wait';
 import { dawnGpu } from '../engine/platform/node';
 import { type Case, convOut } from './cases';
@@ -66,14 +66,6 @@ const benchDir = existsSync(join(here, 'torch_cpu.py')) ? here : dirname(here);
 const t0 = performance.now();
 const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
 
-/** Whether f16 matmuls and convs run on the adapter's subgroup matrices (only the engine can use them). */
-function describeMatrices(dev: Device): string {
-  const m = dev.subgroupMatrixOffered;
-  if (!m) return 'none offered';
-  const shape = `${m.M}×${m.N}×${m.K} f16→${m.acc}, subgroups of ${m.subgroupSize}`;
-  return dev.subgroupMatrix ? `${shape}: f16 matmuls and convs use them` : `${shape} offered, not used by default (software adapter: emulated, slower than the SIMT kernels)`;
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   // 1. One device for everyone: every adapter feature, every limit at the adapter's maximum.
@@ -96,7 +88,7 @@ async function main(): Promise<void> {
   const timer = instrument(device);
   const dev = await createDevice({ device: timer.device, adapter, gpu, tileSearch: args.tileSearch });
   console.log(`adapter: ${adapterName}`);
-  console.log(`subgroup matrices: ${describeMatrices(dev)}`);
+  console.log(`subgroup matrices: ${describeSubgroupMatrix(dev)}`);
   console.log(
     `shared device: ${device.features.size} features (timestamp-query ${device.features.has('timestamp-query') ? 'yes' : 'no'}), ` +
       `maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize}, maxBufferSize ${device.limits.maxBufferSize}; ` +

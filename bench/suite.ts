@@ -1,7 +1,7 @@
 // Our engine's side of the benchmark, usable on its own (no peers): `runBenchmarks(opts)` runs every case on
 // one device and returns the medians, the measured peak and the training-memory line. `npm run bench` adds
 // the peers around the same functions (bench/main.ts); the CLI can call this on a user's device.
-import { type Device, type Tensor, add, cast, createDevice, mean, tensor, tidy } from '../engine';
+import { type Device, type Tensor, add, cast, createDevice, describeSubgroupMatrix, mean, tensor, tidy } from '../engine';
 import { createModel } from '../models';
 import { type Case, allCases, caseFlops, randomData } from './cases';
 import { type GpuTimer, instrument } from './gpu-timer';
@@ -227,6 +227,7 @@ export async function runBenchmarks(opts: SuiteOptions = {}): Promise<SuiteResul
   const dev = await createDevice({ device: timer.device, tileSearch: opts.tileSearch ?? false });
   try {
     log(`adapter: ${adapterName(owner?.adapter ?? null, gpu)}`);
+    log(`subgroup matrices: ${describeSubgroupMatrix(owner ?? dev)}`);
     const peak = await measurePeak(gpu);
     log(`peak: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.variant}, ${peak.timing} time)`);
     const selected = selectCases(opts);

@@ -1,6 +1,7 @@
 // `gelan selfcheck`: prints the adapter and what the engine obtained from it, then runs a small conv block
 // forward and backward on the GPU and checks the result against a float64 CPU computation.
 import { createDevice } from '../engine/create-device';
+import { describeSubgroupMatrix } from '../engine/device';
 import { conv2d, batchNorm2d, silu, sum, mul } from '../engine/ops';
 import { tensor, tidy } from '../engine/tensor';
 
@@ -40,6 +41,7 @@ export async function selfcheck(log: (s: string) => void = console.log): Promise
   const a = dev.adapter;
   log(`adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || '(no description)'}`);
   log(`features: shader-f16 ${dev.features.f16 ? 'yes' : 'no'}, subgroups ${dev.features.subgroups ? 'yes' : 'no'}, timestamp-query ${dev.features.timestampQuery ? 'yes' : 'no'}`);
+  log(`subgroup matrices: ${describeSubgroupMatrix(dev)}`);
   const L = dev.limits;
   log(`limits: maxStorageBufferBindingSize ${L.maxStorageBufferBindingSize}, maxComputeInvocationsPerWorkgroup ${L.maxComputeInvocationsPerWorkgroup}, maxStorageBuffersPerShaderStage ${L.maxStorageBuffersPerShaderStage}`);
   const C = 16;

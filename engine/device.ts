@@ -125,6 +125,16 @@ interface ProfileState {
   readonly pending: { staging: GPUBuffer; names: string[] }[];
 }
 
+/** Whether f16 matmuls and convs run on the adapter's subgroup matrices, in words (bench and selfcheck headers). */
+export function describeSubgroupMatrix(dev: Device): string {
+  const m = dev.subgroupMatrixOffered;
+  if (!m) return 'none offered';
+  const shape = `${m.M}×${m.N}×${m.K} f16→${m.acc}, subgroups of ${m.subgroupSize}`;
+  return dev.subgroupMatrix
+    ? `${shape}: f16 matmuls and convs use them`
+    : `${shape} offered, not used (subgroupMatrix: false, or 'auto' on a software adapter, which emulates them slower than the SIMT kernels; true forces them)`;
+}
+
 export class Device {
   readonly features: DeviceFeatures;
   /** Smallest subgroup size the adapter may use (0 when unknown or without the subgroups feature). */

@@ -7,6 +7,7 @@
 import type { SubgroupMatrixShape } from '../engine/device';
 import { type DType, type KernelSource, type ParamField, bindingDecls, paramsLayout, variantKey } from './common';
 import { BATCH_OFFSETS, MATMUL_PARAMS } from './matmul.wgsl';
+import type { ConvWindow } from './conv2d/params';
 
 export interface SgmatVariant {
   readonly shape: SubgroupMatrixShape;
@@ -31,13 +32,7 @@ export interface SgmatVariant {
  * (the input gradient's phases fill every s-th pixel). Weight gradient (`wgrad`): C[o, c·taps] =
  * gy[o, pixel] · im2col(x)ᵀ[pixel, c·taps] per image, summed over the batch afterwards.
  */
-export interface SgmatConv {
-  readonly KH: number;
-  readonly KW: number;
-  readonly SH: number;
-  readonly SW: number;
-  readonly DH: number;
-  readonly DW: number;
+export interface SgmatConv extends ConvWindow {
   readonly wgrad?: boolean;
 }
 

@@ -8,14 +8,9 @@
 // The output is addressed through strides (batch, channel, row, column) and an offset, so a caller can write
 // into a strided view: the stride-s input gradient writes each of its s² phases onto every s-th pixel.
 import { type DType, type KernelSource, type ParamField, bindingDecls, enableF16, paramsLayout, variantKey } from '../common';
+import type { ConvWindow } from './params';
 
-export interface ConvWindowVariant {
-  readonly KH: number;
-  readonly KW: number;
-  readonly SH: number;
-  readonly SW: number;
-  readonly DH: number;
-  readonly DW: number;
+export interface ConvWindowVariant extends ConvWindow {
   /** Output channels per invocation (divides channels per group); with subgroups, 16 takes two weight loads per tap. */
   readonly to: 1 | 2 | 4 | 8 | 16;
   /** Adjacent output columns per invocation, a multiple of 4 (default 4). */

@@ -9,6 +9,16 @@ export const CONV_PARAMS: ParamField[] = [
 ].map((name) => ({ name, type: name === 'ph' || name === 'pw' ? 'i32' : 'u32' }) as ParamField);
 
 /** Shapes and attributes of one conv2d call, as the kernels see them. */
+/** The kernel window a conv kernel variant is specialised on: size, stride and dilation per axis. */
+export interface ConvWindow {
+  readonly KH: number;
+  readonly KW: number;
+  readonly SH: number;
+  readonly SW: number;
+  readonly DH: number;
+  readonly DW: number;
+}
+
 export interface ConvGeometry {
   readonly N: number;
   readonly C: number;
