@@ -7,7 +7,7 @@ import { FLIP_WG, flipWeightKernel } from '../../kernels/conv2d/flip.wgsl';
 import { WINDOW_WG, convWindowKernel } from '../../kernels/conv2d/fwd-window.wgsl';
 import type { Device } from '../device';
 import { convWgradKernel } from '../../kernels/conv2d/wgrad.wgsl';
-import { type ConvGeometry, convParams } from '../../kernels/conv2d/params';
+import { type ConvGeometry, convParams, convWindow } from '../../kernels/conv2d/params';
 import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
@@ -61,12 +61,17 @@ export function convGeometry(x: Tensor, w: Tensor, b: Tensor | null, o: Conv2dOp
 /** A 1×1, stride-1, unpadded conv: each output pixel reads only its own input pixel (a matmul per image). */
 const isPointwise = (g: ConvGeometry): boolean => g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 
-/** Per-image partial results summed over the batch (the first dim); `part` is consumed. */
-function sumParts(part: Tensor, n: number): Tensor {
-  if (n === 1) return part;
-  const total = sum(part, 0);
-  part.dispose();
-  return total;
+/**
+ * f32 partial results summed over their first dim (images or row splits), in `dtype`: f16 weights (mixed
+ * precision) get their gradient in f16, summed in f32 first. `part` is consumed.
+ */
+function sumParts(part: Tensor, n: number, dtype: DType): Tensor {
+  const total = n === 1 ? part : sum(part, 0);
+  if (total !== part) part.dispose();
+  if (dtype === total.dtype) return total;
+  const narrow = convert(total, dtype);
+  total.dispose();
+  return narrow;
 }
 
 const release = (t: Tensor, orig: Tensor): void => {
@@ -152,7 +157,7 @@ function convForward(
     // implicit GEMM: W[O × C·KH·KW] · im2col(x)[C·KH·KW × OH·OW] per image, the im2col gathered while staging,
     // written through the output layout (the input gradient's phases fill every s-th pixel)
     const N = g0.OH * g0.OW;
-    const v = sgmatVariant(dev, g0.O, N, { b: { KH: g0.KH, KW: g0.KW, SH: g0.sh, SW: g0.sw, DH: g0.dh, DW: g0.dw }, out: 'f16', bias: b !== null, act }, t.sgmat);
+    const v = sgmatVariant(dev, g0.O, N, { b: convWindow(g0), out: 'f16', bias: b !== null, act }, t.sgmat);
     sgmatDispatch(
       dev, v, [w.storage.buf, x.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
       {
@@ -177,7 +182,7 @@ function convForward(
   const tilesPad = Math.ceil(tiles / WINDOW_WG) * WINDOW_WG;
   const octiles = g.O / to;
   dev.dispatch(
-    convWindowKernel({ KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, to, tw, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}) }),
+    convWindowKernel({ ...convWindow(g), to, tw, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}) }),
     [x.storage.buf, w.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
     {
       N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0,
@@ -389,43 +394,32 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   const matmulOk = flat && g.groups === 1 && dev.subgroupMinSize >= 4 && dtype === 'f32';
   const sgmatOk = g.groups === 1 && dtype === 'f16' && dev.subgroupMatrix !== null;
   tune ??= wgradTiles(dev, g0, matmulOk, sgmatOk, dtype);
-  if (sgmatOk && tune.sgmat && !flat) {
-    // gw[O × C·KH·KW] = Σ_n gy[n][O × OH·OW] · im2col(x[n])ᵀ[OH·OW × C·KH·KW]: one product per image, summed
-    const gyd = denseFromStart(gy);
-    const xd = x.isContiguous ? x : copy(x);
-    const part = empty(dev, g.N > 1 ? [g.N, g.O, g.C, g.KH, g.KW] : [g.O, g.C, g.KH, g.KW], 'f32', 'conv2d.wgrad');
-    const N = g.C * g.KH * g.KW;
-    const v = sgmatVariant(dev, g.O, N, { b: { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, wgrad: true }, out: 'f32', bias: false, act: 'none' }, tune.sgmat);
-    sgmatDispatch(
-      dev, v, [gyd.storage.buf, xd.storage.buf, part.storage.buf],
-      {
-        K: g.OH * g.OW, aoff: gyd.offset, abs: g.O * g.OH * g.OW, boff: xd.offset, xbs: g.N > 1 ? xd.strides[0] : 0, H: g.H, W: g.W, OW: g.OW, ph: g.ph, pw: g.pw,
-        yoff: 0, ybs: 0, ych: 0, yrow: 0, ycol: 0,
-      },
-      g.O, N, g.N,
-    );
-    release(gyd, gy);
-    release(xd, x);
-    const gw = sumParts(part, g.N);
-    const gw16 = convert(gw, dtype);
-    gw.dispose();
-    return gw16;
-  }
   if ((matmulOk && tune.mm) || (sgmatOk && tune.sgmat)) {
-    // gw[O×C] = Σ_n gy[n][O×HW] · x[n]ᵀ[HW×C]: one product per image, then the sum over the batch
+    // gw[O × C·KH·KW] = Σ_n gy[n][O × OH·OW] · im2col(x[n])ᵀ[OH·OW × C·KH·KW]: one product per image, then the
+    // sum over the batch; a 1×1 pairs planes column for column, so im2col(x[n]) is x[n] itself
     const gyd = denseFromStart(gy);
     const xd = x.isContiguous ? x : copy(x);
-    const part = empty(dev, g.N > 1 ? [g.N, g.O, g.C, 1, 1] : [g.O, g.C, 1, 1], 'f32', 'conv2d.wgrad');
-    const L = { bshape: [g.N], abst: [g.O * g.OW], bbst: [xd.strides[0]], brank: 1, M: g.O, N: g.C, K: g.OW, asm_: g.OW, ask: 1, bsk: 1, bsn: g.OW, aoff: gyd.offset, boff: xd.offset };
-    if (sgmatOk && tune.sgmat) sgmatMatmul(dev, gyd.storage.buf, xd.storage.buf, part.storage.buf, L, 'f32', undefined, tune.sgmat);
-    else matmulDispatch(dev, gyd.storage.buf, xd.storage.buf, part.storage.buf, L, undefined, tune.mm);
+    const wshape = [g.O, g.C, g.KH, g.KW];
+    const part = empty(dev, g.N > 1 ? [g.N, ...wshape] : wshape, 'f32', 'conv2d.wgrad');
+    if (!flat) {
+      const N = g.C * g.KH * g.KW;
+      const v = sgmatVariant(dev, g.O, N, { b: { ...convWindow(g), wgrad: true }, out: 'f32', bias: false, act: 'none' }, tune.sgmat);
+      sgmatDispatch(
+        dev, v, [gyd.storage.buf, xd.storage.buf, part.storage.buf],
+        {
+          K: g.OH * g.OW, aoff: gyd.offset, abs: g.O * g.OH * g.OW, boff: xd.offset, xbs: g.N > 1 ? xd.strides[0] : 0, H: g.H, W: g.W, OW: g.OW, ph: g.ph, pw: g.pw,
+          yoff: 0, ybs: 0, ych: 0, yrow: 0, ycol: 0,
+        },
+        g.O, N, g.N,
+      );
+    } else {
+      const L = { bshape: [g.N], abst: [g.O * g.OW], bbst: [xd.strides[0]], brank: 1, M: g.O, N: g.C, K: g.OW, asm_: g.OW, ask: 1, bsk: 1, bsn: g.OW, aoff: gyd.offset, boff: xd.offset };
+      if (sgmatOk && tune.sgmat) sgmatMatmul(dev, gyd.storage.buf, xd.storage.buf, part.storage.buf, L, 'f32', undefined, tune.sgmat);
+      else matmulDispatch(dev, gyd.storage.buf, xd.storage.buf, part.storage.buf, L, undefined, tune.mm);
+    }
     release(gyd, gy);
     release(xd, x);
-    const gw = sumParts(part, g.N);
-    if (dtype === 'f32') return gw;
-    const gw16 = convert(gw, dtype);
-    gw.dispose();
-    return gw16;
+    return sumParts(part, g.N, dtype);
   }
   const cpg = g.C / g.groups;
   const opg = g.O / g.groups;
@@ -477,10 +471,5 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   );
   release(gyd, gy);
   release(xd, x);
-  const gw = sumParts(part, splits);
-  if (dtype === 'f32') return gw;
-  // f16 weights (mixed precision) get their gradient in f16, summed in f32 first
-  const gw16 = convert(gw, dtype);
-  gw.dispose();
-  return gw16;
+  return sumParts(part, splits, dtype);
 }

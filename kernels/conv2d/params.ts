@@ -8,7 +8,6 @@ export const CONV_PARAMS: ParamField[] = [
   'tiles',
 ].map((name) => ({ name, type: name === 'ph' || name === 'pw' ? 'i32' : 'u32' }) as ParamField);
 
-/** Shapes and attributes of one conv2d call, as the kernels see them. */
 /** The kernel window a conv kernel variant is specialised on: size, stride and dilation per axis. */
 export interface ConvWindow {
   readonly KH: number;
@@ -19,6 +18,7 @@ export interface ConvWindow {
   readonly DW: number;
 }
 
+/** Shapes and attributes of one conv2d call, as the kernels see them. */
 export interface ConvGeometry {
   readonly N: number;
   readonly C: number;
@@ -48,3 +48,6 @@ export const convParams = (g: ConvGeometry, extra: { xoff: number; tiles: number
 /** Adjacent columns per invocation and workgroup size of the gather input-gradient kernel. */
 export const CONV_TW = 4;
 export const CONV_WG = 64;
+
+/** The kernel window of a call, for the variants specialised on it. */
+export const convWindow = (g: ConvGeometry): ConvWindow => ({ KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw });
