@@ -311,14 +311,13 @@ export class Device {
   }
 
   /**
-   * Record one dispatch. `buffers` follow the kernel's storage bindings in order. The same buffer may not be
-   * bound twice when one of the bindings writes (WebGPU forbids it); the op must pass distinct buffers.
+   * Record one dispatch. `buffers` names a buffer for each of the kernel's declared storage bindings (by the
+   * binding's WGSL name); a missing or unknown name throws. The same buffer may not be bound twice when one of
+   * the bindings writes (WebGPU forbids it); the op must pass distinct buffers.
    */
-  dispatch(src: KernelSource, buffers: readonly PooledBuffer[], params: ParamValues, grid: readonly [number, number, number]): void {
+  dispatch(src: KernelSource, buffers: Readonly<Record<string, PooledBuffer>>, params: ParamValues, grid: readonly [number, number, number]): void {
     this.checkAlive();
-    if (buffers.length !== src.bindings.length) {
-      throw new Error(`${src.name}: expected ${src.bindings.length} buffers, got ${buffers.length}`);
-    }
+    const bound = bindingOrder(src, buffers);
     if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
     const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
     if (grid[0] > maxWg || grid[1] > maxWg || grid[2] > maxWg) {
@@ -332,8 +331,8 @@ export class Device {
       packParams(src.name, k.params, params, this.arenaView, offset);
       this.arenaUsed = Math.ceil((offset + k.params.size) / this.uniformAlign) * this.uniformAlign;
     }
-    for (const b of buffers) b.lastBatch = this.batchId;
-    const bindGroup = this.bindGroup(src, k, buffers);
+    for (const b of bound) b.lastBatch = this.batchId;
+    const bindGroup = this.bindGroup(k, bound);
     const prof = this.profiler;
     if (prof) {
       // one pass per dispatch, timestamped at its start and end
@@ -352,8 +351,9 @@ export class Device {
     if (++this.dispatches >= this.dispatchesPerSubmit) this.flush();
   }
 
-  private bindGroup(src: KernelSource, k: CompiledKernel, buffers: readonly PooledBuffer[]): GPUBindGroup {
-    let key = src.key;
+  private bindGroup(k: CompiledKernel, buffers: readonly PooledBuffer[]): GPUBindGroup {
+    const src = k.source;
+    let key = String(k.id);
     for (const b of buffers) key += `,${b.id}`;
     const hit = this.bindGroups.get(key);
     if (hit) return hit;
@@ -565,4 +565,21 @@ export class Device {
   get isDisposed(): boolean {
     return this.disposed;
   }
+}
+
+/** The buffers of `named` in the kernel's binding order; every declared binding must be named, and nothing else. */
+function bindingOrder(src: KernelSource, named: Readonly<Record<string, PooledBuffer>>): PooledBuffer[] {
+  const out: PooledBuffer[] = [];
+  for (const b of src.bindings) {
+    const buf = named[b.name];
+    if (buf === undefined) throw new Error(`${src.name}: no buffer for binding '${b.name}' (declared: ${src.bindings.map((d) => d.name).join(', ')})`);
+    out.push(buf);
+  }
+  let given = 0;
+  for (const name in named) given++;
+  if (given !== out.length) {
+    const unknown = Object.keys(named).filter((n) => !src.bindings.some((b) => b.name === n));
+    throw new Error(`${src.name}: unknown binding ${unknown.map((n) => `'${n}'`).join(', ')} (declared: ${src.bindings.map((d) => d.name).join(', ')})`);
+  }
+  return out;
 }

@@ -4,6 +4,8 @@
 import { type KernelSource, type ParamsLayout, paramsLayout } from '../kernels/common';
 
 export interface CompiledKernel {
+  /** Small number naming this pipeline (bind-group cache keys use it instead of the long variant key). */
+  readonly id: number;
   readonly source: KernelSource;
   readonly pipeline: GPUComputePipeline;
   readonly layout: GPUBindGroupLayout;
@@ -23,10 +25,10 @@ export class PipelineCache {
     const hit = this.cache.get(src.key);
     if (hit) return hit;
     const params = paramsLayout(src.params);
-    const entries: GPUBindGroupLayoutEntry[] = src.bindings.map((access, i) => ({
+    const entries: GPUBindGroupLayoutEntry[] = src.bindings.map((b, i) => ({
       binding: i,
       visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+      buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
     }));
     if (src.params.length > 0) {
       // dynamic offset: the parameters live in the device's uniform arena at a different offset on every dispatch,
@@ -35,7 +37,8 @@ export class PipelineCache {
     }
     this.device.pushErrorScope('validation');
     const layout = this.device.createBindGroupLayout({ entries, label: src.name });
-    const module = this.device.createShaderModule({ code: src.code, label: src.key });
+    // the WGSL text is generated here, on a miss, and never for a cached variant
+    const module = this.device.createShaderModule({ code: src.code(), label: src.key });
     const pipeline = this.device.createComputePipeline({
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
@@ -44,7 +47,7 @@ export class PipelineCache {
     this.onError(
       this.device.popErrorScope().then((e) => (e ? `kernel ${src.name} (${src.key}) failed to compile: ${e.message}` : null)),
     );
-    const compiled = { source: src, pipeline, layout, params };
+    const compiled = { id: this.cache.size, source: src, pipeline, layout, params };
     this.cache.set(src.key, compiled);
     return compiled;
   }

@@ -6,7 +6,7 @@
 //   resolve  (b,a)  : an anchor claimed by several gts goes to the gt of largest CIoU over all gts
 //   norms    (b,g)  : max align and max CIoU over the gt's positives
 //   targets  (b,a)  : class one-hot × align·maxCIoU/maxAlign, target box (grid units), weight, DFL two-hot bins
-import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from './common';
+import { type Binding, type KernelSource, type ParamField, computeEntry, defineKernel, flatIndex, read as r, write as w } from './common';
 
 export const ASSIGN_WG = 64;
 const PARAMS: ParamField[] = ['B', 'M', 'A', 'nc', 'no', 'topk'].map((name) => ({ name, type: 'u32' }) as ParamField).concat([
@@ -14,10 +14,6 @@ const PARAMS: ParamField[] = ['B', 'M', 'A', 'nc', 'no', 'topk'].map((name) => (
   { name: 'beta', type: 'f32' },
   { name: 'dflMax', type: 'f32' },
 ]);
-
-type Decl = { name: string; access: 'read' | 'write'; type: string };
-const r = (name: string): Decl => ({ name, access: 'read', type: 'f32' });
-const w = (name: string): Decl => ({ name, access: 'write', type: 'f32' });
 
 /** Official bbox_iou(xyxy, CIoU=True) with eps 1e-7 (added to heights and to the union). */
 export const CIOU_WGSL = `
@@ -42,9 +38,16 @@ fn ciou(a: vec4<f32>, b: vec4<f32>) -> f32 {
   return iou - (rho2 / c2 + v * alpha);
 }`;
 
-function kernel(name: string, decls: Decl[], body: string, extra = ''): KernelSource {
-  const code = `${paramsLayout(PARAMS).wgsl}\n${bindingDecls(decls, true)}\n${extra}\n${computeEntry([ASSIGN_WG, 1, 1])} {\n  let i = ${flatIndex(ASSIGN_WG)};\n${body}\n}\n`;
-  return { name, key: variantKey(name, {}), code, workgroupSize: [ASSIGN_WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
+/** The assigner kernels are fixed (no variants): the name is the key. */
+function kernel(name: string, bindings: Binding[], body: string, extra = ''): KernelSource {
+  return defineKernel({
+    name,
+    key: name,
+    workgroupSize: [ASSIGN_WG, 1, 1],
+    bindings,
+    params: PARAMS,
+    body: () => `${extra}\n${computeEntry([ASSIGN_WG, 1, 1])} {\n  let i = ${flatIndex(ASSIGN_WG)};\n${body}\n}`,
+  });
 }
 
 const gtBox = (bg: string): string => `vec4<f32>(gt[${bg} * 5u + 1u], gt[${bg} * 5u + 2u], gt[${bg} * 5u + 3u], gt[${bg} * 5u + 4u])`;

@@ -3,7 +3,7 @@
 // The elementwise kernels (apply, input gradient) give each invocation a run of BN_RUN values of one channel
 // plane, so the per-channel parameters are loaded once per run instead of once per value (on llvmpipe every
 // load costs far more than the arithmetic: 5 → 1.5 loads per value for apply, 8 → 2.75 for the gradient).
-import { type DType, type KernelSource, type ParamField, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout, variantKey } from './common';
+import { type Binding, type DType, type KernelSource, type ParamField, computeEntry, defineKernel, flatIndex, read as r, variantKey, write } from './common';
 
 export const BN_WG = 64;
 /** Values of one channel plane per invocation in the elementwise kernels. */
@@ -21,9 +21,7 @@ const PARAMS: ParamField[] = [
   { name: 'momentum', type: 'f32' },
 ];
 
-type Decl = { name: string; access: 'read' | 'write'; type: string };
-const r = (name: string, type: DType = 'f32'): Decl => ({ name, access: 'read', type });
-const w = (name: string, type: DType = 'f32'): Decl => ({ name, access: 'write', type });
+const w = write;
 
 /**
  * Storage type of the activations x, y and their gradients (f16 in mixed-precision training); statistics,
@@ -36,10 +34,15 @@ const dt = (v: BnDtype): DType => v.dtype ?? 'f32';
 /** Variant key fields: the dtype only when it is not the default, so f32 keys stay as they were. */
 const keyOf = <T extends BnDtype>(v: T): object => (dt(v) === 'f32' ? { ...v, dtype: undefined } : v);
 
-function kernel(name: string, variant: object, decls: Decl[], body: string, shared = ''): KernelSource {
-  const half = decls.some((d) => d.type === 'f16');
-  const code = `${enableF16(half ? 'f16' : 'f32')}${paramsLayout(PARAMS).wgsl}\n${bindingDecls(decls, true)}\n${shared}\n${computeEntry([BN_WG, 1, 1])} {\n${body}\n}\n`;
-  return { name, key: variantKey(name, keyOf(variant as BnDtype)), code, workgroupSize: [BN_WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
+function kernel(name: string, variant: object, bindings: Binding[], body: () => string, shared = ''): KernelSource {
+  return defineKernel({
+    name,
+    key: variantKey(name, keyOf(variant as BnDtype)),
+    workgroupSize: [BN_WG, 1, 1],
+    bindings,
+    params: PARAMS,
+    body: () => `${shared}\n${computeEntry([BN_WG, 1, 1])} {\n${body()}\n}`,
+  });
 }
 
 /**
@@ -92,7 +95,7 @@ export function bnStatsKernel(v: { update: boolean } & BnDtype): KernelSource {
     'batchnorm.stats',
     v,
     decls,
-    `  let c = wid.x;
+    () => `  let c = wid.x;
   var s = 0.0;
   ${perChannel('s += f32(x[xi]);')}
 ${treeSum('s')}
@@ -124,7 +127,7 @@ export function bnApplyKernel(v: { act: BnActivation } & BnDtype = { act: 'none'
     'batchnorm.apply',
     v,
     [r('x', dt(v)), r('mean'), r('var_'), r('wt'), r('bs'), w('y', dt(v))],
-    planeRun(
+    () => planeRun(
       `  let mu = mean[c];
   let a = inverseSqrt(var_[c] + p.eps) * wt[c];
   let b = bs[c];`,
@@ -149,7 +152,7 @@ export function bnBwdReduceKernel(v: { act: BnActivation } & BnDtype = { act: 'n
     'batchnorm.bwd_reduce',
     v,
     [r('gy', dt(v)), r('x', dt(v)), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb')],
-    `  let c = wid.x;
+    () => `  let c = wid.x;
   let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
   let wc = wt[c];
@@ -187,7 +190,7 @@ export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation } & 
     'batchnorm.bwd_apply',
     { training: v.training, act, dtype: v.dtype },
     [r('gy', d), r('x', d), r('mean'), r('var_'), r('wt'), r('bs'), r('gw'), r('gb'), w('gx', d)],
-    planeRun(
+    () => planeRun(
       `  let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
   let wc = wt[c];

@@ -13,16 +13,65 @@ export interface ParamField {
 /** How a storage binding is used; the uniform `Params` is always the last binding. */
 export type Access = 'read' | 'write';
 
+/** One storage binding, declared once: its WGSL name, access and element type. */
+export interface Binding {
+  readonly name: string;
+  readonly access: Access;
+  /** WGSL element type of the `array<...>` (f32, f16, u32, i32, atomic<u32>, ...). */
+  readonly type: string;
+}
+
+export const read = (name: string, type: string = 'f32'): Binding => ({ name, access: 'read', type });
+export const write = (name: string, type: string = 'f32'): Binding => ({ name, access: 'write', type });
+
+/**
+ * A compilable kernel variant. The key is computed up front (cheap); the WGSL text is built by `code()` only
+ * when the pipeline cache misses, so a repeated dispatch never generates source text.
+ */
 export interface KernelSource {
   /** Kernel family, e.g. 'conv2d.fwd'; used for labels and error messages. */
   readonly name: string;
   /** Stable key of the variant (everything that changes the code, never sizes). */
   readonly key: string;
-  readonly code: string;
   readonly workgroupSize: readonly [number, number, number];
   /** Storage bindings in binding order (0..n-1); binding n is the uniform Params when `params` is non-empty. */
-  readonly bindings: readonly Access[];
+  readonly bindings: readonly Binding[];
   readonly params: readonly ParamField[];
+  /** The full WGSL module. */
+  code(): string;
+}
+
+export interface KernelSpec {
+  readonly name: string;
+  readonly key: string;
+  readonly workgroupSize: readonly [number, number, number];
+  readonly bindings: readonly Binding[];
+  readonly params: readonly ParamField[];
+  /** WGSL extensions to enable besides f16, which follows from the binding types (e.g. ['subgroups']). */
+  readonly enable?: readonly string[];
+  /** Everything after the Params struct and the binding declarations: helper functions and `main`. */
+  readonly body: () => string;
+}
+
+/**
+ * The one way to declare a kernel: bindings and parameters are declared once and both the WGSL declarations
+ * and the engine's bind-group layout derive from them.
+ */
+export function defineKernel(spec: KernelSpec): KernelSource {
+  const { name, key, workgroupSize, bindings, params, body } = spec;
+  return {
+    name,
+    key,
+    workgroupSize,
+    bindings,
+    params,
+    code: () => {
+      const ext = new Set(spec.enable ?? []);
+      if (bindings.some((b) => b.type === 'f16')) ext.add('f16');
+      const enables = [...ext].map((e) => `enable ${e};\n`).join('');
+      return `${enables}${paramsLayout(params).wgsl}\n${bindingDecls(bindings, params.length > 0)}\n${body()}\n`;
+    },
+  };
 }
 
 export interface ParamsLayout {
@@ -76,8 +125,8 @@ export function packParams(kernel: string, layout: ParamsLayout, values: ParamVa
   }
 }
 
-/** WGSL binding declarations for `bindings` (element type per binding) plus the Params uniform. */
-export function bindingDecls(bindings: readonly { name: string; access: Access; type: string }[], hasParams: boolean): string {
+/** WGSL binding declarations for `bindings` plus the Params uniform. */
+function bindingDecls(bindings: readonly Binding[], hasParams: boolean): string {
   const lines = bindings.map(
     (b, i) => `@group(0) @binding(${i}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${b.name}: array<${b.type}>;`,
   );
@@ -112,5 +161,12 @@ export function variantKey(name: string, variant: object): string {
 }
 
 export type DType = 'f32' | 'f16';
-export const wgslType = (d: DType): string => d;
-export const enableF16 = (d: DType): string => (d === 'f16' ? 'enable f16;\n' : '');
+
+/** Bindings declared as a numbered family (`in0`, `in1`, ...) named for a dispatch: `{ [prefix + i]: items[i] }`. */
+export function indexed<T>(prefix: string, items: readonly T[]): Record<string, T> {
+  const out: Record<string, T> = {};
+  items.forEach((x, i) => {
+    out[`${prefix}${i}`] = x;
+  });
+  return out;
+}

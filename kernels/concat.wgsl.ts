@@ -3,7 +3,7 @@
 // off_k + o·ostride_k + (a − start_k)·inner + i, so channel slices of larger tensors need no copy. Each
 // invocation copies a run of CONCAT_RUN values along `inner`: the index arithmetic and the choice of input are
 // made once per run (on llvmpipe they cost more than the copy).
-import { type DType, type KernelSource, type ParamField, at8, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout, variantKey } from './common';
+import { type DType, type KernelSource, type ParamField, at8, computeEntry, flatIndex, variantKey, defineKernel } from './common';
 
 export const CONCAT_WG = 64;
 export const CONCAT_MAX_INPUTS = 8;
@@ -30,9 +30,13 @@ export function concatKernel(v: { inputs: number; dtype?: DType }): KernelSource
     .map((k) => (k === v.inputs - 1 ? `{ ${branch(k)} }` : `if (a < ${at8('p.starts', `${k + 1}u`)}) { ${branch(k)} }`))
     .join(' else ');
   const R = CONCAT_RUN;
-  const code = `${enableF16(t)}${paramsLayout(PARAMS).wgsl}
-${bindingDecls(bindings, true)}
-${computeEntry([CONCAT_WG, 1, 1])} {
+  return defineKernel({
+    name: 'concat',
+    key: variantKey('concat', v),
+    workgroupSize: [CONCAT_WG, 1, 1],
+    bindings: bindings,
+    params: PARAMS,
+    body: () => `${computeEntry([CONCAT_WG, 1, 1])} {
   let r = ${flatIndex(CONCAT_WG)};
   if (r >= (p.n / p.inner) * p.runs) { return; }
   let row = r / p.runs;
@@ -45,7 +49,6 @@ ${computeEntry([CONCAT_WG, 1, 1])} {
   let dst = row * p.inner + i0;
   let len = min(${R}u, p.inner - i0);
 ${ks.map((k) => `  if (which == ${k}u) { for (var e = 0u; e < len; e++) { out[dst + e] = in${k}[src + e]; } }`).join('\n')}
-}
-`;
-  return { name: 'concat', key: variantKey('concat', v), code, workgroupSize: [CONCAT_WG, 1, 1], bindings: bindings.map((b) => b.access), params: PARAMS };
+}`,
+  });
 }

@@ -4,7 +4,7 @@
 // tensor (concat) all use this one kernel; a contiguous fast path skips the index arithmetic. A strided call
 // gives each invocation a run of RUN values along the innermost dim: the index arithmetic (divisions and
 // dynamically indexed uniforms, each costing like a load on llvmpipe) is done once per run, not per value.
-import { type DType, type KernelSource, type ParamField, at8, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout, variantKey } from './common';
+import { type DType, type KernelSource, type ParamField, at8, computeEntry, defineKernel, flatIndex, read, variantKey, write } from './common';
 
 export interface ElementwiseVariant {
   /** Op name (for labels); the expression decides the code. */
@@ -47,13 +47,10 @@ export function elementwiseKernel(v: ElementwiseVariant): KernelSource {
     params.push({ name: 'inner', type: 'u32' }, { name: 'runs', type: 'u32' }, { name: 'ois', type: 'u32' });
     for (let i = 0; i < n; i++) params.push({ name: `is${i}`, type: 'u32' });
   }
-  const bindings = [
-    ...v.inputs.map((d, i) => ({ name: `in${i}`, access: 'read' as const, type: d })),
-    { name: 'out', access: 'write' as const, type: v.out },
-  ];
+  const bindings = [...v.inputs.map((d, i) => read(`in${i}`, d)), write('out', v.out)];
   const wg: [number, number, number] = [WG, 1, 1];
   const R = ELEMENTWISE_RUN;
-  const body = v.contiguous
+  const body = (): string => v.contiguous
     ? `  let idx = ${flatIndex(WG)};
   if (idx >= p.n) { return; }
 ${v.inputs.map((_, i) => `  let a${i} = f32(in${i}[idx]);`).join('\n')}
@@ -78,21 +75,17 @@ ${v.inputs.map((_, i) => `    o${i} += c * ${at8(`p.st${i}`, 'du')};`).join('\n'
 ${v.inputs.map((_, i) => `    let a${i} = f32(in${i}[o${i} + e * p.is${i}]);`).join('\n')}
     out[oo + e * p.ois] = ${v.out}(${v.expr});
   }`;
-  const code = `${enableF16(v.out === 'f16' || v.inputs.includes('f16') ? 'f16' : 'f32')}${paramsLayout(params).wgsl}
-${bindingDecls(bindings, true)}
-${PRELUDE}
-${computeEntry(wg)} {
-${body}
-}
-`;
-  return {
+  return defineKernel({
     name: `elementwise.${v.op}`,
     key: variantKey('elementwise', { expr: v.expr, inputs: v.inputs, out: v.out, contiguous: v.contiguous, n }),
-    code,
     workgroupSize: wg,
-    bindings: bindings.map((b) => b.access),
+    bindings,
     params,
-  };
+    body: () => `${PRELUDE}
+${computeEntry(wg)} {
+${body()}
+}`,
+  });
 }
 
 export const ELEMENTWISE_WG = WG;

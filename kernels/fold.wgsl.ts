@@ -1,7 +1,7 @@
 // Inference-time weight transforms, run on the GPU over the weight tensors:
 //  fold_bn:   W'[o, …] = W[o, …]·s[o], b'[o] = β[o] + (b[o] − μ[o])·s[o], s = γ / √(σ² + eps)   (Conv + BN → Conv)
 //  add_center: K[o, c, i, j] = K3[o, c, i, j] + (centre tap ? K1[o, c] : 0)                    (RepConvN 3×3 + 1×1)
-import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout } from './common';
+import { type KernelSource, type ParamField, computeEntry, flatIndex, defineKernel } from './common';
 
 export const FOLD_WG = 64;
 
@@ -22,9 +22,13 @@ export function foldBnKernel(): KernelSource {
     { name: 'Wout', access: 'write' as const, type: 'f32' },
     { name: 'Bout', access: 'write' as const, type: 'f32' },
   ];
-  const code = `${paramsLayout(FOLD_PARAMS).wgsl}
-${bindingDecls(decls, true)}
-${computeEntry([FOLD_WG, 1, 1])} {
+  return defineKernel({
+    name: 'fold.bn',
+    key: 'fold.bn',
+    workgroupSize: [FOLD_WG, 1, 1],
+    bindings: decls,
+    params: FOLD_PARAMS,
+    body: () => `${computeEntry([FOLD_WG, 1, 1])} {
   let i = ${flatIndex(FOLD_WG)};
   if (i < p.O * p.K) {
     let o = i / p.K;
@@ -34,9 +38,8 @@ ${computeEntry([FOLD_WG, 1, 1])} {
     let s = gamma[i] / sqrt(var_[i] + p.eps);
     Bout[i] = beta[i] + (B[i] - mean[i]) * s;
   }
-}
-`;
-  return { name: 'fold.bn', key: 'fold.bn', code, workgroupSize: [FOLD_WG, 1, 1], bindings: decls.map((d) => d.access), params: FOLD_PARAMS };
+}`,
+  });
 }
 
 const CENTER_PARAMS: ParamField[] = [
@@ -51,14 +54,17 @@ export function addCenterKernel(): KernelSource {
     { name: 'K1', access: 'read' as const, type: 'f32' },
     { name: 'Kout', access: 'write' as const, type: 'f32' },
   ];
-  const code = `${paramsLayout(CENTER_PARAMS).wgsl}
-${bindingDecls(decls, true)}
-${computeEntry([FOLD_WG, 1, 1])} {
+  return defineKernel({
+    name: 'fold.add_center',
+    key: 'fold.add_center',
+    workgroupSize: [FOLD_WG, 1, 1],
+    bindings: decls,
+    params: CENTER_PARAMS,
+    body: () => `${computeEntry([FOLD_WG, 1, 1])} {
   let i = ${flatIndex(FOLD_WG)};
   if (i >= p.n) { return; }
   let tap = i % p.kk;
   Kout[i] = K3[i] + select(0.0, K1[i / p.kk], tap == p.center);
-}
-`;
-  return { name: 'fold.add_center', key: 'fold.add_center', code, workgroupSize: [FOLD_WG, 1, 1], bindings: decls.map((d) => d.access), params: CENTER_PARAMS };
+}`,
+  });
 }

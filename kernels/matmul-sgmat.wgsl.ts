@@ -5,7 +5,7 @@
 // multiplies TM×TN matrices of the adapter's M×N×K shape and keeps them as accumulators; the epilogue passes each
 // through workgroup memory to add the bias, apply SiLU, convert and store with bounds checks.
 import type { SubgroupMatrixShape } from '../engine/device';
-import { type DType, type KernelSource, type ParamField, bindingDecls, paramsLayout, variantKey } from './common';
+import { type DType, type KernelSource, type ParamField, variantKey, defineKernel } from './common';
 import { BATCH_OFFSETS, MATMUL_PARAMS } from './matmul.wgsl';
 import type { ConvWindow } from './conv2d/params';
 
@@ -133,12 +133,14 @@ export function sgmatKernel(v: SgmatVariant): KernelSource {
     if (gm < p.M && gn < p.N) { C[${cAt}] = ${v.out}(${e}); }
   }
   workgroupBarrier();`;
-  const code = `enable f16;
-enable subgroups;
-enable chromium_experimental_subgroup_matrix;
-${paramsLayout(params).wgsl}
-${bindingDecls(bindings, true)}
-var<workgroup> As: array<f16, ${BM * KT}>;
+  return defineKernel({
+    name: conv ? (conv.wgrad ? 'conv2d.wgrad.sgmat' : 'conv2d.sgmat') : 'matmul.sgmat',
+    key: variantKey('sgmat', v),
+    workgroupSize: [WG, 1, 1],
+    bindings: bindings,
+    params: params,
+    enable: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    body: () => `var<workgroup> As: array<f16, ${BM * KT}>;
 var<workgroup> Bs: array<f16, ${KT * BN}>;
 var<workgroup> Cs: array<${acc}, ${v.WM * v.WN * cm * cn}>;
 fn silu_(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
@@ -183,7 +185,6 @@ ${I.flatMap((i) => J.map((j) => `      acc${i}_${j} = subgroupMatrixMultiplyAccu
   }
   let cbase = batch * p.M * p.N;
 ${I.flatMap((i) => J.map((j) => store(i, j))).join('\n')}
-}
-`;
-  return { name: conv ? (conv.wgrad ? 'conv2d.wgrad.sgmat' : 'conv2d.sgmat') : 'matmul.sgmat', key: variantKey('sgmat', v), code, workgroupSize: [WG, 1, 1], bindings: bindings.map((b) => b.access), params };
+}`,
+  });
 }

@@ -1,7 +1,7 @@
 // Batched matmul C[b] = A[b] · B[b] with every operand addressed through uniform strides, so transposed
 // operands (the backward's Aᵀ and Bᵀ) and broadcast batch dims (stride 0) need no copies. Each invocation
 // computes a 4×4 register tile: 8 loads feed 16 FMAs per k step (loads, not math, bound llvmpipe).
-import { type KernelSource, type ParamField, at8, bindingDecls, computeEntry, paramsLayout, variantKey } from './common';
+import { type KernelSource, type ParamField, at8, computeEntry, variantKey, defineKernel } from './common';
 
 export const MM_TILE = 4;
 export const MM_WG: readonly [number, number, number] = [8, 8, 1];
@@ -44,9 +44,13 @@ export function matmulKernel(): KernelSource {
   ];
   const T = MM_TILE;
   const rows = [...Array(T).keys()];
-  const code = `${paramsLayout(MATMUL_PARAMS).wgsl}
-${bindingDecls(bindings, true)}
-${computeEntry(MM_WG)} {
+  return defineKernel({
+    name: 'matmul',
+    key: 'matmul',
+    workgroupSize: MM_WG,
+    bindings: bindings,
+    params: MATMUL_PARAMS,
+    body: () => `${computeEntry(MM_WG)} {
   let n0 = gid.x * ${T}u;
   let m0 = gid.y * ${T}u;
   let batch = gid.z;
@@ -71,9 +75,8 @@ ${rows.map((j) => `    if (n0 + ${j}u < p.N) { C[cbase + (m0 + ${i}u) * p.N + n0
   }`,
   )
   .join('\n')}
-}
-`;
-  return { name: 'matmul', key: 'matmul', code, workgroupSize: MM_WG, bindings: bindings.map((b) => b.access), params: MATMUL_PARAMS };
+}`,
+  });
 }
 
 export interface SubgroupMatmulVariant {
@@ -139,10 +142,14 @@ ${KU > 1 ? `  for (var k = kMain; k < p.K; k++) {
 ${loads(0, 'k')}
 ${fmas(0)}
   }` : ''}`;
-  const code = `enable subgroups;
-${paramsLayout(MATMUL_PARAMS).wgsl}
-${bindingDecls(bindings, true)}
-fn silu_(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
+  return defineKernel({
+    name: 'matmul',
+    key: variantKey('matmul.subgroup', v),
+    workgroupSize: [SMM_WG, 1, 1],
+    bindings: bindings,
+    params: MATMUL_PARAMS,
+    enable: ['subgroups'],
+    body: () => `fn silu_(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
 @compute @workgroup_size(${SMM_WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) sid: u32) {
   let lane = sid % ${v.SG}u;
@@ -170,7 +177,6 @@ ${R.map(
 ${v.bias ? `    let bias${r} = Bs[m0 + ${v.SG * r}u];\n` : ''}${[...Array(v.TN).keys()].map((c) => `    if (n0 + ${c}u < p.N) { C[crow + ${c}u] = ${out(r, c)}; }`).join('\n')}
   }`,
 ).join('\n')}
-}
-`;
-  return { name: 'matmul', key: variantKey('matmul.subgroup', v), code, workgroupSize: [SMM_WG, 1, 1], bindings: bindings.map((b) => b.access), params: MATMUL_PARAMS };
+}`,
+  });
 }

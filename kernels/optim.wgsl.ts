@@ -14,7 +14,7 @@
 // Loss scaling (mixed precision): `clip` also unscales (s includes 1/S for the loss scale S), and when the
 // scaled gradients overflowed (Σ g² is inf or NaN) it writes s = −1, which makes sgd/adamw skip the step; it
 // then updates S in place as torch.cuda.amp.GradScaler does (halve on overflow, double after `growth` good steps).
-import { type Access, type KernelSource, type ParamField, bindingDecls, computeEntry, paramsLayout, variantKey } from './common';
+import { type Access, type KernelSource, type ParamField, computeEntry, defineKernel, read, variantKey, write } from './common';
 
 export const OPT_WG = 64;
 /** Elements one sumsq invocation adds up (a workgroup covers OPT_WG × this and writes OPT_WG partials). */
@@ -146,10 +146,7 @@ export function multiTensorKernel(v: MultiVariant): KernelSource {
     .slice(1)
     .map((k) => `if (w >= p.s${k}) { k = ${k}u; s = p.s${k}; n = p.n${k};${spec.stateOffset ? ` o = p.o${k};` : ''} }`)
     .join('\n  ');
-  const code = `${paramsLayout(fields).wgsl}
-${bindingDecls(decls, true)}
-
-${computeEntry([OPT_WG, 1, 1])} {
+  const code = `${computeEntry([OPT_WG, 1, 1])} {
   let w = wid.x + wid.y * nwg.x;
   if (w >= p.total) { return; }
   var k = 0u;
@@ -161,7 +158,7 @@ ${computeEntry([OPT_WG, 1, 1])} {
 }
 `;
   const variant = v.kind === 'sgd' ? { slots: v.slots, nesterov: v.nesterov ?? false } : { slots: v.slots };
-  return { name: `optim.${v.kind}`, key: variantKey(`optim.${v.kind}`, variant), code, workgroupSize: [OPT_WG, 1, 1], bindings: decls.map((d) => d.access), params: fields };
+  return defineKernel({ name: `optim.${v.kind}`, key: variantKey(`optim.${v.kind}`, variant), workgroupSize: [OPT_WG, 1, 1], bindings: decls, params: fields, body: () => code });
 }
 
 const CLIP_PARAMS: ParamField[] = [
@@ -175,11 +172,7 @@ const CLIP_PARAMS: ParamField[] = [
  * check and the update of the loss-scale state ls = [S, good steps] (see the header).
  */
 export function clipFactorKernel(v: { lossScale?: boolean } = {}): KernelSource {
-  const decls = [
-    { name: 'partials', access: 'read' as const, type: 'f32' },
-    { name: 'scale', access: 'write' as const, type: 'f32' },
-    ...(v.lossScale ? [{ name: 'ls', access: 'write' as const, type: 'f32' }] : []),
-  ];
+  const decls = [read('partials'), write('scale'), ...(v.lossScale ? [write('ls')] : [])];
   const finish = v.lossScale
     ? `  if (lid == 0u) {
     let S = ls[0];
@@ -198,9 +191,7 @@ export function clipFactorKernel(v: { lossScale?: boolean } = {}): KernelSource 
     }
   }`
     : '  if (lid == 0u) { scale[0] = min(p.maxNorm / (sqrt(sh[0]) + 1e-6), 1.0); }';
-  const code = `${paramsLayout(CLIP_PARAMS).wgsl}
-${bindingDecls(decls, true)}
-var<workgroup> sh: array<f32, ${CLIP_WG}>;
+  const code = `var<workgroup> sh: array<f32, ${CLIP_WG}>;
 ${computeEntry([CLIP_WG, 1, 1])} {
   var acc = 0.0;
   for (var i = lid; i < p.count; i += ${CLIP_WG}u) { acc += partials[i]; }
@@ -214,5 +205,5 @@ ${finish}
 }
 `;
   const key = v.lossScale ? 'optim.clip.lossScale' : 'optim.clip';
-  return { name: 'optim.clip', key, code, workgroupSize: [CLIP_WG, 1, 1], bindings: decls.map((d) => d.access), params: CLIP_PARAMS };
+  return defineKernel({ name: 'optim.clip', key, workgroupSize: [CLIP_WG, 1, 1], bindings: decls, params: CLIP_PARAMS, body: () => code });
 }

@@ -1,17 +1,20 @@
 // 2-D max and average pooling over NCHW planes, forward and backward. Backward kernels gather (one
 // invocation per input pixel, visiting the windows that cover it), so no atomics are needed.
-import { type DType, type KernelSource, type ParamField, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout, variantKey } from './common';
+import { type Binding, type DType, type KernelSource, type ParamField, computeEntry, defineKernel, flatIndex, read, variantKey, write } from './common';
 
 export const POOL_WG = 64;
 const PARAMS: ParamField[] = ['planes', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'sh', 'sw', 'ph', 'pw', 'xoff', 'countPad'].map(
   (name) => ({ name, type: name === 'ph' || name === 'pw' ? 'i32' : 'u32' }) as ParamField,
 );
 
-type Decl = { name: string; access: 'read' | 'write'; type: string };
-function kernel(name: string, variant: object, decls: Decl[], body: string, dtype: DType = 'f32'): KernelSource {
-  const code = `${enableF16(dtype)}${paramsLayout(PARAMS).wgsl}
-${bindingDecls(decls, true)}
-const NEG_MAX = -0x1.fffffep+127f;
+function kernel(name: string, variant: object, bindings: Binding[], body: string): KernelSource {
+  return defineKernel({
+    name,
+    key: variantKey(name, variant),
+    workgroupSize: [POOL_WG, 1, 1],
+    bindings,
+    params: PARAMS,
+    body: () => `const NEG_MAX = -0x1.fffffep+127f;
 /** PyTorch's avg-pool divisor for window (oy, ox). */
 fn divisor(oy: u32, ox: u32) -> f32 {
   let y0 = i32(oy * p.sh) - p.ph;
@@ -23,9 +26,8 @@ fn divisor(oy: u32, ox: u32) -> f32 {
 }
 ${computeEntry([POOL_WG, 1, 1])} {
 ${body}
-}
-`;
-  return { name, key: variantKey(name, variant), code, workgroupSize: [POOL_WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
+}`,
+  });
 }
 
 const outIndex = `  let i = ${flatIndex(POOL_WG)};
@@ -53,7 +55,7 @@ const inIndex = `  let i = ${flatIndex(POOL_WG)};
 
 /** Forward kernels take the storage type of x and y (the math is f32; the arg-max index stays f32). */
 export function maxPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
-  return kernel('pool.max.fwd', dtype === 'f32' ? {} : { dtype }, [{ name: 'x', access: 'read', type: dtype }, { name: 'y', access: 'write', type: dtype }, { name: 'idx', access: 'write', type: 'f32' }], `${outIndex}
+  return kernel('pool.max.fwd', dtype === 'f32' ? {} : { dtype }, [read('x', dtype), write('y', dtype), write('idx')], `${outIndex}
   var m = NEG_MAX;
   var k = 0u;
   for (var ky = 0u; ky < p.KH; ky++) {
@@ -67,12 +69,12 @@ export function maxPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
     }
   }
   y[i] = ${dtype}(m);
-  idx[i] = f32(k);`, dtype);
+  idx[i] = f32(k);`);
 }
 
 /** Backward kernels take the storage type of gy and gx (f16 in mixed-precision training); sums are f32. */
 export function maxPoolBwdKernel(dtype: DType = 'f32'): KernelSource {
-  return kernel('pool.max.bwd', dtype === 'f32' ? {} : { dtype }, [{ name: 'gy', access: 'read', type: dtype }, { name: 'idx', access: 'read', type: 'f32' }, { name: 'gx', access: 'write', type: dtype }], `${inIndex}
+  return kernel('pool.max.bwd', dtype === 'f32' ? {} : { dtype }, [read('gy', dtype), read('idx'), write('gx', dtype)], `${inIndex}
   let me = f32(u32(iy) * p.W + u32(ix));
   for (var oy = oy0; oy < oy1; oy++) {
     for (var ox = ox0; ox < ox1; ox++) {
@@ -80,11 +82,11 @@ export function maxPoolBwdKernel(dtype: DType = 'f32'): KernelSource {
       if (idx[o] == me) { acc += f32(gy[o]); }
     }
   }
-  gx[i] = ${dtype}(acc);`, dtype);
+  gx[i] = ${dtype}(acc);`);
 }
 
 export function avgPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
-  return kernel('pool.avg.fwd', dtype === 'f32' ? {} : { dtype }, [{ name: 'x', access: 'read', type: dtype }, { name: 'y', access: 'write', type: dtype }], `${outIndex}
+  return kernel('pool.avg.fwd', dtype === 'f32' ? {} : { dtype }, [read('x', dtype), write('y', dtype)], `${outIndex}
   var s = 0.0;
   for (var ky = 0u; ky < p.KH; ky++) {
     let yy = y0 + i32(ky);
@@ -95,15 +97,15 @@ export function avgPoolFwdKernel(dtype: DType = 'f32'): KernelSource {
       s += f32(x[xb + u32(yy) * p.W + u32(xx)]);
     }
   }
-  y[i] = ${dtype}(s / divisor(oy, ox));`, dtype);
+  y[i] = ${dtype}(s / divisor(oy, ox));`);
 }
 
 export function avgPoolBwdKernel(dtype: DType = 'f32'): KernelSource {
-  return kernel('pool.avg.bwd', dtype === 'f32' ? {} : { dtype }, [{ name: 'gy', access: 'read', type: dtype }, { name: 'gx', access: 'write', type: dtype }], `${inIndex}
+  return kernel('pool.avg.bwd', dtype === 'f32' ? {} : { dtype }, [read('gy', dtype), write('gx', dtype)], `${inIndex}
   for (var oy = oy0; oy < oy1; oy++) {
     for (var ox = ox0; ox < ox1; ox++) {
       acc += f32(gy[gb + oy * p.OW + ox]) / divisor(oy, ox);
     }
   }
-  gx[i] = ${dtype}(acc);`, dtype);
+  gx[i] = ${dtype}(acc);`);
 }

@@ -2,7 +2,7 @@
 // 'thread' — one invocation per output row (many rows, short R: softmax over classes, DFL bins);
 // 'group'  — one workgroup per (row, split), a shared-memory tree over R (few long rows: global sums).
 // Softmax-like ops write a full-size output in the same layout.
-import { type KernelSource, type ParamField, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from './common';
+import { type KernelSource, type ParamField, computeEntry, flatIndex, variantKey, defineKernel } from './common';
 
 export type ReduceOp = 'sum' | 'max' | 'argmax' | 'logsumexp' | 'softmax' | 'logsoftmax';
 export interface ReduceVariant {
@@ -86,9 +86,7 @@ export function reduceKernel(v: ReduceVariant): KernelSource {
     ? `let row = ${flatIndex(REDUCE_WG)};\n  if (row >= p.outer * p.inner) { return; }`
     : `let row = wid.x + wid.y * nwg.x;\n  let split = wid.z;\n  if (row >= p.outer * p.inner) { return; }`;
   const shared = thread ? '' : `var<workgroup> sh: array<f32, ${REDUCE_WG}>;\n${v.op === 'argmax' ? `var<workgroup> shi: array<u32, ${REDUCE_WG}>;` : ''}`;
-  const code = `${paramsLayout(PARAMS).wgsl}
-${bindingDecls(bindings, true)}
-${shared}
+  const body = `${shared}
 ${computeEntry(wg)} {
   ${rowDecl}
   let o = row / p.inner;
@@ -96,16 +94,8 @@ ${computeEntry(wg)} {
   let base = p.inOff + o * p.R * p.inner + i;
   ${writesFull(v.op) ? 'let obase = o * p.R * p.inner + i;' : ''}
   ${thread ? threadBody(v.op) : groupBody(v.op)}
-}
-`;
-  return {
-    name: `reduce.${v.op}.${v.mode}`,
-    key: variantKey('reduce', v),
-    code,
-    workgroupSize: wg,
-    bindings: bindings.map((b) => b.access),
-    params: PARAMS,
-  };
+}`;
+  return defineKernel({ name: `reduce.${v.op}.${v.mode}`, key: variantKey('reduce', v), workgroupSize: wg, bindings, params: PARAMS, body: () => body });
 }
 
 /** gx[o, r, i] = (r == idx[o, i]) ? gy[o, i] : 0 — the gradient of max/argmax along one axis. */
@@ -120,9 +110,13 @@ export function scatterArgKernel(): KernelSource {
     { name: 'idx', access: 'read' as const, type: 'f32' },
     { name: 'gx', access: 'write' as const, type: 'f32' },
   ];
-  const code = `${paramsLayout(params).wgsl}
-${bindingDecls(bindings, true)}
-${computeEntry([REDUCE_WG, 1, 1])} {
+  return defineKernel({
+    name: 'reduce.scatter_arg',
+    key: 'reduce.scatter_arg',
+    workgroupSize: [REDUCE_WG, 1, 1],
+    bindings: bindings,
+    params: params,
+    body: () => `${computeEntry([REDUCE_WG, 1, 1])} {
   let e = ${flatIndex(REDUCE_WG)};
   if (e >= p.outer * p.R * p.inner) { return; }
   let i = e % p.inner;
@@ -130,7 +124,6 @@ ${computeEntry([REDUCE_WG, 1, 1])} {
   let o = e / (p.inner * p.R);
   let row = o * p.inner + i;
   gx[e] = select(0.0, gy[row], u32(idx[row]) == r);
-}
-`;
-  return { name: 'reduce.scatter_arg', key: 'reduce.scatter_arg', code, workgroupSize: [REDUCE_WG, 1, 1], bindings: bindings.map((b) => b.access), params };
+}`,
+  });
 }

@@ -1,7 +1,7 @@
 // Nearest-neighbour resize of NCHW planes with PyTorch's legacy 'nearest' rule: src = min(floor(dst · scale),
 // in − 1) with scale = in/out (or 1/scale_factor), computed in float32 as PyTorch does. Backward gathers the
 // outputs that map to each input pixel.
-import { type DType, type KernelSource, type ParamField, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout } from './common';
+import { type DType, type KernelSource, type ParamField, computeEntry, flatIndex, defineKernel, read, write } from './common';
 
 export const UP_WG = 64;
 const PARAMS: ParamField[] = [
@@ -14,9 +14,13 @@ const SRC = `fn src(d: u32, scale: f32, n: u32) -> u32 { return min(u32(floor(f3
 
 /** A pure gather, so x and y share one storage type. */
 export function upsampleFwdKernel(dtype: DType = 'f32'): KernelSource {
-  const code = `${enableF16(dtype)}${paramsLayout(PARAMS).wgsl}
-${bindingDecls([{ name: 'x', access: 'read', type: dtype }, { name: 'y', access: 'write', type: dtype }], true)}
-${SRC}
+  return defineKernel({
+    name: 'upsample.fwd',
+    key: dtype === 'f32' ? 'upsample.fwd' : `upsample.fwd.${dtype}`,
+    workgroupSize: [UP_WG, 1, 1],
+    bindings: [read('x', dtype), write('y', dtype)],
+    params: PARAMS,
+    body: () => `${SRC}
 ${computeEntry([UP_WG, 1, 1])} {
   let i = ${flatIndex(UP_WG)};
   if (i >= p.planes * p.OH * p.OW) { return; }
@@ -24,16 +28,19 @@ ${computeEntry([UP_WG, 1, 1])} {
   let oy = (i / p.OW) % p.OH;
   let plane = i / (p.OW * p.OH);
   y[i] = x[p.xoff + (plane * p.H + src(oy, p.scaleH, p.H)) * p.W + src(ox, p.scaleW, p.W)];
-}
-`;
-  return { name: 'upsample.fwd', key: dtype === 'f32' ? 'upsample.fwd' : `upsample.fwd.${dtype}`, code, workgroupSize: [UP_WG, 1, 1], bindings: ['read', 'write'], params: PARAMS };
+}`,
+  });
 }
 
 /** Sums in f32; gy and gx share one storage type (f16 in mixed-precision training). */
 export function upsampleBwdKernel(dtype: DType = 'f32'): KernelSource {
-  const code = `${enableF16(dtype)}${paramsLayout(PARAMS).wgsl}
-${bindingDecls([{ name: 'gy', access: 'read', type: dtype }, { name: 'gx', access: 'write', type: dtype }], true)}
-${SRC}
+  return defineKernel({
+    name: 'upsample.bwd',
+    key: dtype === 'f32' ? 'upsample.bwd' : `upsample.bwd.${dtype}`,
+    workgroupSize: [UP_WG, 1, 1],
+    bindings: [read('gy', dtype), write('gx', dtype)],
+    params: PARAMS,
+    body: () => `${SRC}
 ${computeEntry([UP_WG, 1, 1])} {
   let i = ${flatIndex(UP_WG)};
   if (i >= p.planes * p.H * p.W) { return; }
@@ -53,7 +60,6 @@ ${computeEntry([UP_WG, 1, 1])} {
     }
   }
   gx[i] = ${dtype}(acc);
-}
-`;
-  return { name: 'upsample.bwd', key: dtype === 'f32' ? 'upsample.bwd' : `upsample.bwd.${dtype}`, code, workgroupSize: [UP_WG, 1, 1], bindings: ['read', 'write'], params: PARAMS };
+}`,
+  });
 }

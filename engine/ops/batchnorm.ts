@@ -66,7 +66,7 @@ export function batchNorm2d(
     const update = runningMean !== null;
     dev.dispatch(
       bnStatsKernel({ update, dtype }),
-      [xd.storage.buf, mean.storage.buf, variance.storage.buf, ...(update ? [runningMean!.storage.buf, runningVar!.storage.buf] : [])],
+      { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, ...(update ? { rm: runningMean!.storage.buf, rv: runningVar!.storage.buf } : {}) },
       params,
       [C, 1, 1],
     );
@@ -79,7 +79,7 @@ export function batchNorm2d(
   // the elementwise kernels take a run of BN_RUN values of one plane per invocation
   const runs = N * C * Math.ceil((H * W) / BN_RUN);
   const act = o.activation ?? 'none';
-  dev.dispatch(bnApplyKernel({ act, dtype }), [xd.storage.buf, mean.storage.buf, variance.storage.buf, w.storage.buf, b.storage.buf, y.storage.buf], params, dev.grid1d(runs, BN_WG));
+  dev.dispatch(bnApplyKernel({ act, dtype }), { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf }, params, dev.grid1d(runs, BN_WG));
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs]) => {
     // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
@@ -88,13 +88,14 @@ export function batchNorm2d(
     const gw = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const gb = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const p = { ...params, xoff: xs.offset, gyoff: gyd.offset, gybs: N > 1 ? gyd.strides[0] : 0 };
-    dev.dispatch(bnBwdReduceKernel({ act, dtype }), [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf], p, [C, 1, 1]);
+    const saved = { gy: gyd.storage.buf, x: xs.storage.buf, mean: ms.storage.buf, var_: vs.storage.buf, wt: ws.storage.buf, bs: bs.storage.buf };
+    dev.dispatch(bnBwdReduceKernel({ act, dtype }), { ...saved, gw: gw.storage.buf, gb: gb.storage.buf }, p, [C, 1, 1]);
     let gx: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(dev, x.shape, dtype, 'batchNorm2d.grad');
       dev.dispatch(
         bnBwdApplyKernel({ training: o.training, act, dtype }),
-        [gyd.storage.buf, xs.storage.buf, ms.storage.buf, vs.storage.buf, ws.storage.buf, bs.storage.buf, gw.storage.buf, gb.storage.buf, gx.storage.buf],
+        { ...saved, gw: gw.storage.buf, gb: gb.storage.buf, gx: gx.storage.buf },
         p,
         dev.grid1d(runs, BN_WG),
       );

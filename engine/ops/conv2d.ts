@@ -159,7 +159,7 @@ function convForward(
     const N = g0.OH * g0.OW;
     const v = sgmatVariant(dev, g0.O, N, { b: convWindow(g0), out: 'f16', bias: b !== null, act }, t.sgmat);
     sgmatDispatch(
-      dev, v, [w.storage.buf, x.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
+      dev, v, { A: w.storage.buf, B: x.storage.buf, ...(b ? { Bias: b.storage.buf } : {}), C: y.storage.buf },
       {
         K: g0.C * g0.KH * g0.KW, aoff: w.offset, abs: 0, boff: x.offset, xbs: g0.N > 1 ? x.strides[0] : 0, H: g0.H, W: g0.W, OW: g0.OW, ph: g0.ph, pw: g0.pw,
         yoff: out.off, ybs: out.bs, ych: out.ch, yrow: out.row, ycol: out.col,
@@ -183,7 +183,7 @@ function convForward(
   const octiles = g.O / to;
   dev.dispatch(
     convWindowKernel({ ...convWindow(g), to, tw, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}) }),
-    [x.storage.buf, w.storage.buf, ...(b ? [b.storage.buf] : []), y.storage.buf],
+    { X: x.storage.buf, Wt: w.storage.buf, ...(b ? { Bs: b.storage.buf } : {}), Y: y.storage.buf },
     {
       N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0,
       tilesX, tiles, tilesPad, octiles, ph: g.ph, pw: g.pw, yoff: out.off, ybs: out.bs, ych: flat ? g.OW : out.ch, yrow: flat ? g.OW : out.row, ycol: out.col,
@@ -300,7 +300,7 @@ function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     const wt = empty(dev, [g.C, opg, th.J, tw.J], dtype, 'conv2d.dgrad');
     dev.dispatch(
       flipWeightKernel(dtype),
-      [wd.storage.buf, wt.storage.buf],
+      { W: wd.storage.buf, Wt: wt.storage.buf },
       { O: g.O, cpg, opg, KH: g.KH, KW: g.KW, k0h: th.k0, k0w: tw.k0, sh: g.sh, sw: g.sw, JH: th.J, JW: tw.J },
       dev.grid1d(wt.size, FLIP_WG),
     );
@@ -326,7 +326,7 @@ function convDgradGather(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const tiles = Math.ceil(g.W / CONV_TW);
   dev.dispatch(
     convDgradKernel({ tc }),
-    [gyd.storage.buf, wd.storage.buf, gx.storage.buf],
+    { GY: gyd.storage.buf, Wt: wd.storage.buf, GX: gx.storage.buf },
     convParams(g, { xoff: 0, tiles }),
     dev.grid1d(g.N * (g.C / tc) * g.H * tiles, CONV_WG),
   );
@@ -405,7 +405,7 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
       const N = g.C * g.KH * g.KW;
       const v = sgmatVariant(dev, g.O, N, { b: { ...convWindow(g), wgrad: true }, out: 'f32', bias: false, act: 'none' }, tune.sgmat);
       sgmatDispatch(
-        dev, v, [gyd.storage.buf, xd.storage.buf, part.storage.buf],
+        dev, v, { A: gyd.storage.buf, B: xd.storage.buf, C: part.storage.buf },
         {
           K: g.OH * g.OW, aoff: gyd.offset, abs: g.O * g.OH * g.OW, boff: xd.offset, xbs: g.N > 1 ? xd.strides[0] : 0, H: g.H, W: g.W, OW: g.OW, ph: g.ph, pw: g.pw,
           yoff: 0, ybs: 0, ych: 0, yrow: 0, ycol: 0,
@@ -465,7 +465,7 @@ export function convWgrad(gy: Tensor, x: Tensor, g0: ConvGeometry, tune?: WgradT
   const tiles = base * splits;
   dev.dispatch(
     convWgradKernel(variant),
-    [gyd.storage.buf, xd.storage.buf, part.storage.buf],
+    { GY: gyd.storage.buf, X: xd.storage.buf, GW: part.storage.buf },
     { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, sh: g.sh, dh: g.dh, ph: g.ph, cpg, opg, groups: g.groups, xoff: xd.offset, khb, nct, ocb, tiles, rows, nblk, chunk },
     dev.grid1d(tiles, 1),
   );

@@ -19,12 +19,13 @@ export function foldBatchNorm(
     if (t.rank !== 1 || t.shape[0] !== O) throw new OpError('foldBatchNorm', `per-channel tensor ${fmtShape(t.shape)} does not match weight ${fmtShape(weight.shape)}`);
   }
   const dev = weight.device;
+  const given = [weight, bias, bn.gamma, bn.beta, bn.mean, bn.var];
   const ins = [weight, bias ?? zeros(dev, [O]), bn.gamma, bn.beta, bn.mean, bn.var].map(denseFromStart);
+  const [W, B, gamma, beta, mean, var_] = ins.map((t) => t.storage.buf);
   const w = empty(dev, weight.shape, 'f32', 'foldBatchNorm');
   const b = empty(dev, [O], 'f32', 'foldBatchNorm');
   const K = weight.size / O;
-  dev.dispatch(foldBnKernel(), [...ins.map((t) => t.storage.buf), w.storage.buf, b.storage.buf], { O, K, eps: bn.eps }, dev.grid1d(Math.max(O * K, O), FOLD_WG));
-  const given = [weight, bias, bn.gamma, bn.beta, bn.mean, bn.var];
+  dev.dispatch(foldBnKernel(), { W, B, gamma, beta, mean, var_, Wout: w.storage.buf, Bout: b.storage.buf }, { O, K, eps: bn.eps }, dev.grid1d(Math.max(O * K, O), FOLD_WG));
   ins.forEach((t, i) => {
     if (t !== given[i]) t.dispose();
   });
@@ -42,7 +43,7 @@ export function addCenteredKernel(k3: Tensor, k1: Tensor): Tensor {
   const b = denseFromStart(k1);
   const out = empty(dev, k3.shape, 'f32', 'addCenteredKernel');
   const kk = kh * kw;
-  dev.dispatch(addCenterKernel(), [a.storage.buf, b.storage.buf, out.storage.buf], { n: k3.size, kk, center: (kk - 1) / 2 }, dev.grid1d(k3.size, FOLD_WG));
+  dev.dispatch(addCenterKernel(), { K3: a.storage.buf, K1: b.storage.buf, Kout: out.storage.buf }, { n: k3.size, kk, center: (kk - 1) / 2 }, dev.grid1d(k3.size, FOLD_WG));
   if (a !== k3) a.dispose();
   if (b !== k1) b.dispose();
   return out;

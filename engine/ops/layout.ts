@@ -4,6 +4,7 @@ import { record } from '../autograd';
 import { OpError, fmtShape } from '../errors';
 import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, numel, sameShape } from '../shape';
 import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, concatKernel } from '../../kernels/concat.wgsl';
+import { indexed } from '../../kernels/common';
 import { type Tensor, empty, view } from '../tensor';
 import { pointwise } from './run';
 import { zeros } from './creation';
@@ -145,7 +146,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     if (out.size > 0) {
       dev.dispatch(
         concatKernel({ inputs: xs.length, dtype: out.dtype }),
-        [...xs.map((t) => t.storage.buf), out.storage.buf],
+        { ...indexed('in', xs.map((t) => t.storage.buf)), out: out.storage.buf },
         { starts: [...starts, at], offs: xs.map((t) => t.offset), ostrides: strides as number[], n: out.size, A: at, inner, runs: Math.ceil(inner / CONCAT_RUN) },
         dev.grid1d((out.size / inner) * Math.ceil(inner / CONCAT_RUN), CONCAT_WG),
       );

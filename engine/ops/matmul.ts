@@ -117,11 +117,11 @@ export function matmulDispatch(
     const tiles = Math.ceil(L.N / TN) * Math.ceil(L.M / (sg * TM));
     const wgs = Math.ceil(tiles / (SMM_WG / sg));
     const gx = Math.min(wgs, maxZ);
-    dev.dispatch(subgroupMatmulKernel(v), [a, b, ...(epilogue.bias ? [epilogue.bias] : []), c], { ...L }, [gx, Math.ceil(wgs / gx), nb]);
+    dev.dispatch(subgroupMatmulKernel(v), { A: a, B: b, ...(epilogue.bias ? { Bs: epilogue.bias } : {}), C: c }, { ...L }, [gx, Math.ceil(wgs / gx), nb]);
     return;
   }
   if (epilogue.bias || epilogue.act !== 'none') throw new OpError('matmul', 'a bias or activation epilogue needs the subgroups feature');
-  dev.dispatch(matmulKernel(), [a, b, c], { ...L }, [Math.ceil(L.N / (MM_TILE * MM_WG[0])), Math.ceil(L.M / (MM_TILE * MM_WG[1])), nb]);
+  dev.dispatch(matmulKernel(), { A: a, B: b, C: c }, { ...L }, [Math.ceil(L.N / (MM_TILE * MM_WG[0])), Math.ceil(L.M / (MM_TILE * MM_WG[1])), nb]);
 }
 
 /** Tiling of the subgroup-matrix kernels: subgroups per workgroup and matrices per subgroup along M and N, k slice depth. */
@@ -151,7 +151,7 @@ export function sgmatVariant(dev: Device, M: number, N: number, rest: Pick<Sgmat
 }
 
 /** One subgroup-matrix dispatch over a grid of BM×BN tiles (folded into two dimensions) per batch. */
-export function sgmatDispatch(dev: Device, v: SgmatVariant, buffers: readonly PooledBuffer[], params: Record<string, number | readonly number[]>, M: number, N: number, nb: number): void {
+export function sgmatDispatch(dev: Device, v: SgmatVariant, buffers: Readonly<Record<string, PooledBuffer>>, params: Record<string, number | readonly number[]>, M: number, N: number, nb: number): void {
   const maxZ = dev.limits.maxComputeWorkgroupsPerDimension;
   if (nb > maxZ) throw new OpError('matmul', `batch of ${nb} exceeds the device's ${maxZ} workgroups per dimension`);
   const { BM, BN } = sgmatTile(v);
@@ -167,7 +167,7 @@ export function sgmatMatmul(
   epilogue: { bias: PooledBuffer | null; act: 'none' | 'silu' } = { bias: null, act: 'none' }, tune: SgmatTune = {},
 ): void {
   const v = sgmatVariant(dev, L.M, L.N, { b: 'strided', out, bias: epilogue.bias !== null, act: epilogue.act }, tune);
-  sgmatDispatch(dev, v, [a, b, ...(epilogue.bias ? [epilogue.bias] : []), c], { ...L }, L.M, L.N, numel(L.bshape));
+  sgmatDispatch(dev, v, { A: a, B: b, ...(epilogue.bias ? { Bias: epilogue.bias } : {}), C: c }, { ...L }, L.M, L.N, numel(L.bshape));
 }
 
 /** Tiling of a matmul op, resolved by the device's tile search among a few register tiles (rule: 4 × 16). */

@@ -42,12 +42,12 @@ export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
   const dev = x.device;
   const y = empty(dev, outShape, dtype, 'maxPool2d');
   const idx = empty(dev, outShape, 'f32', 'maxPool2d');
-  dev.dispatch(maxPoolFwdKernel(dtype), [xd.storage.buf, y.storage.buf, idx.storage.buf], params, dev.grid1d(y.size, POOL_WG));
+  dev.dispatch(maxPoolFwdKernel(dtype), { x: xd.storage.buf, y: y.storage.buf, idx: idx.storage.buf }, params, dev.grid1d(y.size, POOL_WG));
   if (xd !== x) xd.dispose();
   const out = record(y, 'maxPool2d', [x], [idx], (gy, [ids]) => {
     const gyd = denseFromStart(gy);
     const gx = empty(dev, x.shape, dtype, 'maxPool2d.grad');
-    dev.dispatch(maxPoolBwdKernel(dtype), [gyd.storage.buf, ids.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
+    dev.dispatch(maxPoolBwdKernel(dtype), { gy: gyd.storage.buf, idx: ids.storage.buf, gx: gx.storage.buf }, params, dev.grid1d(x.size, POOL_WG));
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });
@@ -60,12 +60,12 @@ export function avgPool2d(x: Tensor, o: AvgPoolOptions): Tensor {
   params.countPad = o.countIncludePad === false ? 0 : 1;
   const dev = x.device;
   const y = empty(dev, outShape, dtype, 'avgPool2d');
-  dev.dispatch(avgPoolFwdKernel(dtype), [xd.storage.buf, y.storage.buf], params, dev.grid1d(y.size, POOL_WG));
+  dev.dispatch(avgPoolFwdKernel(dtype), { x: xd.storage.buf, y: y.storage.buf }, params, dev.grid1d(y.size, POOL_WG));
   if (xd !== x) xd.dispose();
   return record(y, 'avgPool2d', [x], [], (gy) => {
     const gyd = denseFromStart(gy);
     const gx = empty(dev, x.shape, dtype, 'avgPool2d.grad');
-    dev.dispatch(avgPoolBwdKernel(dtype), [gyd.storage.buf, gx.storage.buf], params, dev.grid1d(x.size, POOL_WG));
+    dev.dispatch(avgPoolBwdKernel(dtype), { gy: gyd.storage.buf, gx: gx.storage.buf }, params, dev.grid1d(x.size, POOL_WG));
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });

@@ -49,7 +49,7 @@ function launch(op: ReduceOp, r: Rows, outShape: Shape, splits = 1): { out: Tens
   const out2 = op === 'argmax' ? empty(dev, outShape, 'f32', op) : null;
   const chunk = Math.ceil(r.R / splits);
   const params = { outer: r.outer, R: r.R, inner: r.inner, inOff: r.src.offset, chunk, splits };
-  const bufs = [r.src.storage.buf, out.storage.buf, ...(out2 ? [out2.storage.buf] : [])];
+  const bufs = { x: r.src.storage.buf, out: out.storage.buf, ...(out2 ? { out2: out2.storage.buf } : {}) };
   if (mode === 'thread') dev.dispatch(reduceKernel({ op, mode }), bufs, params, dev.grid1d(nrows, REDUCE_WG));
   else {
     const g = dev.grid1d(nrows, 1);
@@ -146,7 +146,7 @@ export function maxWithIndices(x: Tensor, axis: number, keepdim = false): { valu
   const values = record(out, 'max', [x], [indices], (gy, [idx]) => {
     const gx = empty(gy.device, x.shape, 'f32', 'max.grad');
     const gyd = denseFromStart(gy);
-    gy.device.dispatch(scatterArgKernel(), [gyd.storage.buf, idx.storage.buf, gx.storage.buf], { outer: r.outer, R: r.R, inner: r.inner }, gy.device.grid1d(numel(x.shape), REDUCE_WG));
+    gy.device.dispatch(scatterArgKernel(), { gy: gyd.storage.buf, idx: idx.storage.buf, gx: gx.storage.buf }, { outer: r.outer, R: r.R, inner: r.inner }, gy.device.grid1d(numel(x.shape), REDUCE_WG));
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });

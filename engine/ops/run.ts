@@ -1,7 +1,7 @@
 // The one place where ops turn tensors into a dispatch of the elementwise kernel: broadcasting strides,
 // views as inputs and outputs, and the contiguous fast path.
 import { type ElementwiseVariant, ELEMENTWISE_RUN, ELEMENTWISE_WG, elementwiseKernel } from '../../kernels/elementwise.wgsl';
-import type { DType } from '../../kernels/common';
+import { type DType, indexed } from '../../kernels/common';
 import { type Shape, broadcastStrides, isContiguous, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
 import { OpError, fmtShape } from '../errors';
@@ -71,7 +71,7 @@ export function pointwise(c: PointwiseCall): Tensor {
   }
   dev.dispatch(
     elementwiseKernel(variant),
-    [...c.inputs.map((t) => t.storage.buf), out.storage.buf],
+    { ...indexed('in', c.inputs.map((t) => t.storage.buf)), out: out.storage.buf },
     params,
     dev.grid1d(invocations, ELEMENTWISE_WG),
   );

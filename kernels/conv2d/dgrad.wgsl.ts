@@ -1,6 +1,6 @@
 // conv2d input gradient as a gather (no atomics): each invocation computes `tc` input channels × 4 adjacent
 // input columns, summing gy over the output positions and taps that read them.
-import { type KernelSource, bindingDecls, computeEntry, flatIndex, paramsLayout, variantKey } from '../common';
+import { type KernelSource, computeEntry, flatIndex, variantKey, defineKernel } from '../common';
 import { CONV_PARAMS } from './params';
 import { CONV_TW, CONV_WG } from './params';
 
@@ -17,9 +17,13 @@ export function convDgradKernel(v: ConvDgradVariant): KernelSource {
   ];
   const J = [...Array(v.tc).keys()];
   const T = [...Array(CONV_TW).keys()];
-  const code = `${paramsLayout(CONV_PARAMS).wgsl}
-${bindingDecls(bindings, true)}
-${computeEntry([CONV_WG, 1, 1])} {
+  return defineKernel({
+    name: 'conv2d.dgrad',
+    key: variantKey('conv2d.dgrad', v),
+    workgroupSize: [CONV_WG, 1, 1],
+    bindings: bindings,
+    params: CONV_PARAMS,
+    body: () => `${computeEntry([CONV_WG, 1, 1])} {
   let idx = ${flatIndex(CONV_WG)};
   if (idx >= p.N * (p.C / ${v.tc}u) * p.H * p.tiles) { return; }
   let ixt = idx % p.tiles;
@@ -59,7 +63,6 @@ ${J.map(
 ${T.map((t) => `    if (ix0 + ${t}u < p.W) { GX[xb + ${t}u] = acc${j}[${t}]; }`).join('\n')}
   }`,
 ).join('\n')}
-}
-`;
-  return { name: 'conv2d.dgrad', key: variantKey('conv2d.dgrad', v), code, workgroupSize: [CONV_WG, 1, 1], bindings: bindings.map((b) => b.access), params: CONV_PARAMS };
+}`,
+  });
 }

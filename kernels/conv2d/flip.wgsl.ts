@@ -2,7 +2,7 @@
 // For stride 1 (k0 = 0, J = K) that is the whole kernel flipped and transposed, and the input gradient is a
 // forward conv of the output gradient with it. For stride s the input pixels with one residue (ry, rx) mod s
 // are reached only by the taps k ≡ k0 (mod s): each such phase is a stride-1 conv with this sub-kernel.
-import { type DType, type KernelSource, type ParamField, bindingDecls, computeEntry, enableF16, flatIndex, paramsLayout } from '../common';
+import { type DType, type KernelSource, type ParamField, computeEntry, flatIndex, defineKernel } from '../common';
 
 const WG = 64;
 const PARAMS: ParamField[] = ['O', 'cpg', 'opg', 'KH', 'KW', 'k0h', 'k0w', 'sh', 'sw', 'JH', 'JW'].map((name) => ({ name, type: 'u32' }) as ParamField);
@@ -12,9 +12,13 @@ export function flipWeightKernel(dtype: DType = 'f32'): KernelSource {
     { name: 'W', access: 'read' as const, type: dtype },
     { name: 'Wt', access: 'write' as const, type: dtype },
   ];
-  const code = `${enableF16(dtype)}${paramsLayout(PARAMS).wgsl}
-${bindingDecls(decls, true)}
-${computeEntry([WG, 1, 1])} {
+  return defineKernel({
+    name: 'conv2d.flip',
+    key: `conv2d.flip.${dtype}`,
+    workgroupSize: [WG, 1, 1],
+    bindings: decls,
+    params: PARAMS,
+    body: () => `${computeEntry([WG, 1, 1])} {
   let i = ${flatIndex(WG)};
   let JJ = p.JH * p.JW;
   if (i >= p.O * p.cpg * JJ) { return; }
@@ -28,8 +32,7 @@ ${computeEntry([WG, 1, 1])} {
   let kh = p.k0h + p.sh * (p.JH - 1u - jh);
   let kw = p.k0w + p.sw * (p.JW - 1u - jw);
   Wt[i] = W[(((g * p.opg + oj) * p.cpg + ci) * p.KH + kh) * p.KW + kw];
-}
-`;
-  return { name: 'conv2d.flip', key: `conv2d.flip.${dtype}`, code, workgroupSize: [WG, 1, 1], bindings: decls.map((d) => d.access), params: PARAMS };
+}`,
+  });
 }
 export const FLIP_WG = WG;

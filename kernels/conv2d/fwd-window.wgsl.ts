@@ -7,7 +7,7 @@
 // subgroup share the weights they broadcast.
 // The output is addressed through strides (batch, channel, row, column) and an offset, so a caller can write
 // into a strided view: the stride-s input gradient writes each of its s² phases onto every s-th pixel.
-import { type DType, type KernelSource, type ParamField, bindingDecls, enableF16, paramsLayout, variantKey } from '../common';
+import { type DType, type KernelSource, type ParamField, defineKernel, read, variantKey, write } from '../common';
 import type { ConvWindow } from './params';
 
 export interface ConvWindowVariant extends ConvWindow {
@@ -39,6 +39,21 @@ export const WINDOW_PARAMS: ParamField[] = [
 ]);
 
 export function convWindowKernel(v: ConvWindowVariant): KernelSource {
+  const st = v.dtype ?? 'f32';
+  const bindings = [read('X', st), read('Wt', st), ...(v.bias ? [read('Bs', st)] : []), write('Y', st)];
+  return defineKernel({
+    name: 'conv2d.fwd',
+    key: variantKey('conv2d.fwd.window', v),
+    workgroupSize: [WINDOW_WG, 1, 1],
+    bindings,
+    params: WINDOW_PARAMS,
+    enable: v.subgroups ? ['subgroups'] : [],
+    body: () => windowBody(v),
+  });
+}
+
+/** WGSL after the declarations: one invocation computes `to` output channels × `tw` columns of one row. */
+function windowBody(v: ConvWindowVariant): string {
   const TW = v.tw ?? 4;
   const WIN = (TW - 1) * v.SW + (v.KW - 1) * v.DW + 1;
   const J = [...Array(v.to).keys()];
@@ -50,12 +65,6 @@ export function convWindowKernel(v: ConvWindowVariant): KernelSource {
   const A = v.acc ?? st;
   // operands are converted on load, so with f16 storage the math runs in the accumulator type
   const ld = (e: string): string => (A === st ? e : `${A}(${e})`);
-  const bindings = [
-    { name: 'X', access: 'read' as const, type: st },
-    { name: 'Wt', access: 'read' as const, type: st },
-    ...(v.bias ? [{ name: 'Bs', access: 'read' as const, type: st }] : []),
-    { name: 'Y', access: 'write' as const, type: st },
-  ];
   const KK = v.KH * v.KW;
   // lanes sharing one weight load, and loads per tap
   const L = Math.min(v.to, 8);
@@ -85,9 +94,7 @@ ${J.flatMap((j) => Q.map((q) => `      acc${j}_${q} += w${j}_${kw} * xv${kw}_${q
     if (v.act === 'silu') e = `silu_(${e})`;
     return A === st ? e : `${st}(${e})`;
   };
-  const code = `${enableF16(st)}${v.subgroups ? 'enable subgroups;\n' : ''}${paramsLayout(WINDOW_PARAMS).wgsl}
-${bindingDecls(bindings, true)}
-fn silu_(x: ${A}) -> ${A} { return x / (1.0 + exp(-x)); }
+  return `fn silu_(x: ${A}) -> ${A} { return x / (1.0 + exp(-x)); }
 @compute @workgroup_size(${WINDOW_WG}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${v.subgroups ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
   let id = gid.x + gid.y * (nwg.x * ${WINDOW_WG}u);
@@ -115,7 +122,5 @@ ${J.map(
 ${T.map((t) => `    if (ox0 + ${t}u < p.OW) { Y[yb + ${t}u * p.ycol] = ${epilogue(j, t)}; }`).join('\n')}
   }`,
 ).join('\n')}
-}
-`;
-  return { name: 'conv2d.fwd', key: variantKey('conv2d.fwd.window', v), code, workgroupSize: [WINDOW_WG, 1, 1], bindings: bindings.map((b) => b.access), params: WINDOW_PARAMS };
+}`;
 }

@@ -14,7 +14,7 @@
 // Each accumulator is updated once per block with a balanced sum of SSA products (loop-carried writes are
 // masked, and fma() is a separate multiply and add). The (row, column block) steps are split across workgroups
 // when the weight alone gives too few; the splits' partial weights are summed afterwards.
-import { type DType, type KernelSource, type ParamField, bindingDecls, enableF16, paramsLayout, variantKey } from '../common';
+import { type DType, type KernelSource, type ParamField, defineKernel, read, variantKey, write } from '../common';
 
 export interface ConvWgradVariant {
   /** Kernel width, column stride, dilation and padding: the window layout is unrolled. */
@@ -65,14 +65,24 @@ function tree(terms: string[]): string {
 }
 
 export function convWgradKernel(v: ConvWgradVariant): KernelSource {
-  const { KW, SW, DW, PW, R, TO, TC, B, SG, WG } = v;
+  const { B, SW, SG, WG } = v;
   if ((B * SW) % SG !== 0 || WG % SG !== 0) throw new Error(`conv2d.wgrad: B·SW=${B * SW} and WG=${WG} must be multiples of SG=${SG}`);
   const st = v.dtype ?? 'f32';
-  const bindings = [
-    { name: 'GY', access: 'read' as const, type: st },
-    { name: 'X', access: 'read' as const, type: st },
-    { name: 'GW', access: 'write' as const, type: 'f32' },
-  ];
+  return defineKernel({
+    name: 'conv2d.wgrad',
+    key: variantKey('conv2d.wgrad', v),
+    workgroupSize: [WG, 1, 1],
+    bindings: [read('GY', st), read('X', st), write('GW')],
+    params: WGRAD_PARAMS,
+    enable: SG > 1 ? ['subgroups'] : [],
+    body: () => wgradBody(v),
+  });
+}
+
+/** WGSL after the declarations: all taps of `R` kernel rows per invocation, sliding a column window. */
+function wgradBody(v: ConvWgradVariant): string {
+  const { KW, SW, DW, PW, R, TO, TC, B, SG, WG } = v;
+  const st = v.dtype ?? 'f32';
   // loads widen f16 operands to f32
   const ld = (e: string): string => (st === 'f32' ? e : `f32(${e})`);
   const range = (n: number): number[] => [...Array(n).keys()];
@@ -122,9 +132,7 @@ export function convWgradKernel(v: ConvWgradVariant): KernelSource {
   }
 
   const KK = `(p.KH * ${KW}u)`;
-  const code = `${enableF16(st)}${SG > 1 ? 'enable subgroups;\n' : ''}${paramsLayout(WGRAD_PARAMS).wgsl}
-${bindingDecls(bindings, true)}
-@compute @workgroup_size(${WG}, 1, 1)
+  return `@compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32${SG > 1 ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
   // everything but the output channel is uniform over the workgroup, so the subgroup operations are too
   let wi = wid.x + wid.y * nwg.x;
@@ -166,7 +174,5 @@ ${body.join('\n')}
   if (!valid) { return; }
   let wbase = split * p.O * p.cpg * ${KK};
 ${each((j, c, r, kw) => `  GW[wbase + ((oc0 + ${j}u) * p.cpg + cl0 + ${c}u) * ${KK} + (kh0 + ${r}u) * ${KW}u + ${kw}u] = ${acc(j, c, r, kw)};`)}
-}
-`;
-  return { name: 'conv2d.wgrad', key: variantKey('conv2d.wgrad', v), code, workgroupSize: [WG, 1, 1], bindings: bindings.map((b) => b.access), params: WGRAD_PARAMS };
+}`;
 }

@@ -91,7 +91,7 @@ test('every variant fits SwiftShader limits', () => {
     const [x, y, z] = k.workgroupSize;
     expect(x * y * z, k.key).toBeLessThanOrEqual(256);
     expect(k.bindings.length, k.key).toBeLessThanOrEqual(10);
-    const shared = [...k.code.matchAll(/var<workgroup>\s+\w+:\s*array<\w+,\s*(\d+)>/g)].reduce((s, m) => s + 4 * Number(m[1]), 0);
+    const shared = [...k.code().matchAll(/var<workgroup>\s+\w+:\s*array<\w+,\s*(\d+)>/g)].reduce((s, m) => s + 4 * Number(m[1]), 0);
     expect(shared, k.key).toBeLessThanOrEqual(16384);
   }
 });
@@ -100,7 +100,7 @@ test('every variant compiles', async () => {
   const variants = allVariants();
   for (const k of variants) {
     dev.gpu.pushErrorScope('validation');
-    const module = dev.gpu.createShaderModule({ code: k.code });
+    const module = dev.gpu.createShaderModule({ code: k.code() });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
     expect(errors, k.key).toEqual([]);

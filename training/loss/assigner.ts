@@ -88,12 +88,12 @@ export function assign(pred: Tensor, pbox: Tensor, anchors: Tensor, strides: Ten
   const weight = empty(dev, [B, 1, A], 'f32', 'assign');
   const twohot = empty(dev, [B, 4, 16, A], 'f32', 'assign');
   const b = (t: Tensor) => t.storage.buf;
-  dev.dispatch(assignMetricsKernel(), [b(pred), b(pbox), b(anchors), b(strides), b(gt.boxes), b(align), b(ovl), b(inside)], params, dev.grid1d(B * M * A, ASSIGN_WG));
-  dev.dispatch(assignTopkKernel(), [b(align), b(inside), b(gt.mask), b(pos)], params, dev.grid1d(B * M, ASSIGN_WG));
-  dev.dispatch(assignResolveKernel(), [b(pos), b(ovl), b(fg), b(gtIndex)], params, dev.grid1d(B * A, ASSIGN_WG));
-  dev.dispatch(assignNormsKernel(), [b(align), b(ovl), b(pos), b(norms)], params, dev.grid1d(B * M, ASSIGN_WG));
-  dev.dispatch(assignTargetsKernel(), [b(gt.boxes), b(fg), b(gtIndex), b(align), b(norms), b(strides), b(scores), b(boxes), b(weight)], params, dev.grid1d(B * A, ASSIGN_WG));
-  dev.dispatch(dflTargetsKernel(), [b(boxes), b(anchors), b(twohot)], params, dev.grid1d(B * A, ASSIGN_WG));
+  dev.dispatch(assignMetricsKernel(), { pred: b(pred), pbox: b(pbox), anchors: b(anchors), strides: b(strides), gt: b(gt.boxes), align: b(align), ovl: b(ovl), inside: b(inside) }, params, dev.grid1d(B * M * A, ASSIGN_WG));
+  dev.dispatch(assignTopkKernel(), { align: b(align), inside: b(inside), maskgt: b(gt.mask), pos: b(pos) }, params, dev.grid1d(B * M, ASSIGN_WG));
+  dev.dispatch(assignResolveKernel(), { pos: b(pos), ovl: b(ovl), fg: b(fg), gtidx: b(gtIndex) }, params, dev.grid1d(B * A, ASSIGN_WG));
+  dev.dispatch(assignNormsKernel(), { align: b(align), ovl: b(ovl), pos: b(pos), norms: b(norms) }, params, dev.grid1d(B * M, ASSIGN_WG));
+  dev.dispatch(assignTargetsKernel(), { gt: b(gt.boxes), fg: b(fg), gtidx: b(gtIndex), align: b(align), norms: b(norms), strides: b(strides), tscores: b(scores), tboxes: b(boxes), weight: b(weight) }, params, dev.grid1d(B * A, ASSIGN_WG));
+  dev.dispatch(dflTargetsKernel(), { tboxes: b(boxes), anchors: b(anchors), twohot: b(twohot) }, params, dev.grid1d(B * A, ASSIGN_WG));
   [align, ovl, inside, pos, norms].forEach((t) => t.dispose());
   return { scores, boxes, weight, twohot, fg, gtIndex };
 }

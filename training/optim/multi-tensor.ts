@@ -7,8 +7,8 @@ import type { Device } from '../../engine/device';
 import type { Tensor } from '../../engine/tensor';
 
 export interface MultiSlot {
-  /** The slot's own bindings, in the kernel's per-slot order. */
-  readonly bufs: readonly PooledBuffer[];
+  /** The slot's own bindings by their per-slot name (e.g. { w, g }); slot k binds them as w{k}, g{k}. */
+  readonly bufs: Readonly<Record<string, PooledBuffer>>;
   /** Elements. */
   readonly n: number;
   /** Offset into the state arenas (sgd, adamw). */
@@ -44,7 +44,7 @@ export function dispatchMulti(
   dev: Device,
   kind: MultiKind,
   slots: readonly MultiSlot[],
-  shared: readonly PooledBuffer[],
+  shared: Readonly<Record<string, PooledBuffer>>,
   params: Readonly<Record<string, number>>,
   opts: { nesterov?: boolean } = {},
 ): number {
@@ -58,7 +58,11 @@ export function dispatchMulti(
     total += workgroupsFor(kind, s.n);
   });
   values.total = total;
-  dev.dispatch(src, [...slots.flatMap((s) => s.bufs), ...shared], values, dev.grid1d(total * OPT_WG, OPT_WG));
+  const named: Record<string, PooledBuffer> = { ...shared };
+  slots.forEach((s, k) => {
+    for (const [name, buf] of Object.entries(s.bufs)) named[`${name}${k}`] = buf;
+  });
+  dev.dispatch(src, named, values, dev.grid1d(total * OPT_WG, OPT_WG));
   return total;
 }
 

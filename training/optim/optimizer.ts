@@ -114,12 +114,12 @@ export class Optimizer {
     const partials = empty(dev, [Math.max(count, 1)], 'f32', 'optimizer');
     let base = 0;
     for (const b of batches(grads, slotsFor(dev, 'sumsq'))) {
-      base += dispatchMulti(dev, 'sumsq', b.map((g) => ({ bufs: [g.storage.buf], n: g.size })), [partials.storage.buf], { base });
+      base += dispatchMulti(dev, 'sumsq', b.map((g) => ({ bufs: { g: g.storage.buf }, n: g.size })), { partials: partials.storage.buf }, { base });
     }
     const factor = empty(dev, [1], 'f32', 'optimizer');
     dev.dispatch(
       clipFactorKernel({ lossScale: scaler !== null }),
-      [partials.storage.buf, factor.storage.buf, ...(scaler ? [scaler.state.storage.buf] : [])],
+      { partials: partials.storage.buf, scale: factor.storage.buf, ...(scaler ? { ls: scaler.state.storage.buf } : {}) },
       { count, maxNorm: clip ? this.maxGradNorm : 3e38, growth: scaler?.growthInterval ?? 0 },
       [1, 1, 1],
     );
@@ -210,9 +210,11 @@ export class Optimizer {
         const s = this.groups[b[0].ref.group];
         const slots = b.map((x) => {
           this.stateViews(x.ref.key, arenas);
-          return { bufs: [x.p.storage.buf, x.g.storage.buf], n: x.p.size, offset: seg(x).offset };
+          return { bufs: { w: x.p.storage.buf, g: x.g.storage.buf }, n: x.p.size, offset: seg(x).offset };
         });
-        const shared = [...arenas.bases[seg(b[0]).arena].map((a) => a.storage.buf), factor.storage.buf];
+        // the state arenas in the kernel's order: SGD's momentum buffer, or AdamW's m, v, v̂max
+        const states = kind === 'sgd' ? ['buf'] : ['m', 'v', 'vmax'];
+        const shared = { ...Object.fromEntries(arenas.bases[seg(b[0]).arena].map((a, i) => [states[i], a.storage.buf])), scale: factor.storage.buf };
         if (kind === 'sgd') {
           dispatchMulti(dev, 'sgd', slots, shared, { first: this.steps === 0 ? 1 : 0, lr: s.lr, momentum: s.momentum, wd: s.weightDecay }, { nesterov: true });
         } else {
