@@ -2,9 +2,9 @@
  * A/B timing of conv2d tilings in one process, interleaved on the same inputs: the forward kernel (FwdTune) or
  * the weight-gradient schedule (WgradTune).
  *
- *   npx tsx bench/conv-ab.ts fwd|wgrad [reps=9] [shape filter regex] ['{"planned":{},"no subgroups":{"SG":1}}'] [f32|f16]
+ *   npx tsx bench/conv-ab.ts fwd|wgrad [reps=9] [shape filter regex] ['{"planned":{},"no subgroups":{"lanes":1}}'] [f32|f16]
  *
- * In f16, '{"matrices":{"sgmat":{}},"window":{"TO":16,"TW":8}}' compares the subgroup-matrix kernels with the SIMT
+ * In f16, '{"matrices":{"sgmat":{}},"window":{"outChannels":16,"columns":8}}' compares the subgroup-matrix kernels with the SIMT
  * ones (on an adapter with subgroup matrices, e.g. in scripts/subgroup-matrix-env.sh's root).
  *
  * Per variant: median GPU time of every dispatch the op makes (for the weight gradient its kernel and the sum of
@@ -20,7 +20,7 @@ const op = process.argv[2];
 if (op !== 'fwd' && op !== 'wgrad') throw new Error(`usage: conv-ab.ts fwd|wgrad [reps] [filter] [variants JSON]; got op '${op}'`);
 const reps = Number(process.argv[3] ?? 9);
 const filter = new RegExp(process.argv[4] ?? '.');
-const defaults = op === 'wgrad' ? { planned: {}, 'no subgroups': { SG: 1 } } : { planned: {}, 'TW 8': { TW: 8 } };
+const defaults = op === 'wgrad' ? { planned: {}, 'no subgroups': { lanes: 1 } } : { planned: {}, '8 columns': { columns: 8 } };
 const variants = (process.argv[5] ? JSON.parse(process.argv[5]) : defaults) as Record<string, WgradTune & FwdTune>;
 const dtype = process.argv[6] === 'f16' ? 'f16' : 'f32';
 // f16 outputs of different summation orders differ by about one f16 rounding

@@ -63,9 +63,9 @@ const CONV_PARAMS: ParamField[] = [
   { name: 'M', type: 'u32' },
   { name: 'N', type: 'u32' },
   { name: 'K', type: 'u32' },
-  { name: 'aoff', type: 'u32' },
-  { name: 'abs', type: 'u32' },
-  { name: 'boff', type: 'u32' },
+  { name: 'aOffset', type: 'u32' },
+  { name: 'aBatchStride', type: 'u32' },
+  { name: 'bOffset', type: 'u32' },
   { name: 'xbs', type: 'u32' },
   { name: 'H', type: 'u32' },
   { name: 'W', type: 'u32' },
@@ -101,10 +101,10 @@ export function sgmatKernel(v: SgmatVariant): KernelSource {
   const conv = v.b === 'strided' ? null : v.b;
   // batch offsets of A and B: strides per broadcast batch dim, or one image per batch for the conv
   const offsets = conv
-    ? `  let ao = p.aoff + batch * p.abs;
-  let bo = p.boff + batch * p.xbs;`
+    ? `  let ao = p.aOffset + batch * p.aBatchStride;
+  let bo = p.bOffset + batch * p.xbs;`
     : BATCH_OFFSETS;
-  const aAt = conv ? 'ao + gm * p.K + gk' : 'ao + gm * p.asm_ + gk * p.ask';
+  const aAt = conv ? 'ao + gm * p.K + gk' : 'ao + gm * p.aStrideM + gk * p.aStrideK';
   const bLoad = conv
     ? (() => {
         const taps = conv.KH * conv.KW;
@@ -116,7 +116,7 @@ export function sgmatKernel(v: SgmatVariant): KernelSource {
       let ix = i32((${pix} % p.OW) * ${conv.SW}u + (t % ${conv.KW}u) * ${conv.DW}u) - p.pw;
       if (iy >= 0 && ix >= 0 && u32(iy) < p.H && u32(ix) < p.W) { v = B[bo + (c * p.H + u32(iy)) * p.W + u32(ix)]; }`;
       })()
-    : `      v = B[bo + gk * p.bsk + gn * p.bsn];`;
+    : `      v = B[bo + gk * p.bStrideK + gn * p.bStrideN];`;
   // where C[gm, gn] goes: dense batch-major, or through the forward conv's output strides
   const cAt = conv && !conv.wgrad ? 'p.yoff + batch * p.ybs + gm * p.ych + (gn / p.OW) * p.yrow + (gn % p.OW) * p.ycol' : 'cbase + gm * p.N + gn';
   let e = `${acc === 'f32' ? 'Cs' : 'f32(Cs'}[base + e]${acc === 'f32' ? '' : ')'}`;

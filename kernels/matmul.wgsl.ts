@@ -8,32 +8,32 @@ export const MM_WG: readonly [number, number, number] = [8, 8, 1];
 
 /** Uniforms of a strided batched matmul (MatmulLayout); the subgroup-matrix kernel adds its tile counts. */
 export const MATMUL_PARAMS: ParamField[] = [
-  { name: 'bshape', type: 'u32x8' },
-  { name: 'abst', type: 'u32x8' },
-  { name: 'bbst', type: 'u32x8' },
-  { name: 'brank', type: 'u32' },
+  { name: 'batchShape', type: 'u32x8' },
+  { name: 'aBatchStrides', type: 'u32x8' },
+  { name: 'bBatchStrides', type: 'u32x8' },
+  { name: 'batchRank', type: 'u32' },
   { name: 'M', type: 'u32' },
   { name: 'N', type: 'u32' },
   { name: 'K', type: 'u32' },
-  { name: 'asm_', type: 'u32' },
-  { name: 'ask', type: 'u32' },
-  { name: 'bsk', type: 'u32' },
-  { name: 'bsn', type: 'u32' },
-  { name: 'aoff', type: 'u32' },
-  { name: 'boff', type: 'u32' },
+  { name: 'aStrideM', type: 'u32' },
+  { name: 'aStrideK', type: 'u32' },
+  { name: 'bStrideK', type: 'u32' },
+  { name: 'bStrideN', type: 'u32' },
+  { name: 'aOffset', type: 'u32' },
+  { name: 'bOffset', type: 'u32' },
 ];
 
 /** ao, bo: the offsets of `batch`'s A and B from the broadcast batch shape and the operands' batch strides. */
 export const BATCH_OFFSETS = `  var rem = batch;
-  var ao = p.aoff;
-  var bo = p.boff;
-  for (var d = i32(p.brank) - 1; d >= 0; d--) {
+  var ao = p.aOffset;
+  var bo = p.bOffset;
+  for (var d = i32(p.batchRank) - 1; d >= 0; d--) {
     let du = u32(d);
-    let s = ${at8('p.bshape', 'du')};
+    let s = ${at8('p.batchShape', 'du')};
     let c = rem % s;
     rem = rem / s;
-    ao += c * ${at8('p.abst', 'du')};
-    bo += c * ${at8('p.bbst', 'du')};
+    ao += c * ${at8('p.aBatchStrides', 'du')};
+    bo += c * ${at8('p.bBatchStrides', 'du')};
   }`;
 
 export function matmulKernel(): KernelSource {
@@ -58,12 +58,12 @@ export function matmulKernel(): KernelSource {
   // batch offsets from the broadcast batch shape
 ${BATCH_OFFSETS}
   // clamp row/col indices so every load is in bounds; out-of-range results are never stored
-${rows.map((i) => `  let am${i} = ao + min(m0 + ${i}u, p.M - 1u) * p.asm_;`).join('\n')}
-${rows.map((j) => `  let bn${j} = bo + min(n0 + ${j}u, p.N - 1u) * p.bsn;`).join('\n')}
+${rows.map((i) => `  let am${i} = ao + min(m0 + ${i}u, p.M - 1u) * p.aStrideM;`).join('\n')}
+${rows.map((j) => `  let bn${j} = bo + min(n0 + ${j}u, p.N - 1u) * p.bStrideN;`).join('\n')}
 ${rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
   for (var k = 0u; k < p.K; k++) {
-    let ka = k * p.ask;
-    let kb = k * p.bsk;
+    let ka = k * p.aStrideK;
+    let kb = k * p.bStrideK;
     let b = vec4<f32>(${rows.map((j) => `B[bn${j} + kb]`).join(', ')});
 ${rows.map((i) => `    acc${i} += A[am${i} + ka] * b;`).join('\n')}
   }
@@ -126,8 +126,8 @@ export function subgroupMatmulKernel(v: SubgroupMatmulVariant): KernelSource {
   };
   const KU = v.KU ?? 1;
   // one k step: loads of B (shared by broadcast) and A, then the FMAs, all suffixed by the unrolled step u
-  const loads = (u: number, k: string): string => `    let ka${u} = (${k}) * p.ask;
-    let kb${u} = (${k}) * p.bsk;
+  const loads = (u: number, k: string): string => `    let ka${u} = (${k}) * p.aStrideK;
+    let kb${u} = (${k}) * p.bStrideK;
 ${Q.map((q) => `    let b${q}_${u} = B[bn${q} + kb${u}];`).join('\n')}
 ${R.map((r) => `    let a${r}_${u} = A[am${r} + ka${u}];`).join('\n')}`;
   const fmas = (u: number): string => `${C4.map((c) => `    let bv${c}_${u} = vec4<f32>(${[0, 1, 2, 3].map((t) => col(4 * c + t, u)).join(', ')});`).join('\n')}
@@ -165,8 +165,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let batch = wid.z;
 ${BATCH_OFFSETS}
   // lane rows m0 + SG·r, lane columns n0 + lane + SG·q; indices clamped so every load is in bounds
-${R.map((r) => `  let am${r} = ao + min(m0 + ${v.SG * r}u, p.M - 1u) * p.asm_;`).join('\n')}
-${Q.map((q) => `  let bn${q} = bo + min(n0 + lane + ${v.SG * q}u, p.N - 1u) * p.bsn;`).join('\n')}
+${R.map((r) => `  let am${r} = ao + min(m0 + ${v.SG * r}u, p.M - 1u) * p.aStrideM;`).join('\n')}
+${Q.map((q) => `  let bn${q} = bo + min(n0 + lane + ${v.SG * q}u, p.N - 1u) * p.bStrideN;`).join('\n')}
 ${R.flatMap((r) => C4.map((c) => `  var acc${r}_${c} = vec4<f32>(0.0);`)).join('\n')}
 ${kLoop}
   if (!live) { return; }

@@ -23,6 +23,11 @@ export function copy(x: Tensor): Tensor {
  */
 export const denseFromStart = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
 
+/** Dispose `t` when it is a temporary copy of `orig` (made by denseFromStart or copy), never `orig` itself. */
+export const releaseCopy = (t: Tensor, orig: Tensor): void => {
+  if (t !== orig) t.dispose();
+};
+
 /** `x` itself as a new view when dense, otherwise a dense copy. The result is always a new tensor. */
 export function contiguous(x: Tensor): Tensor {
   if (x.isContiguous) return alias(x);

@@ -38,19 +38,19 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   };
   if (nb * M * N > 0) {
     const layout: MatmulLayout = {
-      bshape: batch,
-      abst: bstrides(a),
-      bbst: bstrides(b),
-      brank: batch.length,
+      batchShape: batch,
+      aBatchStrides: bstrides(a),
+      bBatchStrides: bstrides(b),
+      batchRank: batch.length,
       M,
       N,
       K,
-      asm_: a.strides[a.rank - 2],
-      ask: a.strides[a.rank - 1],
-      bsk: b.strides[b.rank - 2],
-      bsn: b.strides[b.rank - 1],
-      aoff: a.offset,
-      boff: b.offset,
+      aStrideM: a.strides[a.rank - 2],
+      aStrideK: a.strides[a.rank - 1],
+      bStrideK: b.strides[b.rank - 2],
+      bStrideN: b.strides[b.rank - 1],
+      aOffset: a.offset,
+      bOffset: b.offset,
     };
     if (dtype === 'f16') sgmatMatmul(dev, a.storage.buf, b.storage.buf, out.storage.buf, layout, 'f16');
     else matmulDispatch(dev, a.storage.buf, b.storage.buf, out.storage.buf, layout, undefined, matmulTiles(dev, layout));
@@ -78,21 +78,28 @@ function matmulWidened(a: Tensor, b: Tensor): Tensor {
   return c;
 }
 
-/** Operand layout of one matmul dispatch: batch shape and strides, sizes, element strides and offsets. */
+/**
+ * Operand layout of one matmul dispatch, C[batch][M×N] = A[batch][M×K] · B[batch][K×N] with C dense. Every field is
+ * also a uniform of the matmul kernels (same name), so transposes, broadcasts and views are strides, not copies.
+ */
 export interface MatmulLayout {
-  readonly bshape: readonly number[];
-  readonly abst: readonly number[];
-  readonly bbst: readonly number[];
-  readonly brank: number;
+  /** Batch dims of C (at most 8; empty for a plain product). */
+  readonly batchShape: readonly number[];
+  /** Element stride of A / B along each batch dim (0 where that operand is broadcast). */
+  readonly aBatchStrides: readonly number[];
+  readonly bBatchStrides: readonly number[];
+  readonly batchRank: number;
   readonly M: number;
   readonly N: number;
   readonly K: number;
-  readonly asm_: number;
-  readonly ask: number;
-  readonly bsk: number;
-  readonly bsn: number;
-  readonly aoff: number;
-  readonly boff: number;
+  /** Element strides of A along M and K, and of B along K and N. */
+  readonly aStrideM: number;
+  readonly aStrideK: number;
+  readonly bStrideK: number;
+  readonly bStrideN: number;
+  /** First element of A and B in their buffers. */
+  readonly aOffset: number;
+  readonly bOffset: number;
 }
 
 /** Tiling of the subgroup matmul (tests, benchmarks and the tile search force variants with it). */
@@ -106,7 +113,7 @@ export function matmulDispatch(
   dev: Device, a: PooledBuffer, b: PooledBuffer, c: PooledBuffer, L: MatmulLayout,
   epilogue: { bias: PooledBuffer | null; act: 'none' | 'silu' } = { bias: null, act: 'none' }, tune: MatmulTune = {},
 ): void {
-  const nb = numel(L.bshape);
+  const nb = numel(L.batchShape);
   const maxZ = dev.limits.maxComputeWorkgroupsPerDimension;
   if (nb > maxZ) throw new OpError('matmul', `batch of ${nb} exceeds the device's ${maxZ} workgroups per dimension`);
   const sg = tune.SG ?? Math.min(8, dev.subgroupMinSize);
@@ -167,7 +174,7 @@ export function sgmatMatmul(
   epilogue: { bias: PooledBuffer | null; act: 'none' | 'silu' } = { bias: null, act: 'none' }, tune: SgmatTune = {},
 ): void {
   const v = sgmatVariant(dev, L.M, L.N, { b: 'strided', out, bias: epilogue.bias !== null, act: epilogue.act }, tune);
-  sgmatDispatch(dev, v, { A: a, B: b, ...(epilogue.bias ? { Bias: epilogue.bias } : {}), C: c }, { ...L }, L.M, L.N, numel(L.bshape));
+  sgmatDispatch(dev, v, { A: a, B: b, ...(epilogue.bias ? { Bias: epilogue.bias } : {}), C: c }, { ...L }, L.M, L.N, numel(L.batchShape));
 }
 
 /** Tiling of a matmul op, resolved by the device's tile search among a few register tiles (rule: 4 × 16). */
@@ -175,14 +182,14 @@ export function matmulTiles(dev: Device, L: MatmulLayout): MatmulTune {
   if (dev.subgroupMinSize < 4 || dev.compactKernels) return {};
   const rule: MatmulTune = { TM: 4, TN: 16 };
   const candidates: MatmulTune[] = [rule, { TM: 2, TN: 32 }, { TM: 4, TN: 24 }, { TM: 8, TN: 16 }];
-  const key = `matmul ${L.M}x${L.N}x${L.K} b${L.bshape.join('x')} a${L.asm_},${L.ask} b${L.bsk},${L.bsn}`;
+  const key = `matmul ${L.M}x${L.N}x${L.K} b${L.batchShape.join('x')} a${L.aStrideM},${L.aStrideK} b${L.bStrideK},${L.bStrideN}`;
   return dev.tiles.choose(key, rule, candidates, () => {
     const span = (rows: number, cols: number, s0: number, s1: number): number => (rows - 1) * s0 + (cols - 1) * s1 + 1;
-    const nb = numel(L.bshape);
-    const a = empty(dev, [span(L.M, L.K, L.asm_, L.ask)], 'f32', 'matmul.tile-search');
-    const b = empty(dev, [span(L.K, L.N, L.bsk, L.bsn)], 'f32', 'matmul.tile-search');
+    const nb = numel(L.batchShape);
+    const a = empty(dev, [span(L.M, L.K, L.aStrideM, L.aStrideK)], 'f32', 'matmul.tile-search');
+    const b = empty(dev, [span(L.K, L.N, L.bStrideK, L.bStrideN)], 'f32', 'matmul.tile-search');
     const c = empty(dev, [nb * L.M * L.N], 'f32', 'matmul.tile-search');
-    const local: MatmulLayout = { ...L, bshape: L.bshape, abst: L.abst.map(() => 0), bbst: L.bbst.map(() => 0), aoff: 0, boff: 0 };
+    const local: MatmulLayout = { ...L, batchShape: L.batchShape, aBatchStrides: L.aBatchStrides.map(() => 0), bBatchStrides: L.bBatchStrides.map(() => 0), aOffset: 0, bOffset: 0 };
     return {
       run: (t: MatmulTune) => matmulDispatch(dev, a.storage.buf, b.storage.buf, c.storage.buf, local, undefined, t),
       dispose: () => [a, b, c].forEach((t) => t.dispose()),

@@ -33,12 +33,12 @@ const CONV_CASES: ConvCase[] = [
   { name: '1x1 stride 2 (window path)', x: [1, 8, 7, 9], w: [16, 8, 1, 1], o: { stride: 2 } },
 ];
 const FWD_TUNES: Record<string, FwdTune> = {
-  'window 4 columns': { TW: 4 },
-  'window 8 columns': { TW: 8 },
-  'window 12 columns': { TW: 12 },
-  'window 4 channels x 8 columns': { TO: 4, TW: 8 },
-  'window 16 channels x 4 columns (two weight loads per tap)': { TO: 16, TW: 4 },
-  'window 16 channels x 8 columns': { TO: 16, TW: 8 },
+  'window 4 columns': { columns: 4 },
+  'window 8 columns': { columns: 8 },
+  'window 12 columns': { columns: 12 },
+  'window 4 channels x 8 columns': { outChannels: 4, columns: 8 },
+  'window 16 channels x 4 columns (two weight loads per tap)': { outChannels: 16, columns: 4 },
+  'window 16 channels x 8 columns': { outChannels: 16, columns: 8 },
   'matmul 4x16': { mm: { TM: 4, TN: 16 } },
   'matmul 2x32': { mm: { TM: 2, TN: 32 } },
   'matmul 4x24': { mm: { TM: 4, TN: 24 } },
@@ -62,8 +62,8 @@ describe('every forward tiling matches the float64 reference', () => {
       for (const [name, tune] of Object.entries(FWD_TUNES)) {
         // the matmul tilings apply to dense 1×1 convs on devices with subgroups of ≥ their lane count
         if (tune.mm && (c.w[2] !== 1 || (c.o.stride ?? 1) !== 1 || dev.subgroupMinSize < (tune.mm.SG ?? 8))) continue;
-        if (tune.TO && (c.w[0] / (c.o.groups ?? 1)) % tune.TO !== 0) continue;
-        if (tune.TO === 16 && dev.subgroupMinSize < 8) continue; // needs 8-lane subgroups
+        if (tune.outChannels && (c.w[0] / (c.o.groups ?? 1)) % tune.outChannels !== 0) continue;
+        if (tune.outChannels === 16 && dev.subgroupMinSize < 8) continue; // needs 8-lane subgroups
         const y: Tensor = convForwardTuned(x, w, g, tune);
         const cl = closeness(await y.data(), want.data, 1e-4, 1e-5);
         y.dispose();

@@ -47,18 +47,18 @@ const CASES: Case[] = [
 // what lavapipe (subgroups of 8), SwiftShader (4) and a device without subgroups get
 const TUNES: Record<string, WgradTune> = {
   planned: {},
-  'no subgroups': { SG: 1 },
-  'subgroup lanes 4': { SG: 4 },
+  'no subgroups': { lanes: 1 },
+  'subgroup lanes 4': { lanes: 4 },
   // what a device with compactKernels (SwiftShader) plans: one kernel row, blocks of SG, 4 input channels
-  'compact, subgroup lanes 4': { SG: 4, R: 1, B: 4, TC: 4 },
+  'compact, subgroup lanes 4': { lanes: 4, kernelRows: 1, blockColumns: 4, inChannels: 4 },
   // dense 1×1 cases run on the subgroup matmul (the others ignore it)
   'subgroup matmul 4x16': { mm: { TM: 4, TN: 16 } },
   'subgroup matmul 2x32': { mm: { TM: 2, TN: 32 } },
 };
 const EXTRA_TUNES: Record<string, WgradTune> = {
-  'no subgroups, 2 outputs x 2 channels per invocation, blocks of 8': { SG: 1, TO: 2, TC: 2, B: 8 },
-  'one kernel row per invocation, blocks of 16': { R: 1, B: 16 },
-  'splits of a few blocks (mid-row starts)': { target: 4096, TC: 1 },
+  'no subgroups, 2 outputs x 2 channels per invocation, blocks of 8': { lanes: 1, outChannels: 2, inChannels: 2, blockColumns: 8 },
+  'one kernel row per invocation, blocks of 16': { kernelRows: 1, blockColumns: 16 },
+  'splits of a few blocks (mid-row starts)': { target: 4096, inChannels: 1 },
 };
 
 /** gw[o, c, kh, kw] = Σ gy[n, o, oy, ox] · x[n, g·cpg + c, oy·sh + kh·dh − ph, ox·sw + kw·dw − pw] in float64. */
@@ -113,7 +113,7 @@ describe('conv2d weight gradient', () => {
       const want = reference(xs.subarray(C * H * W), gyData, c, g.OH, g.OW);
       const failures: string[] = [];
       for (const [name, tune] of Object.entries(c.extra ? { ...TUNES, ...EXTRA_TUNES } : TUNES)) {
-        if (tune.SG && tune.SG > 1 && !(dev.features.subgroups && dev.subgroupMinSize >= tune.SG)) continue;
+        if (tune.lanes && tune.lanes > 1 && !(dev.features.subgroups && dev.subgroupMinSize >= tune.lanes)) continue;
         const gw: Tensor = convWgrad(gy, x, g, tune);
         expect(gw.shape).toEqual(c.w);
         const cl = closeness(await gw.data(), want, 1e-4, 1e-5);
