@@ -1,61 +1,15 @@
-// Reverse-mode autodiff. Each differentiable op attaches a GradNode to its output: the inputs that need a
-// gradient, the tensors it saved, and a closure mapping the output gradient to input gradients (built from
-// other ops, so gradients of gradients stay possible and every backward is itself a GPU kernel).
-// backward() walks the graph once in reverse topological order, accumulating gradients of tensors used
-// several times, stores leaf gradients in `.grad`, disposes intermediate gradients and frees the graph.
+// Reverse-mode autodiff: backward() walks the tape (engine/tape.ts) once in reverse topological order,
+// accumulating gradients of tensors used several times, stores leaf gradients in `.grad`, disposes intermediate
+// gradients and frees the graph. Tensor.backward() reaches it through the device (Device.autograd), so the
+// tensor and the tape depend on no op module.
 import { OpError, fmtShape } from './errors';
 import { sameShape } from './shape';
-import { type Tensor, view } from './tensor';
+import type { Tensor } from './tensor';
+import { freed } from './tape';
 import { add } from './ops/elementwise';
 import { ones } from './ops/creation';
 
-export type Backward = (gy: Tensor, saved: readonly Tensor[]) => readonly (Tensor | null)[];
-
-export interface GradNode {
-  readonly op: string;
-  /** Inputs in op order; null where the input needs no gradient. */
-  readonly inputs: readonly (Tensor | null)[];
-  /**
-   * Views of the tensors the backward reads, taken when the op ran: they keep the data alive even if the op
-   * (or the user) disposes the originals. They belong to the scope the op ran in and are released after
-   * backward() used them.
-   */
-  readonly saved: readonly Tensor[];
-  /** Gradients for `inputs` (null entries allowed) given the output gradient and the saved views. */
-  readonly backward: Backward;
-}
-
-/**
- * Attach a backward to `out` if gradients are being recorded and any input requires one.
- * Returns `out` for chaining.
- */
-export function record(
-  out: Tensor,
-  op: string,
-  inputs: readonly Tensor[],
-  saved: readonly Tensor[],
-  backward: Backward,
-): Tensor {
-  if (out.device.noGradDepth > 0 || !inputs.some((t) => t.requiresGrad)) return out;
-  out.requiresGrad = true;
-  out.node = { op, inputs: inputs.map((t) => (t.requiresGrad ? t : null)), saved: saved.map((s) => view(s, s.shape, s.strides, s.offset)), backward };
-  return out;
-}
-
-/** Whether op `inputs` will record a backward (lets ops skip saving extra tensors in inference). */
-export const needsGrad = (inputs: readonly Tensor[]): boolean =>
-  inputs.length > 0 && inputs[0].device.noGradDepth === 0 && inputs.some((t) => t.requiresGrad);
-
-function freed(op: string): GradNode {
-  return {
-    op,
-    inputs: [],
-    saved: [],
-    backward: () => {
-      throw new OpError('backward', `tried to backward through ${op} a second time: its graph was freed by the first backward()`);
-    },
-  };
-}
+export { type Backward, type GradNode, needsGrad, record } from './tape';
 
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];

@@ -2,6 +2,7 @@
 // Node. Optional features we use are requested when present and limits are raised to the adapter's maximum.
 import { type AdapterDescription, type DeviceSettings, type SubgroupMatrixConfig, type WantedFeature, Device, WANTED_FEATURES } from './device';
 import { NoAdapterError } from './errors';
+import { backward } from './autograd';
 
 export interface CreateDeviceOptions extends DeviceSettings {
   /** Use this GPUDevice (owned by the host application); the engine will not create or destroy a device. */
@@ -47,7 +48,7 @@ const isNode = (): boolean => typeof process !== 'undefined' && typeof process.v
 export async function createDevice(opts: CreateDeviceOptions = {}): Promise<Device> {
   if (opts.device) {
     const extras = opts.adapter ? { subgroupMatrixConfigs: matrixConfigs(opts.adapter), wgslLanguageFeatures: opts.gpu?.wgslLanguageFeatures } : {};
-    return new Device(opts.device, describe(opts.device.adapterInfo), false, opts, null, extras);
+    return new Device(opts.device, describe(opts.device.adapterInfo), false, opts, null, extras, { backward });
   }
   let gpu = opts.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
   let help = 'This browser has no WebGPU (navigator.gpu is missing): use a recent Chrome/Edge, or Firefox/Safari with WebGPU enabled.';
@@ -69,5 +70,5 @@ export async function createDevice(opts: CreateDeviceOptions = {}): Promise<Devi
   }
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'gelan-webgpu' });
   const extras = { subgroupMatrixConfigs: matrixConfigs(adapter), wgslLanguageFeatures: gpu.wgslLanguageFeatures };
-  return new Device(device, describe(adapter.info), true, opts, gpu, extras);
+  return new Device(device, describe(adapter.info), true, opts, gpu, extras, { backward });
 }

@@ -7,6 +7,18 @@ import { TileSearch } from './tile-search';
 import { type PooledBuffer, type PoolStats, BufferPool } from './buffer-pool';
 import { type CompiledKernel, PipelineCache } from './pipelines';
 import { DeviceLostError } from './errors';
+import type { Tensor } from './tensor';
+
+/** Runs backward() from a tensor (engine/autograd.ts); injected so the tensor and the tape depend on no op. */
+export interface Autograd {
+  backward(root: Tensor, gradient?: Tensor): void;
+}
+
+const NO_AUTOGRAD: Autograd = {
+  backward: () => {
+    throw new Error('backward(): this Device was constructed without autograd; create devices with createDevice()');
+  },
+};
 
 /** Optional features we use when the adapter has them. */
 export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
@@ -192,6 +204,8 @@ export class Device {
     /** Keeps objects alive as long as this device (Dawn's instance in Node). */
     readonly keepAlive: unknown = null,
     extras: AdapterExtras = {},
+    /** The reverse-mode walk that Tensor.backward() runs (engine/autograd.ts), handed in by createDevice. */
+    readonly autograd: Autograd = NO_AUTOGRAD,
   ) {
     const f = gpu.features;
     this.features = { f16: f.has('shader-f16'), subgroups: f.has('subgroups'), timestampQuery: f.has('timestamp-query') };

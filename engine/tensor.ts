@@ -6,9 +6,8 @@ import type { Device } from './device';
 import { OpError, fmtShape } from './errors';
 import { type Shape, checkShape, contiguousStrides, isContiguous, numel } from './shape';
 import type { DType } from '../kernels/common';
-import { backward as runBackward, type GradNode } from './autograd';
+import type { GradNode } from './tape';
 import { f16ToF32, f32ToF16 } from './half';
-import { contiguous } from './ops/layout';
 
 export type { DType };
 
@@ -91,16 +90,11 @@ export class Tensor {
   async data(): Promise<Float32Array> {
     this.assertAlive('data');
     const bpe = BYTES[this.dtype];
-    if (this.isContiguous) {
-      const raw = await this.device.read(this.storage.buf, this.offset * bpe, this.size * bpe);
-      return this.dtype === 'f16' ? f16ToF32(new Uint16Array(raw)) : new Float32Array(raw);
-    }
-    const c = contiguous(this);
-    try {
-      return await c.data();
-    } finally {
-      c.dispose();
-    }
+    // a view is read as the span of storage it covers and gathered here: reading never records a kernel
+    const span = this.size === 0 ? 0 : 1 + this.shape.reduce((s, n, d) => s + (n - 1) * this.strides[d], 0);
+    const raw = await this.device.read(this.storage.buf, this.offset * bpe, span * bpe);
+    const flat = this.dtype === 'f16' ? f16ToF32(new Uint16Array(raw)) : new Float32Array(raw);
+    return this.isContiguous ? flat : gatherStrided(flat, this.shape, this.strides);
   }
 
   /** The value of a one-element tensor. */
@@ -111,7 +105,7 @@ export class Tensor {
 
   /** Reverse-mode autodiff from this tensor; `gradient` defaults to ones for one-element tensors. */
   backward(gradient?: Tensor): void {
-    runBackward(this, gradient);
+    this.device.autograd.backward(this, gradient);
   }
 
   /** A view of the same data that does not require grad and has no history. */
@@ -123,6 +117,25 @@ export class Tensor {
   toString(): string {
     return `Tensor(${fmtShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
+}
+
+/** The elements of a strided view, row-major, from the storage span it covers (element 0 at index 0). */
+function gatherStrided(span: Float32Array, shape: Shape, strides: readonly number[]): Float32Array {
+  const out = new Float32Array(numel(shape));
+  const r = shape.length;
+  const idx = new Array<number>(r).fill(0);
+  let src = 0;
+  for (let i = 0; i < out.length; i++) {
+    out[i] = span[src];
+    // odometer step over the dims, innermost first
+    for (let d = r - 1; d >= 0; d--) {
+      src += strides[d];
+      if (++idx[d] < shape[d]) break;
+      src -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
 }
 
 /** A new view of `t`'s storage (no gradient history; ops attach it). */

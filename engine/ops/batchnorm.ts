@@ -1,7 +1,7 @@
 // BatchNorm2d in training mode (batch statistics; running stats updated in place with momentum, unbiased
 // variance, as PyTorch) and eval mode (running statistics). YOLOv9 uses eps 1e-3 and momentum 0.03.
 import { BN_RUN, BN_WG, bnApplyKernel, bnBwdApplyKernel, bnBwdReduceKernel, bnStatsKernel } from '../../kernels/batchnorm.wgsl';
-import { record } from '../autograd';
+import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
 import { checkF32 } from './run';

@@ -1,7 +1,7 @@
 // Pointwise ops as one table: each row holds the WGSL forward expression, the WGSL expressions of its input
 // gradients, and a CPU reference used by the tests. Broadcasting follows NumPy; the gradient of a broadcast
 // input is summed back to its shape.
-import { record } from '../autograd';
+import { record } from '../tape';
 import { OpError } from '../errors';
 import { broadcastShapes } from '../shape';
 import type { Tensor } from '../tensor';

@@ -1,6 +1,6 @@
 // Views and copies: reshape, permute/transpose, expand, slice/split/chunk (views, no copy), contiguous and
 // concat (one strided copy per input). Gradients are the inverse view or a copy into a zero tensor.
-import { record } from '../autograd';
+import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, numel, sameShape } from '../shape';
 import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, concatKernel } from '../../kernels/concat.wgsl';

@@ -6,7 +6,7 @@ import { type SgmatVariant, sgmatKernel, sgmatTile, sgmatWorkgroupBytes } from '
 import type { DType } from '../../kernels/common';
 import type { Device } from '../device';
 import type { PooledBuffer } from '../buffer-pool';
-import { record } from '../autograd';
+import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { broadcastShapes, numel } from '../shape';
 import { type Tensor, empty } from '../tensor';

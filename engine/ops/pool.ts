@@ -1,6 +1,6 @@
 // maxPool2d and avgPool2d (kernel, stride, padding; avg with PyTorch's count_include_pad), forward and backward.
 import { POOL_WG, avgPoolBwdKernel, avgPoolFwdKernel, maxPoolBwdKernel, maxPoolFwdKernel } from '../../kernels/pool.wgsl';
-import { record } from '../autograd';
+import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
 import { checkFloat } from './run';

@@ -1,7 +1,7 @@
 // Reductions: sum/mean over any axes, max/argmax along an axis, softmax, log-softmax, logsumexp.
 // Axes that form one contiguous block reduce in place; other sets are permuted to the end first (one copy).
 import { type ReduceOp, REDUCE_WG, reduceKernel, scatterArgKernel } from '../../kernels/reduce.wgsl';
-import { record } from '../autograd';
+import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Shape, normAxes, normAxis, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';

@@ -1,6 +1,6 @@
 // Nearest upsampling (YOLO's nn.Upsample(None, 2, 'nearest')) by a scale factor or to an arbitrary size.
 import { UP_WG, upsampleBwdKernel, upsampleFwdKernel } from '../../kernels/upsample.wgsl';
-import { record } from '../autograd';
+import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
 import { checkFloat } from './run';

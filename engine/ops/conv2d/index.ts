@@ -3,7 +3,7 @@
 // gather.ts; dgrad.ts and wgrad.ts for the gradients) → its kernel in kernels/conv2d/ → the tests (PyTorch fixtures
 // in test/engine/fixture-ops.test.ts, gradchecks, every tiling in test/kernels/conv-*.test.ts and tile-search.test.ts).
 // The bias gradient is a sum of gy over N, H, W.
-import { record } from '../../autograd';
+import { record } from '../../tape';
 import { type Tensor, empty } from '../../tensor';
 import { copy, denseFromStart, releaseCopy } from '../layout';
 import { sum } from '../reduce';
