@@ -9,3 +9,4 @@ export * from './batchnorm';
 export * from './pool';
 export * from './upsample';
 export * from './fold';
+export * from './custom';

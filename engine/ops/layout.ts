@@ -5,7 +5,7 @@ import { OpError, fmtShape } from '../errors';
 import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, numel, sameShape } from '../shape';
 import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, concatKernel } from '../../kernels/concat.wgsl';
 import { indexed } from '../../kernels/common';
-import { type Tensor, empty, view } from '../tensor';
+import { BYTES, type Tensor, empty, view } from '../tensor';
 import { pointwise } from './run';
 import { zeros } from './creation';
 import { sumTo } from './reduce';
@@ -27,6 +27,26 @@ export const denseFromStart = (t: Tensor): Tensor => (t.isContiguous && t.offset
 export const releaseCopy = (t: Tensor, orig: Tensor): void => {
   if (t !== orig) t.dispose();
 };
+
+/**
+ * Write `src` into `dst` (same shape and dtype; `dst` may be a view, e.g. a segment of a larger buffer). Not
+ * recorded. Dense on both sides it is a buffer copy, otherwise the strided copy kernel.
+ */
+export function copyInto(dst: Tensor, src: Tensor): void {
+  dst.assertAlive('copyInto', 'destination');
+  src.assertAlive('copyInto', 'source');
+  if (!sameShape(dst.shape, src.shape) || dst.dtype !== src.dtype) {
+    throw new OpError('copyInto', `destination ${dst.dtype} ${fmtShape(dst.shape)} does not match source ${src.dtype} ${fmtShape(src.shape)}`);
+  }
+  const bpe = BYTES[src.dtype];
+  // buffer copies move whole 4-byte words
+  const aligned = (src.offset * bpe) % 4 === 0 && (dst.offset * bpe) % 4 === 0 && (src.size * bpe) % 4 === 0;
+  if (dst.isContiguous && src.isContiguous && aligned) {
+    src.device.copy(src.storage.buf, src.offset * bpe, dst.storage.buf.buffer, dst.offset * bpe, src.size * bpe);
+  } else {
+    pointwise({ op: 'copy', expr: 'a0', inputs: [src], shape: src.shape, into: dst });
+  }
+}
 
 /** `x` itself as a new view when dense, otherwise a dense copy. The result is always a new tensor. */
 export function contiguous(x: Tensor): Tensor {

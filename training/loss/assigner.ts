@@ -1,9 +1,10 @@
 // Host side of the TaskAlignedAssigner: packs the gts (tiny, built on the CPU), runs the kernels of
 // kernels/assigner.wgsl.ts and returns the loss targets as tensors. Nothing here needs a gradient.
-import { ASSIGN_WG, assignMetricsKernel, assignNormsKernel, assignResolveKernel, assignTargetsKernel, assignTopkKernel, dflTargetsKernel } from '../../kernels/assigner.wgsl';
+import { assignMetricsKernel, assignNormsKernel, assignResolveKernel, assignTargetsKernel, assignTopkKernel, dflTargetsKernel } from '../../kernels/assigner.wgsl';
 import type { Device } from '../../engine/device';
 import { type Tensor, empty, tensor } from '../../engine/tensor';
 import { OpError, fmtShape } from '../../engine/errors';
+import { runKernel } from '../../engine/ops';
 
 export const TOPK = 10;
 export const ALPHA = 0.5;
@@ -87,13 +88,12 @@ export function assign(pred: Tensor, pbox: Tensor, anchors: Tensor, strides: Ten
   const boxes = empty(dev, [B, 4, A], 'f32', 'assign');
   const weight = empty(dev, [B, 1, A], 'f32', 'assign');
   const twohot = empty(dev, [B, 4, 16, A], 'f32', 'assign');
-  const b = (t: Tensor) => t.storage.buf;
-  dev.dispatch(assignMetricsKernel(), { pred: b(pred), pbox: b(pbox), anchors: b(anchors), strides: b(strides), gt: b(gt.boxes), align: b(align), ovl: b(ovl), inside: b(inside) }, params, dev.grid1d(B * M * A, ASSIGN_WG));
-  dev.dispatch(assignTopkKernel(), { align: b(align), inside: b(inside), maskgt: b(gt.mask), pos: b(pos) }, params, dev.grid1d(B * M, ASSIGN_WG));
-  dev.dispatch(assignResolveKernel(), { pos: b(pos), ovl: b(ovl), fg: b(fg), gtidx: b(gtIndex) }, params, dev.grid1d(B * A, ASSIGN_WG));
-  dev.dispatch(assignNormsKernel(), { align: b(align), ovl: b(ovl), pos: b(pos), norms: b(norms) }, params, dev.grid1d(B * M, ASSIGN_WG));
-  dev.dispatch(assignTargetsKernel(), { gt: b(gt.boxes), fg: b(fg), gtidx: b(gtIndex), align: b(align), norms: b(norms), strides: b(strides), tscores: b(scores), tboxes: b(boxes), weight: b(weight) }, params, dev.grid1d(B * A, ASSIGN_WG));
-  dev.dispatch(dflTargetsKernel(), { tboxes: b(boxes), anchors: b(anchors), twohot: b(twohot) }, params, dev.grid1d(B * A, ASSIGN_WG));
+  runKernel(assignMetricsKernel(), { pred, pbox, anchors, strides, gt: gt.boxes, align, ovl, inside }, params, { invocations: B * M * A });
+  runKernel(assignTopkKernel(), { align, inside, maskgt: gt.mask, pos }, params, { invocations: B * M });
+  runKernel(assignResolveKernel(), { pos, ovl, fg, gtidx: gtIndex }, params, { invocations: B * A });
+  runKernel(assignNormsKernel(), { align, ovl, pos, norms }, params, { invocations: B * M });
+  runKernel(assignTargetsKernel(), { gt: gt.boxes, fg, gtidx: gtIndex, align, norms, strides, tscores: scores, tboxes: boxes, weight }, params, { invocations: B * A });
+  runKernel(dflTargetsKernel(), { tboxes: boxes, anchors, twohot }, params, { invocations: B * A });
   [align, ovl, inside, pos, norms].forEach((t) => t.dispose());
   return { scores, boxes, weight, twohot, fg, gtIndex };
 }

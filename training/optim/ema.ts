@@ -32,11 +32,11 @@ export class ModelEMA<M extends Module = DetectionModel> {
       if (!x || x.size !== e.size) throw new Error(`ModelEMA: model has no state tensor '${k}' of ${e.size} elements`);
       assertFlat(`ModelEMA: ${k}`, e);
       assertFlat(`ModelEMA: model ${k}`, x);
-      return { bufs: { e: e.storage.buf, x: x.storage.buf }, n: e.size };
+      return { tensors: { e, x }, n: e.size };
     });
     this.updates++;
     const d = emaDecay(this.updates);
-    for (const b of batches(pairs, slotsFor(dev, 'ema'))) dispatchMulti(dev, 'ema', b, {}, { d });
+    for (const b of batches(pairs, slotsFor(dev, 'ema'))) dispatchMulti('ema', b, {}, { d });
   }
 
   dispose(): void {

@@ -2,13 +2,13 @@
 // of as many slots as the device's storage-buffer limit allows, so an optimiser step or an EMA update costs a
 // few dozen dispatches instead of one or more per tensor.
 import { type MultiKind, OPT_WG, elementsPerWorkgroup, multiSlots, multiTensorKernel } from '../../kernels/optim.wgsl';
-import type { PooledBuffer } from '../../engine/buffer-pool';
 import type { Device } from '../../engine/device';
+import { runKernel } from '../../engine/ops';
 import type { Tensor } from '../../engine/tensor';
 
 export interface MultiSlot {
-  /** The slot's own bindings by their per-slot name (e.g. { w, g }); slot k binds them as w{k}, g{k}. */
-  readonly bufs: Readonly<Record<string, PooledBuffer>>;
+  /** The slot's own tensors by their per-slot binding name (e.g. { w, g }); slot k binds them as w{k}, g{k}. */
+  readonly tensors: Readonly<Record<string, Tensor>>;
   /** Elements. */
   readonly n: number;
   /** Offset into the state arenas (sgd, adamw). */
@@ -41,10 +41,9 @@ export function batches<T>(items: readonly T[], size: number, key: (t: T) => unk
 
 /** Record one dispatch of `kind` over `slots` (at most slotsFor(kind)); returns the workgroups it used. */
 export function dispatchMulti(
-  dev: Device,
   kind: MultiKind,
   slots: readonly MultiSlot[],
-  shared: Readonly<Record<string, PooledBuffer>>,
+  shared: Readonly<Record<string, Tensor>>,
   params: Readonly<Record<string, number>>,
   opts: { nesterov?: boolean } = {},
 ): number {
@@ -58,11 +57,11 @@ export function dispatchMulti(
     total += workgroupsFor(kind, s.n);
   });
   values.total = total;
-  const named: Record<string, PooledBuffer> = { ...shared };
+  const named: Record<string, Tensor> = { ...shared };
   slots.forEach((s, k) => {
-    for (const [name, buf] of Object.entries(s.bufs)) named[`${name}${k}`] = buf;
+    for (const [name, t] of Object.entries(s.tensors)) named[`${name}${k}`] = t;
   });
-  dev.dispatch(src, named, values, dev.grid1d(total * OPT_WG, OPT_WG));
+  runKernel(src, named, values, { invocations: total * OPT_WG });
   return total;
 }
 

@@ -7,7 +7,7 @@ import type { GradScaler } from './grad-scaler';
 import { OPT_WG, clipFactorKernel } from '../../kernels/optim.wgsl';
 import type { Device } from '../../engine/device';
 import { type Tensor, empty, noGrad, view } from '../../engine/tensor';
-import { full, zeros } from '../../engine/ops';
+import { copyInto, full, reshape, runKernel, zeros } from '../../engine/ops';
 import { contiguousStrides } from '../../engine/shape';
 import type { Module } from '../../models/module';
 import { type GroupName, type ParamRef, GROUP_ORDER, parameterGroups } from './groups';
@@ -114,14 +114,14 @@ export class Optimizer {
     const partials = empty(dev, [Math.max(count, 1)], 'f32', 'optimizer');
     let base = 0;
     for (const b of batches(grads, slotsFor(dev, 'sumsq'))) {
-      base += dispatchMulti(dev, 'sumsq', b.map((g) => ({ bufs: { g: g.storage.buf }, n: g.size })), { partials: partials.storage.buf }, { base });
+      base += dispatchMulti('sumsq', b.map((g) => ({ tensors: { g }, n: g.size })), { partials }, { base });
     }
     const factor = empty(dev, [1], 'f32', 'optimizer');
-    dev.dispatch(
+    runKernel(
       clipFactorKernel({ lossScale: scaler !== null }),
-      { partials: partials.storage.buf, scale: factor.storage.buf, ...(scaler ? { ls: scaler.state.storage.buf } : {}) },
+      { partials, scale: factor, ...(scaler ? { ls: scaler.state } : {}) },
       { count, maxNorm: clip ? this.maxGradNorm : 3e38, growth: scaler?.growthInterval ?? 0 },
-      [1, 1, 1],
+      { workgroups: [1, 1, 1] },
     );
     partials.dispose();
     return factor;
@@ -167,8 +167,12 @@ export class Optimizer {
       }
       const views = slots.map((t, i) => {
         const base = next.bases[at.arena][i];
-        dev.copy(t.storage.buf, t.offset * 4, base.storage.buf.buffer, at.offset * 4, at.size * 4);
-        return view(base, at.shape, contiguousStrides(at.shape), at.offset).keep();
+        const seg = view(base, at.shape, contiguousStrides(at.shape), at.offset).keep();
+        // restored state may come flat: same elements, the parameter's shape
+        const src = reshape(t, at.shape);
+        copyInto(seg, src);
+        src.dispose();
+        return seg;
       });
       slots.forEach((t) => t.dispose());
       this.state.set(key, views);
@@ -210,17 +214,17 @@ export class Optimizer {
         const s = this.groups[b[0].ref.group];
         const slots = b.map((x) => {
           this.stateViews(x.ref.key, arenas);
-          return { bufs: { w: x.p.storage.buf, g: x.g.storage.buf }, n: x.p.size, offset: seg(x).offset };
+          return { tensors: { w: x.p, g: x.g }, n: x.p.size, offset: seg(x).offset };
         });
         // the state arenas in the kernel's order: SGD's momentum buffer, or AdamW's m, v, v̂max
         const states = kind === 'sgd' ? ['buf'] : ['m', 'v', 'vmax'];
-        const shared = { ...Object.fromEntries(arenas.bases[seg(b[0]).arena].map((a, i) => [states[i], a.storage.buf])), scale: factor.storage.buf };
+        const shared = { ...Object.fromEntries(arenas.bases[seg(b[0]).arena].map((a, i) => [states[i], a])), scale: factor };
         if (kind === 'sgd') {
-          dispatchMulti(dev, 'sgd', slots, shared, { first: this.steps === 0 ? 1 : 0, lr: s.lr, momentum: s.momentum, wd: s.weightDecay }, { nesterov: true });
+          dispatchMulti('sgd', slots, shared, { first: this.steps === 0 ? 1 : 0, lr: s.lr, momentum: s.momentum, wd: s.weightDecay }, { nesterov: true });
         } else {
           const b1 = s.momentum;
           const b2 = 0.999;
-          dispatchMulti(dev, 'adamw', slots, shared, { lr: s.lr, beta1: b1, beta2: b2, eps: 1e-8, wd: s.weightDecay, bc1: 1 - b1 ** t, bc2sqrt: Math.sqrt(1 - b2 ** t) });
+          dispatchMulti('adamw', slots, shared, { lr: s.lr, beta1: b1, beta2: b2, eps: 1e-8, wd: s.weightDecay, bc1: 1 - b1 ** t, bc2sqrt: Math.sqrt(1 - b2 ** t) });
         }
       }
     });
