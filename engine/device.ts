@@ -2,7 +2,7 @@
 // command batcher. Ops record dispatches into one open compute pass; the batch is submitted when it is full or
 // when something must be read back (the only sync point). Two Devices share nothing, so two engines can run on
 // two GPUDevices in one page or process.
-import { type KernelSource, type ParamValues, packParams } from '../kernels/common';
+import { type KernelSource, type ParamValues, type SubgroupMatrixShape, packParams } from '../kernels/common';
 import { TileSearch } from './tile-search';
 import { type PooledBuffer, type PoolStats, BufferPool } from './buffer-pool';
 import { type CompiledKernel, PipelineCache } from './pipelines';
@@ -43,13 +43,7 @@ export interface SubgroupMatrixConfig {
  * The subgroup-matrix (cooperative matrix, tensor core) shape the f16 matmul and conv kernels use: f16 operands
  * accumulated in `acc` (f32 preferred), in subgroups of exactly `subgroupSize` lanes.
  */
-export interface SubgroupMatrixShape {
-  readonly M: number;
-  readonly N: number;
-  readonly K: number;
-  readonly acc: 'f32' | 'f16';
-  readonly subgroupSize: number;
-}
+export type { SubgroupMatrixShape };
 
 /**
  * The shape the engine uses, or null: it needs the feature, the subgroup_id builtin, f16, one fixed subgroup size

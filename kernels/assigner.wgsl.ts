@@ -6,7 +6,7 @@
 //   resolve  (b,a)  : an anchor claimed by several gts goes to the gt of largest CIoU over all gts
 //   norms    (b,g)  : max align and max CIoU over the gt's positives
 //   targets  (b,a)  : class one-hot × align·maxCIoU/maxAlign, target box (grid units), weight, DFL two-hot bins
-import { type Binding, type KernelSource, type ParamField, computeEntry, defineKernel, flatIndex, read as r, write as w } from './common';
+import { type Binding, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, write as w } from './common';
 
 export const ASSIGN_WG = 64;
 const PARAMS: ParamField[] = ['B', 'M', 'A', 'nc', 'no', 'topk'].map((name) => ({ name, type: 'u32' }) as ParamField).concat([
@@ -201,3 +201,5 @@ export function dflTargetsKernel(): KernelSource {
   }`,
   );
 }
+
+export const variants: VariantList = () => [assignMetricsKernel(), assignTopkKernel(), assignResolveKernel(), assignNormsKernel(), assignTargetsKernel(), dflTargetsKernel()];

@@ -3,7 +3,7 @@
 // The elementwise kernels (apply, input gradient) give each invocation a run of BN_RUN values of one channel
 // plane, so the per-channel parameters are loaded once per run instead of once per value (on llvmpipe every
 // load costs far more than the arithmetic: 5 → 1.5 loads per value for apply, 8 → 2.75 for the gradient).
-import { type Binding, type DType, type KernelSource, type ParamField, computeEntry, defineKernel, flatIndex, read as r, variantKey, write } from './common';
+import { type Binding, type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, variantKey, write } from './common';
 
 export const BN_WG = 64;
 /** Values of one channel plane per invocation in the elementwise kernels. */
@@ -206,3 +206,15 @@ export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation } & 
     SILU,
   );
 }
+
+export const variants: VariantList = (caps) =>
+  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) => [
+    bnStatsKernel({ update: true, dtype }),
+    bnStatsKernel({ update: false, dtype }),
+    ...(['none', 'silu'] as const).flatMap((act) => [
+      bnApplyKernel({ act, dtype }),
+      bnBwdReduceKernel({ act, dtype }),
+      bnBwdApplyKernel({ training: true, act, dtype }),
+      bnBwdApplyKernel({ training: false, act, dtype }),
+    ]),
+  ]);

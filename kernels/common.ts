@@ -162,6 +162,30 @@ export function variantKey(name: string, variant: object): string {
 
 export type DType = 'f32' | 'f16';
 
+/** The cooperative-matrix shape a device's subgroup-matrix kernels use (an f16 configuration of the adapter). */
+export interface SubgroupMatrixShape {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly acc: 'f32' | 'f16';
+  readonly subgroupSize: number;
+}
+
+/** What a device offers that decides which kernel variants exist. */
+export interface KernelCaps {
+  readonly subgroups: boolean;
+  readonly f16: boolean;
+  /** The subgroup-matrix shape in use, or null. */
+  readonly subgroupMatrix: SubgroupMatrixShape | null;
+  readonly maxStorageBuffers: number;
+}
+
+/**
+ * Every variant a kernel module can build on a device with `caps`: each `*.wgsl.ts` module exports one as
+ * `variants`, and the kernel tests compile them all.
+ */
+export type VariantList = (caps: KernelCaps) => KernelSource[];
+
 /** Bindings declared as a numbered family (`in0`, `in1`, ...) named for a dispatch: `{ [prefix + i]: items[i] }`. */
 export function indexed<T>(prefix: string, items: readonly T[]): Record<string, T> {
   const out: Record<string, T> = {};

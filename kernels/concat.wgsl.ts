@@ -3,7 +3,7 @@
 // off_k + o·ostride_k + (a − start_k)·inner + i, so channel slices of larger tensors need no copy. Each
 // invocation copies a run of CONCAT_RUN values along `inner`: the index arithmetic and the choice of input are
 // made once per run (on llvmpipe they cost more than the copy).
-import { type DType, type KernelSource, type ParamField, at8, computeEntry, flatIndex, variantKey, defineKernel } from './common';
+import { type DType, type KernelSource, type ParamField, type VariantList, at8, computeEntry, defineKernel, flatIndex, variantKey } from './common';
 
 export const CONCAT_WG = 64;
 export const CONCAT_MAX_INPUTS = 8;
@@ -52,3 +52,6 @@ ${ks.map((k) => `  if (which == ${k}u) { for (var e = 0u; e < len; e++) { out[ds
 }`,
   });
 }
+
+export const variants: VariantList = (caps) =>
+  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) => Array.from({ length: 8 }, (_, k) => concatKernel({ inputs: k + 1, dtype })));

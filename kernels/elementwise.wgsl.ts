@@ -4,7 +4,7 @@
 // tensor (concat) all use this one kernel; a contiguous fast path skips the index arithmetic. A strided call
 // gives each invocation a run of RUN values along the innermost dim: the index arithmetic (divisions and
 // dynamically indexed uniforms, each costing like a load on llvmpipe) is done once per run, not per value.
-import { type DType, type KernelSource, type ParamField, at8, computeEntry, defineKernel, flatIndex, read, variantKey, write } from './common';
+import { type DType, type KernelSource, type ParamField, type VariantList, at8, computeEntry, defineKernel, flatIndex, read, variantKey, write } from './common';
 
 export interface ElementwiseVariant {
   /** Op name (for labels); the expression decides the code. */
@@ -89,3 +89,12 @@ ${body()}
 }
 
 export const ELEMENTWISE_WG = WG;
+
+/** Representative expressions of each arity and dtype (the ops' own expressions are compiled by the op tests). */
+export const variants: VariantList = (caps) => {
+  const exprs: [string, number][] = [['a0', 1], ['sigmoid_(a0) * p.s0', 1], ['pow_(a0, a1)', 2], ['select(a1, a2, a0 > 0.0)', 3]];
+  const dtypes: DType[] = caps.f16 ? ['f32', 'f16'] : ['f32'];
+  return dtypes.flatMap((d) =>
+    [true, false].flatMap((contiguous) => exprs.map(([expr, n]) => elementwiseKernel({ op: 'variant', expr, inputs: Array<DType>(n).fill(d), out: d, contiguous }))),
+  );
+};

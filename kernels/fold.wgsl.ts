@@ -1,7 +1,7 @@
 // Inference-time weight transforms, run on the GPU over the weight tensors:
 //  fold_bn:   W'[o, …] = W[o, …]·s[o], b'[o] = β[o] + (b[o] − μ[o])·s[o], s = γ / √(σ² + eps)   (Conv + BN → Conv)
 //  add_center: K[o, c, i, j] = K3[o, c, i, j] + (centre tap ? K1[o, c] : 0)                    (RepConvN 3×3 + 1×1)
-import { type KernelSource, type ParamField, computeEntry, flatIndex, defineKernel } from './common';
+import { type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex } from './common';
 
 export const FOLD_WG = 64;
 
@@ -68,3 +68,5 @@ export function addCenterKernel(): KernelSource {
 }`,
   });
 }
+
+export const variants: VariantList = () => [foldBnKernel(), addCenterKernel()];

@@ -4,8 +4,7 @@
 // so any strides, transposes, ragged edges and the conv's im2col gather share one multiply loop. Each subgroup
 // multiplies TM×TN matrices of the adapter's M×N×K shape and keeps them as accumulators; the epilogue passes each
 // through workgroup memory to add the bias, apply SiLU, convert and store with bounds checks.
-import type { SubgroupMatrixShape } from '../engine/device';
-import { type DType, type KernelSource, type ParamField, variantKey, defineKernel } from './common';
+import { type DType, type KernelSource, type ParamField, type SubgroupMatrixShape, type VariantList, defineKernel, variantKey } from './common';
 import { BATCH_OFFSETS, MATMUL_PARAMS } from './matmul.wgsl';
 import type { ConvWindow } from './conv2d/params';
 
@@ -188,3 +187,17 @@ ${I.flatMap((i) => J.map((j) => store(i, j))).join('\n')}
 }`,
   });
 }
+
+/** The product and both conv forms with the default tiling (none without subgroup matrices). */
+export const variants: VariantList = (caps) => {
+  const shape = caps.subgroupMatrix;
+  if (!shape) return [];
+  const tile = { shape, WM: 2, WN: 2, TM: 2, TN: 2, KT: Math.max(shape.K, 32 - (32 % shape.K)) };
+  const conv = { KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1 };
+  return [
+    sgmatKernel({ ...tile, b: 'strided', out: 'f16', bias: true, act: 'silu' }),
+    sgmatKernel({ ...tile, b: 'strided', out: 'f32', bias: false, act: 'none' }),
+    sgmatKernel({ ...tile, b: conv, out: 'f16', bias: true, act: 'silu' }),
+    sgmatKernel({ ...tile, b: { ...conv, wgrad: true }, out: 'f32', bias: false, act: 'none' }),
+  ];
+};

@@ -1,7 +1,7 @@
 // Batched matmul C[b] = A[b] · B[b] with every operand addressed through uniform strides, so transposed
 // operands (the backward's Aᵀ and Bᵀ) and broadcast batch dims (stride 0) need no copies. Each invocation
 // computes a 4×4 register tile: 8 loads feed 16 FMAs per k step (loads, not math, bound llvmpipe).
-import { type KernelSource, type ParamField, at8, computeEntry, variantKey, defineKernel } from './common';
+import { type KernelSource, type ParamField, type VariantList, at8, computeEntry, defineKernel, variantKey } from './common';
 
 export const MM_TILE = 4;
 export const MM_WG: readonly [number, number, number] = [8, 8, 1];
@@ -180,3 +180,10 @@ ${v.bias ? `    let bias${r} = Bs[m0 + ${v.SG * r}u];\n` : ''}${[...Array(v.TN).
 }`,
   });
 }
+
+export const variants: VariantList = (caps) => [
+  matmulKernel(),
+  ...(caps.subgroups
+    ? [4, 8].flatMap((SG) => [false, true].map((bias) => subgroupMatmulKernel({ SG, TM: 4, TN: 16, shuffle: SG === 4, bias, act: bias ? 'silu' : 'none' })))
+    : []),
+];

@@ -14,7 +14,7 @@
 // Loss scaling (mixed precision): `clip` also unscales (s includes 1/S for the loss scale S), and when the
 // scaled gradients overflowed (Σ g² is inf or NaN) it writes s = −1, which makes sgd/adamw skip the step; it
 // then updates S in place as torch.cuda.amp.GradScaler does (halve on overflow, double after `growth` good steps).
-import { type Access, type KernelSource, type ParamField, computeEntry, defineKernel, read, variantKey, write } from './common';
+import { type Access, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, read, variantKey, write } from './common';
 
 export const OPT_WG = 64;
 /** Elements one sumsq invocation adds up (a workgroup covers OPT_WG × this and writes OPT_WG partials). */
@@ -207,3 +207,12 @@ ${finish}
   const key = v.lossScale ? 'optim.clip.lossScale' : 'optim.clip';
   return defineKernel({ name: 'optim.clip', key, workgroupSize: [CLIP_WG, 1, 1], bindings: decls, params: CLIP_PARAMS, body: () => code });
 }
+
+/** Every kind at one slot and at the most slots the device's storage-buffer limit allows; both clip forms. */
+export const variants: VariantList = (caps) => [
+  ...(['sumsq', 'sgd', 'adamw', 'ema'] as const).flatMap((kind) =>
+    [...new Set([1, multiSlots(kind, caps.maxStorageBuffers)])].map((slots) => multiTensorKernel({ kind, slots, ...(kind === 'sgd' ? { nesterov: true } : {}) })),
+  ),
+  clipFactorKernel(),
+  clipFactorKernel({ lossScale: true }),
+];

@@ -1,6 +1,6 @@
 // 2-D max and average pooling over NCHW planes, forward and backward. Backward kernels gather (one
 // invocation per input pixel, visiting the windows that cover it), so no atomics are needed.
-import { type Binding, type DType, type KernelSource, type ParamField, computeEntry, defineKernel, flatIndex, read, variantKey, write } from './common';
+import { type Binding, type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read, variantKey, write } from './common';
 
 export const POOL_WG = 64;
 const PARAMS: ParamField[] = ['planes', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'sh', 'sw', 'ph', 'pw', 'xoff', 'countPad'].map(
@@ -109,3 +109,6 @@ export function avgPoolBwdKernel(dtype: DType = 'f32'): KernelSource {
   }
   gx[i] = ${dtype}(acc);`);
 }
+
+export const variants: VariantList = (caps) =>
+  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((d) => [maxPoolFwdKernel(d), maxPoolBwdKernel(d), avgPoolFwdKernel(d), avgPoolBwdKernel(d)]);

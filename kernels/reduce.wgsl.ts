@@ -2,7 +2,7 @@
 // 'thread' — one invocation per output row (many rows, short R: softmax over classes, DFL bins);
 // 'group'  — one workgroup per (row, split), a shared-memory tree over R (few long rows: global sums).
 // Softmax-like ops write a full-size output in the same layout.
-import { type KernelSource, type ParamField, computeEntry, flatIndex, variantKey, defineKernel } from './common';
+import { type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, variantKey } from './common';
 
 export type ReduceOp = 'sum' | 'max' | 'argmax' | 'logsumexp' | 'softmax' | 'logsoftmax';
 export interface ReduceVariant {
@@ -127,3 +127,8 @@ export function scatterArgKernel(): KernelSource {
 }`,
   });
 }
+
+export const variants: VariantList = () => [
+  ...(['sum', 'max', 'argmax', 'logsumexp', 'softmax', 'logsoftmax'] as const).flatMap((op) => (['thread', 'group'] as const).map((mode) => reduceKernel({ op, mode }))),
+  scatterArgKernel(),
+];

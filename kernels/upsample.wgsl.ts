@@ -1,7 +1,7 @@
 // Nearest-neighbour resize of NCHW planes with PyTorch's legacy 'nearest' rule: src = min(floor(dst · scale),
 // in − 1) with scale = in/out (or 1/scale_factor), computed in float32 as PyTorch does. Backward gathers the
 // outputs that map to each input pixel.
-import { type DType, type KernelSource, type ParamField, computeEntry, flatIndex, defineKernel, read, write } from './common';
+import { type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read, write } from './common';
 
 export const UP_WG = 64;
 const PARAMS: ParamField[] = [
@@ -63,3 +63,6 @@ ${computeEntry([UP_WG, 1, 1])} {
 }`,
   });
 }
+
+export const variants: VariantList = (caps) =>
+  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((d) => [upsampleFwdKernel(d), upsampleBwdKernel(d)]);

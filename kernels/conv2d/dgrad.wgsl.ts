@@ -1,6 +1,6 @@
 // conv2d input gradient as a gather (no atomics): each invocation computes `tc` input channels × 4 adjacent
 // input columns, summing gy over the output positions and taps that read them.
-import { type KernelSource, computeEntry, flatIndex, variantKey, defineKernel } from '../common';
+import { type KernelSource, type VariantList, computeEntry, defineKernel, flatIndex, variantKey } from '../common';
 import { CONV_PARAMS } from './params';
 import { CONV_TW, CONV_WG } from './params';
 
@@ -66,3 +66,5 @@ ${T.map((t) => `    if (ix0 + ${t}u < p.W) { GX[xb + ${t}u] = acc${j}[${t}]; }`)
 }`,
   });
 }
+
+export const variants: VariantList = () => [convDgradKernel({ tc: 1 }), convDgradKernel({ tc: 4 })];

@@ -2,7 +2,7 @@
 // For stride 1 (k0 = 0, J = K) that is the whole kernel flipped and transposed, and the input gradient is a
 // forward conv of the output gradient with it. For stride s the input pixels with one residue (ry, rx) mod s
 // are reached only by the taps k ≡ k0 (mod s): each such phase is a stride-1 conv with this sub-kernel.
-import { type DType, type KernelSource, type ParamField, computeEntry, flatIndex, defineKernel } from '../common';
+import { type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex } from '../common';
 
 const WG = 64;
 const PARAMS: ParamField[] = ['O', 'cpg', 'opg', 'KH', 'KW', 'k0h', 'k0w', 'sh', 'sw', 'JH', 'JW'].map((name) => ({ name, type: 'u32' }) as ParamField);
@@ -36,3 +36,5 @@ export function flipWeightKernel(dtype: DType = 'f32'): KernelSource {
   });
 }
 export const FLIP_WG = WG;
+
+export const variants: VariantList = (caps) => (caps.f16 ? [flipWeightKernel('f32'), flipWeightKernel('f16')] : [flipWeightKernel('f32')]);

@@ -7,7 +7,7 @@
 // subgroup share the weights they broadcast.
 // The output is addressed through strides (batch, channel, row, column) and an offset, so a caller can write
 // into a strided view: the stride-s input gradient writes each of its s² phases onto every s-th pixel.
-import { type DType, type KernelSource, type ParamField, defineKernel, read, variantKey, write } from '../common';
+import { type DType, type KernelSource, type ParamField, type VariantList, defineKernel, read, variantKey, write } from '../common';
 import type { ConvWindow } from './params';
 
 export interface ConvWindowVariant extends ConvWindow {
@@ -124,3 +124,22 @@ ${T.map((t) => `    if (ox0 + ${t}u < p.OW) { Y[yb + ${t}u * p.ycol] = ${epilogu
 ).join('\n')}
 }`;
 }
+
+/**
+ * The geometries GELAN uses (plus 5×5 and dilation), 1/4/8 output channels with and without subgroups, with and
+ * without the bias+SiLU epilogue; with f16, f16 storage accumulating in f32 and in f16.
+ */
+export const variants: VariantList = (caps) => {
+  const out: KernelSource[] = [];
+  const stores: { dtype?: 'f16'; acc?: DType }[] = [{}, ...(caps.f16 ? [{ dtype: 'f16', acc: 'f32' } as const, { dtype: 'f16', acc: 'f16' } as const] : [])];
+  for (const [K, S, D] of [[1, 1, 1], [3, 1, 1], [3, 2, 1], [5, 1, 1], [3, 1, 2]] as const) {
+    for (const to of [1, 4, 8] as const) {
+      for (const subgroups of to > 1 && caps.subgroups ? [false, true] : [false]) {
+        for (const act of ['none', 'silu'] as const) {
+          for (const st of stores) out.push(convWindowKernel({ KH: K, KW: K, SH: S, SW: S, DH: D, DW: D, to, subgroups, bias: act === 'silu', act, ...st }));
+        }
+      }
+    }
+  }
+  return out;
+};

@@ -14,7 +14,7 @@
 // Each accumulator is updated once per block with a balanced sum of SSA products (loop-carried writes are
 // masked, and fma() is a separate multiply and add). The (row, column block) steps are split across workgroups
 // when the weight alone gives too few; the splits' partial weights are summed afterwards.
-import { type DType, type KernelSource, type ParamField, defineKernel, read, variantKey, write } from '../common';
+import { type DType, type KernelSource, type ParamField, type VariantList, defineKernel, read, variantKey, write } from '../common';
 
 export interface ConvWgradVariant {
   /** Kernel width, column stride, dilation and padding: the window layout is unrolled. */
@@ -176,3 +176,9 @@ ${body.join('\n')}
 ${each((j, c, r, kw) => `  GW[wbase + ((oc0 + ${j}u) * p.cpg + cl0 + ${c}u) * ${KK} + (kh0 + ${r}u) * ${KW}u + ${kw}u] = ${acc(j, c, r, kw)};`)}
 }`;
 }
+
+/** The same geometries with and without shared x loads (lanes 4: SwiftShader, 8: lavapipe). */
+export const variants: VariantList = (caps) =>
+  ([[1, 1, 1], [3, 1, 1], [3, 2, 1], [5, 1, 1], [3, 1, 2]] as const).flatMap(([K, S, D]) =>
+    (caps.subgroups ? [1, 4, 8] : [1]).map((SG) => convWgradKernel({ KW: K, SW: S, DW: D, PW: (D * (K - 1)) / 2, R: K === 5 ? 1 : K, TO: SG === 1 ? 4 : 1, TC: 4, B: 8, SG, WG: 64 })),
+  );

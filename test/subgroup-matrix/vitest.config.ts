@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     root: new URL('../..', import.meta.url).pathname,
-    // its own files, plus the f16 and mixed-precision suites, whose convs and matmuls then run on the matrices
-    include: ['test/subgroup-matrix/**/*.test.ts', 'test/kernels/conv-f16.test.ts', 'test/engine/mixed-precision.test.ts', 'test/engine/f16.test.ts'],
+    // its own files, plus every kernel variant (the matrix kernels among them) and the f16 and mixed-precision suites,
+    // whose convs and matmuls then run on the matrices
+    include: ['test/subgroup-matrix/**/*.test.ts', 'test/kernels/variants.test.ts', 'test/kernels/conv-f16.test.ts', 'test/engine/mixed-precision.test.ts', 'test/engine/f16.test.ts'],
     // software adapters do not use the matrices by default (DeviceSettings.subgroupMatrix): force them on
     env: { GELAN_TEST_SUBGROUP_MATRIX: '1' },
     pool: 'forks',
