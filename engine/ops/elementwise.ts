@@ -49,8 +49,9 @@ export const BINARY = {
   mul: { fwd: 'a0 * a1', grads: ['a2 * a1', 'a2 * a0'], ref: (a, b) => a * b },
   div: { fwd: 'a0 / a1', grads: ['a2 / a1', '-a2 * a0 / (a1 * a1)'], ref: (a, b) => a / b },
   pow: { fwd: 'pow_(a0, a1)', grads: ['a2 * a1 * pow_(a0, a1 - 1.0)', 'a2 * pow_(a0, a1) * log_(a0)'], ref: (a, b) => a ** b },
-  maximum: { fwd: 'max(a0, a1)', grads: ['select(0.0, a2, a0 >= a1)', 'select(a2, 0.0, a0 >= a1)'], ref: Math.max },
-  minimum: { fwd: 'min(a0, a1)', grads: ['select(0.0, a2, a0 <= a1)', 'select(a2, 0.0, a0 <= a1)'], ref: Math.min },
+  // ties split the gradient in half between the inputs, as PyTorch's maximum/minimum do
+  maximum: { fwd: 'max(a0, a1)', grads: ['select(select(0.0, a2, a0 > a1), 0.5 * a2, a0 == a1)', 'select(select(0.0, a2, a1 > a0), 0.5 * a2, a0 == a1)'], ref: Math.max },
+  minimum: { fwd: 'min(a0, a1)', grads: ['select(select(0.0, a2, a0 < a1), 0.5 * a2, a0 == a1)', 'select(select(0.0, a2, a1 < a0), 0.5 * a2, a0 == a1)'], ref: Math.min },
   // binary cross-entropy of logits a0 against targets a1, in the overflow-free form max(x,0) − x·t + log(1 + e^−|x|)
   bceLogits: {
     fwd: 'max(a0, 0.0) - a0 * a1 + log(1.0 + exp(-abs(a0)))',
