@@ -217,10 +217,9 @@ export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<Tr
     rows.push(row);
     writeResultsCsv(csv, rows);
     writeFileSync(join(dir, 'results.png'), plotResults(RESULT_COLUMNS, rows));
-    const fitness = e.val ? 0.1 * e.val.map50 + 0.9 * e.val.map : -1;
     const bytes = await trainer.checkpoint(data.names);
     writeAtomic(join(dir, 'weights', 'last.safetensors'), bytes);
-    if (e.val && fitness >= trainer.state.bestFitness) writeAtomic(join(dir, 'weights', 'best.safetensors'), bytes);
+    if (e.best) writeAtomic(join(dir, 'weights', 'best.safetensors'), bytes);
     console.log(
       `epoch ${e.epoch + 1}/${e.epochs}: train box ${e.train[0].toFixed(4)} cls ${e.train[1].toFixed(4)} dfl ${e.train[2].toFixed(4)}` +
         (e.val ? ` | val P ${e.val.mp.toFixed(3)} R ${e.val.mr.toFixed(3)} mAP@0.5 ${e.val.map50.toFixed(4)} mAP@0.5:0.95 ${e.val.map.toFixed(4)}` : '') +

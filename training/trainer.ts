@@ -13,6 +13,7 @@ import { ModelEMA } from './optim/ema';
 import { type ScheduleKind, lrLambda, nominalBatch, pyRound, warmup } from './optim/schedule';
 import type { Hyp } from './hyp';
 import { type ValResult, validate } from './validate';
+import { fitness } from './metrics/map';
 import { type CheckpointMeta, type LoadedCheckpoint, type TrainState, restoreCheckpoint, saveCheckpoint } from './checkpoint';
 
 export interface TrainerOptions {
@@ -62,6 +63,8 @@ export interface EpochEvent {
   readonly epochs: number;
   readonly train: readonly number[];
   readonly val: ValResult | null;
+  /** Whether this epoch's validation is the best so far (by fitness; ties go to the later epoch): save best.* then. */
+  readonly best: boolean;
   readonly lr: readonly number[];
   readonly seconds: number;
 }
@@ -207,13 +210,15 @@ export class Trainer {
       const last = epoch === epochs - 1;
       const every = this.options.valEvery ?? 1;
       let val: ValResult | null = null;
+      let best = false;
       if (this.val && (last || (every > 0 && (epoch + 1) % every === 0))) {
         val = (await validate(this.ema.ema, this.val)).result;
-        const fitness = 0.1 * val.map50 + 0.9 * val.map;
-        this.state.bestFitness = Math.max(this.state.bestFitness, fitness);
+        const f = fitness(val);
+        best = f >= this.state.bestFitness;
+        this.state.bestFitness = Math.max(this.state.bestFitness, f);
       }
       this.state.epoch = epoch + 1;
-      const ev: EpochEvent = { epoch, epochs, train: sum.map((v) => v / Math.max(count, 1)), val, lr: lastLr, seconds: (performance.now() - t0) / 1000 };
+      const ev: EpochEvent = { epoch, epochs, train: sum.map((v) => v / Math.max(count, 1)), val, best, lr: lastLr, seconds: (performance.now() - t0) / 1000 };
       for (const l of this.epochListeners) await l(ev);
     }
     return { ...this.state };

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { readSafetensors } from '../../models/io/safetensors';
 import { type HostTensor, toFloat32 } from '../../models/io/dtypes';
 import { type Detection, nms } from '../../training/metrics/nms';
-import { type Label, apPerClass, computeAp, processBatch } from '../../training/metrics/map';
+import { type Label, apPerClass, computeAp, fitness, processBatch } from '../../training/metrics/map';
 
 const read = (f: string) => readSafetensors(new Uint8Array(readFileSync(fileURLToPath(new URL(`../fixtures/yolov9/train/${f}`, import.meta.url)))), f).tensors;
 const rows = (h: HostTensor, w: number): number[][] => {
@@ -102,4 +102,11 @@ describe('mAP vs official process_batch / ap_per_class / compute_ap', () => {
     expect(apPerClass(tp, [0.9, 0.8], [0, 1], [0, 1]).map).toBeCloseTo(0.995, 12);
     expect(apPerClass([], [], [], [0, 1]).map).toBe(0);
   });
+});
+
+test('checkpoint fitness is the official weighting of [P, R, mAP@0.5, mAP@0.5:0.95] = [0, 0, 0.1, 0.9]', () => {
+  // utils/metrics.fitness: (x[:, :4] * [0.0, 0.0, 0.1, 0.9]).sum(1)
+  expect(fitness({ map50: 0.5, map: 0.3 })).toBeCloseTo(0.1 * 0.5 + 0.9 * 0.3, 15);
+  expect(fitness({ map50: 1, map: 0 })).toBeCloseTo(0.1, 15);
+  expect(fitness({ map50: 0, map: 1 })).toBeCloseTo(0.9, 15);
 });

@@ -154,3 +154,6 @@ export function apPerClass(tp: readonly boolean[][], conf: readonly number[], pr
     mr: mean(recall),
   };
 }
+
+/** The official checkpoint fitness (utils/metrics.fitness): 0.1 · mAP@0.5 + 0.9 · mAP@0.5:0.95. */
+export const fitness = (m: { readonly map50: number; readonly map: number }): number => 0.1 * m.map50 + 0.9 * m.map;
