@@ -86,8 +86,8 @@ export interface DeviceSettings {
   /** Dispatches recorded before a batch is submitted without waiting for a read-back (default 256). */
   readonly dispatchesPerSubmit?: number;
   /**
-   * Prefer kernel variants with less unrolled code (default: on SwiftShader, whose shader JIT took 50 s for the
-   * fully unrolled 3×3 weight-gradient kernel — past that, Chromium's GPU watchdog drops the device).
+   * Prefer kernel variants with less unrolled code (default: on SwiftShader, whose shader JIT is slow enough on
+   * long unrolled kernels for Chromium's GPU watchdog to drop the device).
    */
   readonly compactKernels?: boolean;
   /** Queue unseen problem shapes for a tile search (see Device.tiles; default off: tiles come from rules). */
@@ -95,7 +95,7 @@ export interface DeviceSettings {
   /**
    * Run f16 matmuls and convs on the adapter's subgroup matrices (cooperative matrices): true wherever the adapter
    * has them, false never (the f16 SIMT kernels), 'auto' (default) on hardware adapters only — a software adapter
-   * emulates them (Mesa 26 lavapipe: 4–8× slower than the SIMT kernels).
+   * emulates them slower than the SIMT kernels run (figures in README's subgroup-matrix section).
    */
   readonly subgroupMatrix?: boolean | 'auto';
 }

@@ -1,8 +1,8 @@
 // BatchNorm2d: per-channel statistics (one workgroup per channel, two-pass mean/variance for accuracy) with
 // the running-stat update done in place, the normalise+affine kernel, and the two backward kernels.
 // The elementwise kernels (apply, input gradient) give each invocation a run of BN_RUN values of one channel
-// plane, so the per-channel parameters are loaded once per run instead of once per value (on llvmpipe every
-// load costs far more than the arithmetic: 5 → 1.5 loads per value for apply, 8 → 2.75 for the gradient).
+// plane, so the per-channel parameters are loaded once per run instead of once per value (loads, not arithmetic,
+// bound these kernels).
 import { type Binding, type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, variantKey, write } from './common';
 
 export const BN_WG = 64;

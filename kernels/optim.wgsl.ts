@@ -4,7 +4,7 @@
 // slot k owns workgroups [s_k, s_{k+1}) and n_k elements. Optimiser state lives in arenas (one per state slot:
 // momentum; m, v, v̂max) at offset o_k, so it costs no binding per tensor.
 //   sumsq: partials[(base + w)·OPT_WG + lane] = Σ g² over the lane's elements of workgroup w's chunk (global
-//          grad-norm clipping, first pass; per-lane partials: on lavapipe a workgroup tree of barriers cost 2×)
+//          grad-norm clipping, first pass; per-lane partials, since barriers are costly)
 //   clip:  scale = min(1, maxNorm / (√Σ partials + 1e-6))   (torch.nn.utils.clip_grad_norm_; one workgroup)
 //   sgd:   g = s·grad + wd·p; buf = first ? g : μ·buf + g; p −= lr·(g + μ·buf)   (nesterov) or lr·buf (plain)
 //   adamw: p ·= 1 − lr·wd; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; v̂max = max(v̂max, v) (amsgrad);

@@ -28,7 +28,7 @@ export async function nodeGpu(): Promise<GPU> {
 /**
  * Dawn's GPU object. Its experimental subgroup-matrix feature (cooperative matrices) shows only on an instance
  * with allow_unsafe_apis; that instance is used only where its adapter offers the feature, since the toggle
- * also relaxes validation elsewhere and measured a few per cent slower on lavapipe training steps (within noise).
+ * also relaxes validation elsewhere.
  */
 export async function dawnGpu(create: (flags: string[]) => GPU): Promise<GPU> {
   const unsafe = create(['enable-dawn-features=allow_unsafe_apis']);

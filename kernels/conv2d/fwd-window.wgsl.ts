@@ -69,7 +69,7 @@ function windowBody(v: ConvWindowVariant): string {
   // lanes sharing one weight load, and loads per tap
   const L = Math.min(v.to, 8);
   const H = [...Array(v.to / L).keys()];
-  // Kernel rows are a runtime loop (unrolling them makes SwiftShader's compiler take tens of seconds);
+  // Kernel rows are a runtime loop (SwiftShader's compiler is slow on them unrolled);
   // the columns of a row are unrolled so every tap reads the window registers.
   const row: string[] = [];
   row.push(`    for (var kh = 0u; kh < ${v.KH}u; kh++) {
