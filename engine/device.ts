@@ -3,10 +3,19 @@
 // when something must be read back (the only sync point). Two Devices share nothing, so two engines can run on
 // two GPUDevices in one page or process.
 import { type KernelSource, type ParamValues, type SubgroupMatrixShape, packParams } from '../kernels/common';
+import { type AdapterDescription, type AdapterExtras, type DeviceFeatures, selectFeatures } from './features';
+
+export {
+  type AdapterDescription, type AdapterExtras, type DeviceFeatures, type SubgroupMatrixConfig, type SubgroupMatrixShape, type WantedFeature,
+  WANTED_FEATURES, describeSubgroupMatrix, pickSubgroupMatrix,
+} from './features';
 import { TileSearch } from './tile-search';
 import { type PooledBuffer, type PoolStats, BufferPool } from './buffer-pool';
 import { type CompiledKernel, PipelineCache } from './pipelines';
 import { DeviceLostError } from './errors';
+import { type KernelProfile, Profiler } from './profiler';
+
+export type { KernelProfile };
 import type { Tensor } from './tensor';
 
 /** Runs backward() from a tensor (engine/autograd.ts); injected so the tensor and the tape depend on no op. */
@@ -19,54 +28,6 @@ const NO_AUTOGRAD: Autograd = {
     throw new Error('backward(): this Device was constructed without autograd; create devices with createDevice()');
   },
 };
-
-/** Optional features we use when the adapter has them. */
-export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
-export type WantedFeature = (typeof WANTED_FEATURES)[number];
-
-export interface DeviceFeatures {
-  readonly f16: boolean;
-  readonly subgroups: boolean;
-  readonly timestampQuery: boolean;
-}
-
-/** One cooperative-matrix shape of the adapter: M×K (left) · K×N (right) accumulated into M×N. */
-export interface SubgroupMatrixConfig {
-  readonly componentType: string;
-  readonly resultComponentType: string;
-  readonly M: number;
-  readonly N: number;
-  readonly K: number;
-}
-
-/**
- * The subgroup-matrix (cooperative matrix, tensor core) shape the f16 matmul and conv kernels use: f16 operands
- * accumulated in `acc` (f32 preferred), in subgroups of exactly `subgroupSize` lanes.
- */
-export type { SubgroupMatrixShape };
-
-/**
- * The shape the engine uses, or null: it needs the feature, the subgroup_id builtin, f16, one fixed subgroup size
- * (the kernels split a workgroup's tile between a known number of subgroups) and an f16 × f16 configuration.
- */
-export function pickSubgroupMatrix(
-  features: ReadonlySet<string>, configs: readonly SubgroupMatrixConfig[], wgsl: ReadonlySet<string>, sgMin: number, sgMax: number,
-): SubgroupMatrixShape | null {
-  if (!features.has('chromium-experimental-subgroup-matrix') || !features.has('shader-f16') || !wgsl.has('subgroup_id')) return null;
-  if (sgMin === 0 || sgMin !== sgMax) return null;
-  const f16 = configs.filter((c) => c.componentType === 'f16' && (c.resultComponentType === 'f32' || c.resultComponentType === 'f16'));
-  // f32 accumulation first, then the largest tile (fewer, bigger multiplies)
-  f16.sort((a, b) => (a.resultComponentType === 'f32' ? 0 : 1) - (b.resultComponentType === 'f32' ? 0 : 1) || b.M * b.N * b.K - a.M * a.N * a.K);
-  const c = f16[0];
-  return c ? { M: c.M, N: c.N, K: c.K, acc: c.resultComponentType as 'f32' | 'f16', subgroupSize: sgMin } : null;
-}
-
-export interface AdapterDescription {
-  readonly vendor: string;
-  readonly architecture: string;
-  readonly device: string;
-  readonly description: string;
-}
 
 export interface MemoryReport {
   /** Tensors not yet disposed. */
@@ -100,12 +61,6 @@ export interface DeviceSettings {
   readonly subgroupMatrix?: boolean | 'auto';
 }
 
-/** What the adapter tells beyond the GPUDevice (its subgroup-matrix shapes and the WGSL language features). */
-export interface AdapterExtras {
-  readonly subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
-  readonly wgslLanguageFeatures?: ReadonlySet<string>;
-}
-
 /** Anything a scope can dispose (tensors). */
 export interface ScopedResource {
   dispose(): void;
@@ -115,31 +70,6 @@ export interface ScopedResource {
 const UNIFORM_ARENA_BYTES = 1 << 20;
 /** Most bind groups kept for reuse (a training step of yolov9-c needs a few thousand). */
 const MAX_BIND_GROUPS = 65536;
-const PROFILE_QUERIES = 2048;
-
-/** GPU time per kernel name, from timestamp queries around each dispatch (see Device.profile). */
-export interface KernelProfile {
-  readonly name: string;
-  readonly calls: number;
-  readonly ms: number;
-}
-
-interface ProfileState {
-  readonly querySet: GPUQuerySet;
-  readonly resolve: GPUBuffer;
-  names: string[];
-  readonly pending: { staging: GPUBuffer; names: string[] }[];
-}
-
-/** Whether f16 matmuls and convs run on the adapter's subgroup matrices, in words (bench and selfcheck headers). */
-export function describeSubgroupMatrix(dev: Device): string {
-  const m = dev.subgroupMatrixOffered;
-  if (!m) return 'none offered';
-  const shape = `${m.M}×${m.N}×${m.K} f16→${m.acc}, subgroups of ${m.subgroupSize}`;
-  return dev.subgroupMatrix
-    ? `${shape}: f16 matmuls and convs use them`
-    : `${shape} offered, not used (subgroupMatrix: false, or 'auto' on a software adapter, which emulates them slower than the SIMT kernels; true forces them)`;
-}
 
 export class Device {
   readonly features: DeviceFeatures;
@@ -174,7 +104,7 @@ export class Device {
   private readonly lostWaiters = new Set<(e: DeviceLostError) => void>();
   private readonly compileErrors: Promise<string | null>[] = [];
   private disposed = false;
-  private profiler: ProfileState | null = null;
+  private profiler: Profiler | null = null;
   /**
    * Bind groups by kernel and buffers: pooled buffers come back in the same order every training step, so after
    * the first step no dispatch creates one. Entries of a buffer are dropped when the pool destroys it.
@@ -201,20 +131,14 @@ export class Device {
     /** The reverse-mode walk that Tensor.backward() runs (engine/autograd.ts), handed in by createDevice. */
     readonly autograd: Autograd = NO_AUTOGRAD,
   ) {
-    const f = gpu.features;
-    this.features = { f16: f.has('shader-f16'), subgroups: f.has('subgroups'), timestampQuery: f.has('timestamp-query') };
+    const chosen = selectFeatures(gpu, adapter, settings, extras);
+    this.features = chosen.features;
+    this.subgroupMinSize = chosen.subgroupMinSize;
+    this.subgroupMaxSize = chosen.subgroupMaxSize;
+    this.compactKernels = chosen.compactKernels;
+    this.subgroupMatrixOffered = chosen.subgroupMatrixOffered;
+    this.subgroupMatrix = chosen.subgroupMatrix;
     this.limits = gpu.limits;
-    const info = (gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-    this.subgroupMinSize = this.features.subgroups ? (info?.subgroupMinSize ?? 0) : 0;
-    this.subgroupMaxSize = this.features.subgroups ? (info?.subgroupMaxSize ?? 0) : 0;
-    this.compactKernels = settings.compactKernels ?? adapter.architecture === 'swiftshader';
-    const infoSg = info as { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] } | undefined;
-    const wgsl = extras.wgslLanguageFeatures ?? (typeof navigator !== 'undefined' ? navigator.gpu?.wgslLanguageFeatures : undefined) ?? new Set<string>();
-    const configs = extras.subgroupMatrixConfigs?.length ? extras.subgroupMatrixConfigs : (infoSg?.subgroupMatrixConfigs ?? []);
-    this.subgroupMatrixOffered = pickSubgroupMatrix(f, configs, wgsl, this.subgroupMinSize, this.subgroupMaxSize);
-    const software = /llvmpipe|lavapipe|swiftshader/i.test(`${adapter.vendor} ${adapter.architecture} ${adapter.description}`);
-    const use = settings.subgroupMatrix ?? 'auto';
-    this.subgroupMatrix = use === true || (use === 'auto' && !software) ? this.subgroupMatrixOffered : null;
     this.tiles = new TileSearch(this);
     this.tiles.enabled = settings.tileSearch ?? false;
     const retire = (b: GPUBuffer): void => {
@@ -341,21 +265,18 @@ export class Device {
     }
     for (const b of bound) b.lastBatch = this.batchId;
     const bindGroup = this.bindGroup(k, bound);
-    const prof = this.profiler;
-    if (prof) {
+    if (this.profiler) {
       // one pass per dispatch, timestamped at its start and end
       this.closePass();
-      if (prof.names.length >= PROFILE_QUERIES / 2) this.flush();
-      const q = 2 * prof.names.length;
-      prof.names.push(src.name);
-      this.pass = this.openEncoder().beginComputePass({ timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+      if (this.profiler.full) this.flush();
+      this.pass = this.openEncoder().beginComputePass(this.profiler.pass(src.name));
     }
     const pass = this.openPass();
     pass.setPipeline(k.pipeline);
     if (offset >= 0) pass.setBindGroup(0, bindGroup, [offset]);
     else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
-    if (prof) this.closePass();
+    if (this.profiler) this.closePass();
     if (++this.dispatches >= this.dispatchesPerSubmit) this.flush();
   }
 
@@ -425,15 +346,7 @@ export class Device {
   flush(): void {
     if (!this.encoder) return;
     this.closePass();
-    const prof = this.profiler;
-    if (prof && prof.names.length > 0) {
-      const n = 2 * prof.names.length;
-      const staging = this.gpu.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'profile staging' });
-      this.encoder.resolveQuerySet(prof.querySet, 0, n, prof.resolve, 0);
-      this.encoder.copyBufferToBuffer(prof.resolve, 0, staging, 0, n * 8);
-      prof.pending.push({ staging, names: prof.names });
-      prof.names = [];
-    }
+    this.profiler?.resolveInto(this.encoder);
     if (this.arenaUsed > 0) this.gpu.queue.writeBuffer(this.arena, 0, this.arenaMirror, 0, this.arenaUsed);
     this.gpu.queue.submit([this.encoder.finish()]);
     this.encoder = null;
@@ -471,12 +384,7 @@ export class Device {
     if (!this.features.timestampQuery) throw new Error('profiling needs the timestamp-query feature, which this device does not have');
     if (this.profiler) return;
     this.flush();
-    this.profiler = {
-      querySet: this.gpu.createQuerySet({ type: 'timestamp', count: PROFILE_QUERIES }),
-      resolve: this.gpu.createBuffer({ size: PROFILE_QUERIES * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
-      names: [],
-      pending: [],
-    };
+    this.profiler = new Profiler(this.gpu);
   }
 
   /** Stop profiling; GPU milliseconds per kernel name, largest first. */
@@ -485,22 +393,7 @@ export class Device {
     if (!prof) return [];
     this.flush();
     this.profiler = null;
-    const totals = new Map<string, { calls: number; ns: number }>();
-    for (const { staging, names } of prof.pending) {
-      await this.guard(staging.mapAsync(GPUMapMode.READ));
-      const t = new BigInt64Array(staging.getMappedRange());
-      names.forEach((name, i) => {
-        const e = totals.get(name) ?? { calls: 0, ns: 0 };
-        e.calls++;
-        e.ns += Number(t[2 * i + 1] - t[2 * i]);
-        totals.set(name, e);
-      });
-      staging.unmap();
-      staging.destroy();
-    }
-    prof.querySet.destroy();
-    prof.resolve.destroy();
-    return [...totals].map(([name, e]) => ({ name, calls: e.calls, ms: e.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
+    return prof.finish((p) => this.guard(p));
   }
 
   /** Wait until all submitted work has finished (for timing and tests). */
