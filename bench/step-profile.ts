@@ -57,12 +57,22 @@ if (dev.tiles.pendingCount > 0) {
   console.log(`tile search: ${n} shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   await step(1);
 }
+// count bind groups made per step (a repeated step should make none: the pool hands the same buffers back)
+let bindGroupsMade = 0;
+const createBindGroup = dev.gpu.createBindGroup.bind(dev.gpu);
+dev.gpu.createBindGroup = (d: GPUBindGroupDescriptor): GPUBindGroup => {
+  bindGroupsMade++;
+  return createBindGroup(d);
+};
 const walls: number[] = [];
 const hosts: number[] = [];
+const made: number[] = [];
 for (let i = 0; i < 3; i++) {
   const t0 = performance.now();
+  const b0 = bindGroupsMade;
   await step(i);
   walls.push(performance.now() - t0);
+  made.push(bindGroupsMade - b0);
   hosts.push(hostMs);
 }
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1];
@@ -72,7 +82,7 @@ dev.profileStart();
 await step(1);
 const prof = await dev.profileEnd();
 const total = prof.reduce((s, p) => s + p.ms, 0);
-console.log(`${cfg} ${imgsz}px batch ${batch}${mixed ? ' mixed precision' : ''}: unprofiled step ${wall.toFixed(0)} ms wall (median of 3), host recording ${host.toFixed(0)} ms (${((100 * host) / wall).toFixed(0)} %); profiled GPU total ${total.toFixed(0)} ms in ${prof.reduce((s, p) => s + p.calls, 0)} dispatches`);
+console.log(`${cfg} ${imgsz}px batch ${batch}${mixed ? ' mixed precision' : ''}: unprofiled step ${wall.toFixed(0)} ms wall (median of 3), host recording ${host.toFixed(0)} ms (${((100 * host) / wall).toFixed(0)} %), bind groups made per step ${made.join(', ')}; profiled GPU total ${total.toFixed(0)} ms in ${prof.reduce((s, p) => s + p.calls, 0)} dispatches`);
 console.log('kernel'.padEnd(40), 'calls'.padStart(6), 'ms'.padStart(9), 'share'.padStart(7));
 for (const p of prof.slice(0, top)) console.log(p.name.padEnd(40), String(p.calls).padStart(6), p.ms.toFixed(1).padStart(9), `${((100 * p.ms) / total).toFixed(1)}%`.padStart(7));
 model.dispose();

@@ -113,6 +113,10 @@ describeChromium('Chromium WebGPU', () => {
       // The runner's first createDevice(): NoAdapterError here means Chromium has no WebGPU with these flags.
       const env = await page.evaluate(() => window.gelanOps!.env());
       console.log(`browser WebGPU (library bundle on navigator.gpu):\n  ${describeEnv(env)}`);
+      // what every kernel variant is sized for: at least SwiftShader's limits, and the features reported as flags
+      expect(env.limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(256);
+      expect(env.limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(8);
+      for (const f of ['f16', 'subgroups', 'timestampQuery'] as const) expect(typeof env.features[f], f).toBe('boolean');
     });
     afterAll(async () => {
       if (!page) return;
