@@ -1,14 +1,33 @@
 // Run directories (runs/<task>/<name>, incremented like the official increment_path), results.csv with the
 // official column names, and progress output: a bar on a TTY, plain lines otherwise.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 
-export function runDir(project: string, name: string, existOk = false): string {
+/** The folder a new run will use (not created yet): runs/<task>/<name>, else <name>2, <name>3, … */
+export function nextRunDir(project: string, name: string, existOk = false): string {
   let dir = join(project, name);
   if (!existOk) for (let k = 2; existsSync(dir); k++) dir = join(project, `${name}${k}`);
+  return dir;
+}
+
+export function runDir(project: string, name: string, existOk = false): string {
+  const dir = nextRunDir(project, name, existOk);
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * Run `work`, which fills the new run folder `dir`. When it fails, the folder is removed unless it holds a file
+ * `keep` accepts (a checkpoint, an output), so failed runs leave no empty or half-made folders behind.
+ */
+export async function discardOnFailure<T>(dir: string | null, keep: (file: string) => boolean, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (dir && existsSync(dir) && !readdirSync(dir, { recursive: true, encoding: 'utf8' }).some((f) => statSync(join(dir, f)).isFile() && keep(f))) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 export const RESULT_COLUMNS = [
@@ -50,7 +69,8 @@ export interface Progress {
 /** A progress bar on a TTY; on pipes (CI, logs) one plain line every `every` updates and at the end. */
 export function progress(total: number, label: string, every = 10): Progress {
   if (process.stdout.isTTY) {
-    const bar = new SingleBar({ format: `${label} |{bar}| {value}/{total} {text} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false }, undefined);
+    // on stdout, whose TTY decides that a bar is drawn (cli-progress defaults to stderr, which the CLI relays)
+    const bar = new SingleBar({ format: `${label} |{bar}| {value}/{total} {text} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false, stream: process.stdout }, undefined);
     bar.start(total, 0, { text: '' });
     return { update: (done, text) => bar.update(done, { text }), stop: () => bar.stop() };
   }
