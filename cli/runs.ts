@@ -1,7 +1,7 @@
 // Run directories (runs/<task>/<name>, incremented like the official increment_path), results.csv with the
 // official column names, and progress output: a bar on a TTY, plain lines otherwise.
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 
 /** The folder a new run will use (not created yet): runs/<task>/<name>, else <name>2, <name>3, … */
@@ -18,14 +18,17 @@ export function runDir(project: string, name: string, existOk = false): string {
 }
 
 /**
- * Run `work`, which fills the new run folder `dir`. When it fails, the folder is removed unless it holds a file
- * `keep` accepts (a checkpoint, an output), so failed runs leave no empty or half-made folders behind.
+ * Run `work`, which makes and fills the new run folder `dir`. When it fails, what it made (the folder, and the
+ * project folders above it that did not exist) is removed unless it holds a file `keep` accepts (a checkpoint,
+ * an output), so failed runs leave no empty or half-made folders behind.
  */
 export async function discardOnFailure<T>(dir: string | null, keep: (file: string) => boolean, work: () => Promise<T>): Promise<T> {
+  let made = dir && !existsSync(dir) ? dir : null;
+  while (made && !existsSync(dirname(made)) && dirname(made) !== made) made = dirname(made);
   try {
     return await work();
   } catch (e) {
-    if (dir && existsSync(dir) && !readdirSync(dir, { recursive: true, encoding: 'utf8' }).some((f) => statSync(join(dir, f)).isFile() && keep(f))) rmSync(dir, { recursive: true, force: true });
+    if (made && existsSync(made) && !readdirSync(made, { recursive: true, encoding: 'utf8' }).some((f) => statSync(join(made, f)).isFile() && keep(f))) rmSync(made, { recursive: true, force: true });
     throw e;
   }
 }
