@@ -9,7 +9,7 @@ import { readNpy, writeNpy } from '../models/io/npy';
 import { toFloat32 } from '../models/io/dtypes';
 import { writeSafetensors } from '../models/io/safetensors';
 import { checkImageSize, configArg, maxStride, modelFromWeights, readWeights, weightsArg, writeAtomic } from './common';
-import { checked, existingFile, positiveInt } from './options';
+import { checked, existingFile, outputFile, positiveInt } from './options';
 
 export function registerModelCommands(program: Command): void {
   program
@@ -38,6 +38,7 @@ export function registerModelCommands(program: Command): void {
     .argument('<in.pt>', 'official checkpoint')
     .argument('<out.safetensors>', 'output weights')
     .action((input: string, out: string) => {
+      outputFile(out, '<out.safetensors>');
       const w = readWeights(input, '<in.pt>');
       if (w.format !== 'torch') throw new Error(`${input} is not a PyTorch checkpoint`);
       const tensors = new Map([...w.tensors].map(([k, t]) => [k, t.dtype === 'I64' ? t : { dtype: 'F32' as const, shape: t.shape, data: toFloat32(t) }]));
@@ -53,7 +54,7 @@ export function registerModelCommands(program: Command): void {
     .description('remove the PGI auxiliary branch: a trained yolov9-X becomes the matching gelan-X')
     .addOption(checked('--weights <file>', 'dual-head weights (.safetensors or official .pt)', existingFile).makeOptionMandatory())
     .requiredOption('--cfg <name|file.yaml>', 'target single-head config, e.g. gelan-t')
-    .requiredOption('--out <file.safetensors>', 'output weights')
+    .addOption(checked('--out <file.safetensors>', 'output weights', outputFile).makeOptionMandatory())
     .option('--src-cfg <name|file.yaml>', 'config of the input weights when they carry none')
     .action(async (o: { weights: string; cfg: string; out: string; srcCfg?: string }) => {
       const src = weightsArg(o.weights, o.srcCfg);
@@ -88,7 +89,7 @@ export function registerModelCommands(program: Command): void {
     .addOption(checked('--weights <file>', 'weights (.safetensors or official .pt)', existingFile).makeOptionMandatory())
     .option('--cfg <name|file.yaml>', 'model config when the weights carry none (or to override)')
     .addOption(checked('--input <x.npy>', 'float32 (batch, 3, H, W), H and W multiples of the largest stride', existingFile).makeOptionMandatory())
-    .requiredOption('--out <y.npy>', 'output file')
+    .addOption(checked('--out <y.npy>', 'output file', outputFile).makeOptionMandatory())
     .option('--fuse', 'fold BatchNorm and RepConvN branches first (one conv kernel per conv)', false)
     .action(async (o: { weights: string; cfg?: string; input: string; out: string; fuse: boolean }) => {
       const x = readNpy(new Uint8Array(readFileSync(o.input)), o.input);

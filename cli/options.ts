@@ -1,6 +1,7 @@
 // Option values of the `gelan` commands: one check per kind of value, each naming its option in the error. They
 // run while commander parses the command line, so a bad value stops the command before it starts any work.
 import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Help, Option } from 'commander';
 import type { Command } from 'commander';
 
@@ -54,6 +55,13 @@ export const existingFile: ValueCheck<string> = (v, o) => {
 /** An input file or folder that must exist. */
 export const existingPath: ValueCheck<string> = (v, o) => {
   if (!existsSync(v)) throw new Error(`${o} ${v}: no such file or folder`);
+  return v;
+};
+
+/** An output file: its folder must exist (checked before the work whose result it will hold). */
+export const outputFile: ValueCheck<string> = (v, o) => {
+  if (existsSync(v) && statSync(v).isDirectory()) throw new Error(`${o} ${v}: is a folder, not a file`);
+  if (!existsSync(dirname(resolve(v)))) throw new Error(`${o} ${v}: no such folder ${dirname(v)}`);
   return v;
 };
 

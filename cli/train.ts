@@ -20,8 +20,7 @@ import { checkImageSize, configArg, modelFromWeights, weightsArg, writeAtomic } 
 import { DEMO_RECIPE, demoHyp } from '../training/presets/demo';
 import { type DataSplits, loadData } from './data';
 import { RESULT_COLUMNS, discardOnFailure, nextRunDir, progress, writeResultsCsv } from './runs';
-import { checked, existingFile, existingPath, fraction, nameList, nonNegativeInt, oneOf, positiveInt, positiveNumber } from './options';
-
+import { checked, existingFile, existingPath, fraction, nameList, nonNegativeInt, oneOf, outputFile, positiveInt, positiveNumber } from './options';
 
 /** Draw validation predictions of a few images (letterboxed input space) into one mosaic image. */
 async function drawPredictions(preds: readonly Prediction[], loader: DataLoader, names: readonly string[], path: string): Promise<void> {
@@ -295,7 +294,7 @@ export function registerTrainCommands(program: Command): void {
       .addOption(checked('--min-warmup <n>', 'shortest warmup in iterations', nonNegativeInt, 100))
       .option('--mixed-precision', 'f16 activations and gradients with f32 master weights and dynamic loss scaling (needs shader-f16)', false)
       .option('--tile-search', "measure kernel tilings for this run's shapes after the first step (needs timestamp-query)", false)
-      .option('--tile-cache <file.json>', 'measured tilings: loaded when the file exists, written after a search');
+      .addOption(checked('--tile-cache <file.json>', 'measured tilings: loaded when the file exists, written after a search', outputFile));
 
   trainOptions(program.command('train').description('train a model (YOLOv9 with PGI, or GELAN) on a dataset'))
     .addOption(checked('--resume <last.safetensors>', 'continue a run from its checkpoint (same loss sequence as without interruption)', existingFile))

@@ -168,6 +168,9 @@ describe('gelan CLI: models', () => {
       [['info', '--cfg', 'gelan-t', '--nc', '-3'], /^gelan: --nc must be a positive integer, got -3$/m],
       [['info', '--cfg', join(cli.dir, 'none.safetensors')], /--cfg .*none\.safetensors: not a built-in config .* and no such file/],
       [['reparam', '--weights', FX('yolov9-t.pt'), '--cfg', 'gelan-zz', '--out', join(cli.dir, 'r.safetensors')], /--cfg gelan-zz: not a built-in config/],
+      [['reparam', '--weights', FX('yolov9-t.pt'), '--cfg', 'gelan-t', '--out', join(cli.dir, 'no/r.safetensors')], /^gelan: --out .*no\/r\.safetensors: no such folder /m],
+      [['convert', FX('gelan-t.pt'), join(cli.dir, 'no/g.safetensors')], /^gelan: <out\.safetensors> .*no\/g\.safetensors: no such folder /m],
+      [['bench', '--quick', '--json', join(cli.dir, 'no/b.json')], /^gelan: --json .*no\/b\.json: no such folder /m],
     ];
     for (const [args, msg] of cases) {
       const r = gelan(...args);

@@ -2,7 +2,7 @@
 // each kind of value is accepted or refused with an error that names the option and the value.
 import { Command } from 'commander';
 import { describe, expect, test } from 'vitest';
-import { checked, existingFile, existingPath, fraction, markRequiredOptions, nameList, nonNegativeInt, oneOf, positiveInt, positiveNumber } from '../../cli/options';
+import { checked, existingFile, existingPath, fraction, markRequiredOptions, nameList, nonNegativeInt, oneOf, outputFile, positiveInt, positiveNumber } from '../../cli/options';
 import { isDawnLimitNote } from '../../cli/relay';
 
 describe('option values', () => {
@@ -33,6 +33,9 @@ describe('option values', () => {
     expect(() => existingFile('test', '--weights')).toThrow('--weights test: no such file');
     expect(existingPath('test', '--source')).toBe('test');
     expect(() => existingPath('nope', '--source')).toThrow('--source nope: no such file or folder');
+    expect(outputFile('out.json', '--json')).toBe('out.json');
+    expect(() => outputFile('nope/out.json', '--json')).toThrow('--json nope/out.json: no such folder nope');
+    expect(() => outputFile('test', '--out')).toThrow('--out test: is a folder, not a file');
   });
 
   test('checked options run their check while commander parses, with the long flag as the name', () => {
