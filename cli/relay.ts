@@ -15,10 +15,14 @@ export const isDawnLimitNote = (line: string): boolean => DAWN_LIMIT_NOTE.test(l
 
 /**
  * In the process the user started: run the same command line in a child, relay its stderr without Dawn's limit
- * notes, exit as it exits, and return false. In that child (or with GELAN_CLI_RELAYED set): return true.
+ * notes, exit as it exits, and return false. In that child (or with GELAN_CLI_RELAYED set, or for help and
+ * version): return true.
  */
 export function isCommandProcess(): boolean {
   if (process.env[CHILD]) return true;
+  // help and version open no device: no child needed
+  const args = process.argv.slice(2);
+  if (args.length === 0 || args[0] === 'help' || args.some((a) => ['-h', '--help', '-V', '--version'].includes(a))) return true;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'pipe'],
     env: { ...process.env, [CHILD]: '1' },

@@ -1,5 +1,6 @@
 // The model commands of the `gelan` CLI, end to end on the built CLI (dist/): info, convert, predict, reparam,
 // and their errors. Outputs are checked against the official fixtures, not against our own runs.
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -72,6 +73,29 @@ describe('gelan CLI: surface', () => {
     console.log(`without the relay this adapter printed ${(raw.err.match(DAWN_NOTE) ?? []).length} limit notes`);
     expect(raw.out).toBe(r.out);
   });
+
+  test.skipIf(process.platform !== 'linux')('a signal to gelan stops the command process it relays (no orphan left running)', async () => {
+    const p = spawn('node', [join(ROOT, 'dist/cli/gelan.js'), 'train', '--cfg', 'gelan-shapes', '--imgsz', '64', '--epochs', '50', '--project', join(cli.dir, 'sig')], { cwd: cli.dir });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 600 && !out.includes('parameters'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('parameters');
+    const children = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    expect(children.length).toBe(1);
+    const exited = new Promise<NodeJS.Signals | null>((r) => p.on('exit', (_code, sig) => r(sig)));
+    p.kill('SIGTERM');
+    expect(await exited).toBe('SIGTERM');
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && alive(children[0]); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(children[0])).toBe(false);
+  }, 120_000);
 });
 
 describe('gelan CLI: models', () => {
