@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { type Row, jsonReport, printTable } from '../bench/report';
 import { formatMemory, parseCaseFilter, runBenchmarks } from '../bench/suite';
 import { writeAtomic } from './common';
+import { checked, outputFile } from './options';
 
 interface BenchArgs {
   filter?: string;
@@ -22,7 +23,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--quick', '3 samples per case, no batch-8 convolutions and no 640 models')
     .option('--skip-models', 'skip the whole-model cases (and the memory line)')
     .option('--skip-memory', 'skip the gelan-t training-memory line (run only with the model cases)')
-    .option('--json <file>', 'also write the results as JSON, in the format of `npm run bench -- --json`')
+    .addOption(checked('--json <file>', 'also write the results as JSON, in the format of `npm run bench -- --json`', outputFile))
     .option('--tile-search', 'measure the tilings of each case before timing it instead of using the rules (needs timestamp-query)')
     .action(async (o: BenchArgs) => {
       const sel = { quick: o.quick ?? false, skipModels: o.skipModels ?? false };

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // The `gelan` command line. Subcommands are added by the models and training layers.
 import { Command } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
 import { selfcheck } from './selfcheck';
 import { registerModelCommands } from './models';
 import { registerTrainCommands } from './train';
 import { registerBenchCommand } from './bench';
+import { markRequiredOptions } from './options';
+import { isCommandProcess } from './relay';
 
 const program = new Command('gelan').description('WebGPU engine for YOLOv9 / GELAN: training and inference in Node and browsers');
+program.version(pkg.version, '-V, --version', 'print the version');
+markRequiredOptions(program);
 
 program
   .command('selfcheck')
@@ -20,7 +25,10 @@ registerModelCommands(program);
 registerTrainCommands(program);
 registerBenchCommand(program);
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`gelan: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+// the parent process only relays the command's output (see relay.ts)
+if (isCommandProcess()) {
+  program.parseAsync(process.argv).catch((e: unknown) => {
+    console.error(`gelan: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+  });
+}

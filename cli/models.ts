@@ -8,26 +8,21 @@ import { DetectionModel, fuseModel, removeAuxBranch, saveSafetensors, seededRand
 import { readNpy, writeNpy } from '../models/io/npy';
 import { toFloat32 } from '../models/io/dtypes';
 import { writeSafetensors } from '../models/io/safetensors';
-import { configArg, modelFromWeights, readWeights, writeAtomic } from './common';
-
-const int = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got '${v}'`);
-  return n;
-};
+import { checkImageSize, configArg, maxStride, modelFromWeights, readWeights, weightsArg, writeAtomic } from './common';
+import { checked, existingFile, outputFile, positiveInt } from './options';
 
 export function registerModelCommands(program: Command): void {
   program
     .command('info')
     .description('print the layer table, parameter count and GFLOPs of a model config')
-    .requiredOption('--cfg <name|file.yaml>', 'built-in config name or YAML file in the official format')
-    .option('--imgsz <n>', 'image size for output shapes and GFLOPs', int, 640)
-    .option('--nc <n>', 'number of classes (default: the config\'s)', int)
+    .requiredOption('--cfg <name|file>', 'built-in config name, YAML file in the official format, or weights file carrying its config (.safetensors, .pt)')
+    .addOption(checked('--imgsz <n>', 'image size for output shapes and GFLOPs', positiveInt, 640))
+    .addOption(checked('--nc <n>', "number of classes (default: the config's)", positiveInt))
     .action(async (o: { cfg: string; imgsz: number; nc?: number }) => {
       const cfg = configArg(o.cfg, o.nc);
+      checkImageSize(o.imgsz, cfg);
       const dev = await createDevice();
       const m = new DetectionModel(dev, cfg, seededRandom(0));
-      if (o.imgsz % m.maxStride !== 0) throw new Error(`--imgsz ${o.imgsz} must be a multiple of the model's largest stride ${m.maxStride}`);
       for (const line of m.table(o.imgsz)) console.log(line);
       const unfused = m.numParameters();
       const gflops = m.gflops(o.imgsz);
@@ -40,10 +35,11 @@ export function registerModelCommands(program: Command): void {
   program
     .command('convert')
     .description('convert an official PyTorch checkpoint (.pt) to safetensors with our (= the official) names')
-    .argument('<in.pt>')
-    .argument('<out.safetensors>')
+    .argument('<in.pt>', 'official checkpoint')
+    .argument('<out.safetensors>', 'output weights')
     .action((input: string, out: string) => {
-      const w = readWeights(input);
+      outputFile(out, '<out.safetensors>');
+      const w = readWeights(input, '<in.pt>');
       if (w.format !== 'torch') throw new Error(`${input} is not a PyTorch checkpoint`);
       const tensors = new Map([...w.tensors].map(([k, t]) => [k, t.dtype === 'I64' ? t : { dtype: 'F32' as const, shape: t.shape, data: toFloat32(t) }]));
       const meta: Record<string, string> = { format: 'gelan-webgpu', source: input };
@@ -56,15 +52,17 @@ export function registerModelCommands(program: Command): void {
   program
     .command('reparam')
     .description('remove the PGI auxiliary branch: a trained yolov9-X becomes the matching gelan-X')
-    .requiredOption('--weights <file>', 'dual-head weights (.safetensors or official .pt)')
+    .addOption(checked('--weights <file>', 'dual-head weights (.safetensors or official .pt)', existingFile).makeOptionMandatory())
     .requiredOption('--cfg <name|file.yaml>', 'target single-head config, e.g. gelan-t')
-    .requiredOption('--out <file.safetensors>', 'output weights')
+    .addOption(checked('--out <file.safetensors>', 'output weights', outputFile).makeOptionMandatory())
     .option('--src-cfg <name|file.yaml>', 'config of the input weights when they carry none')
     .action(async (o: { weights: string; cfg: string; out: string; srcCfg?: string }) => {
+      const src = weightsArg(o.weights, o.srcCfg);
+      const target = configArg(o.cfg);
       const dev = await createDevice();
-      const { model: dual } = modelFromWeights(dev, o.weights, o.srcCfg);
+      const { model: dual } = modelFromWeights(dev, src);
       if (!dual.isDual) throw new Error(`${o.weights}: ${dual.config.source} has no auxiliary branch (its head is DDetect)`);
-      const gelan = removeAuxBranch(dual, configArg(o.cfg));
+      const gelan = removeAuxBranch(dual, target);
       // check on a random image that the converted model reproduces the main branch
       const s = 2 * dual.maxStride;
       const rand = seededRandom(1);
@@ -88,16 +86,19 @@ export function registerModelCommands(program: Command): void {
   program
     .command('predict')
     .description('run inference on a preprocessed float32 NCHW .npy and write the raw output (batch, 4 + nc, anchors) as .npy')
-    .requiredOption('--weights <file>', 'weights (.safetensors or official .pt)')
+    .addOption(checked('--weights <file>', 'weights (.safetensors or official .pt)', existingFile).makeOptionMandatory())
     .option('--cfg <name|file.yaml>', 'model config when the weights carry none (or to override)')
-    .requiredOption('--input <x.npy>', 'float32 (batch, 3, H, W), H and W multiples of the largest stride')
-    .requiredOption('--out <y.npy>', 'output file')
+    .addOption(checked('--input <x.npy>', 'float32 (batch, 3, H, W), H and W multiples of the largest stride', existingFile).makeOptionMandatory())
+    .addOption(checked('--out <y.npy>', 'output file', outputFile).makeOptionMandatory())
     .option('--fuse', 'fold BatchNorm and RepConvN branches first (one conv kernel per conv)', false)
     .action(async (o: { weights: string; cfg?: string; input: string; out: string; fuse: boolean }) => {
       const x = readNpy(new Uint8Array(readFileSync(o.input)), o.input);
       if (x.shape.length !== 4) throw new Error(`${o.input}: expected a 4-D (batch, 3, H, W) array, got shape [${x.shape.join(', ')}]`);
+      const w = weightsArg(o.weights, o.cfg);
+      const s = maxStride(w.config);
+      if (x.shape[1] !== 3 || x.shape[2] % s !== 0 || x.shape[3] % s !== 0) throw new Error(`--input ${o.input} must be (batch, 3, H, W) with H and W multiples of ${s}, got [${x.shape.join(', ')}]`);
       const dev = await createDevice();
-      const { model } = modelFromWeights(dev, o.weights, o.cfg);
+      const { model } = modelFromWeights(dev, w);
       model.eval();
       if (o.fuse) fuseModel(model);
       const t0 = performance.now();

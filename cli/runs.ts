@@ -1,14 +1,36 @@
 // Run directories (runs/<task>/<name>, incremented like the official increment_path), results.csv with the
 // official column names, and progress output: a bar on a TTY, plain lines otherwise.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 
-export function runDir(project: string, name: string, existOk = false): string {
+/** The folder a new run will use (not created yet): runs/<task>/<name>, else <name>2, <name>3, … */
+export function nextRunDir(project: string, name: string, existOk = false): string {
   let dir = join(project, name);
   if (!existOk) for (let k = 2; existsSync(dir); k++) dir = join(project, `${name}${k}`);
+  return dir;
+}
+
+export function runDir(project: string, name: string, existOk = false): string {
+  const dir = nextRunDir(project, name, existOk);
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * Run `work`, which makes and fills the new run folder `dir`. When it fails, what it made (the folder, and the
+ * project folders above it that did not exist) is removed unless it holds a file `keep` accepts (a checkpoint,
+ * an output), so failed runs leave no empty or half-made folders behind.
+ */
+export async function discardOnFailure<T>(dir: string | null, keep: (file: string) => boolean, work: () => Promise<T>): Promise<T> {
+  let made = dir && !existsSync(dir) ? dir : null;
+  while (made && !existsSync(dirname(made)) && dirname(made) !== made) made = dirname(made);
+  try {
+    return await work();
+  } catch (e) {
+    if (made && existsSync(made) && !readdirSync(made, { recursive: true, encoding: 'utf8' }).some((f) => statSync(join(made, f)).isFile() && keep(f))) rmSync(made, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 export const RESULT_COLUMNS = [
@@ -50,7 +72,8 @@ export interface Progress {
 /** A progress bar on a TTY; on pipes (CI, logs) one plain line every `every` updates and at the end. */
 export function progress(total: number, label: string, every = 10): Progress {
   if (process.stdout.isTTY) {
-    const bar = new SingleBar({ format: `${label} |{bar}| {value}/{total} {text} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false }, undefined);
+    // on stdout, whose TTY decides that a bar is drawn (cli-progress defaults to stderr, which the CLI relays)
+    const bar = new SingleBar({ format: `${label} |{bar}| {value}/{total} {text} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false, stream: process.stdout }, undefined);
     bar.start(total, 0, { text: '' });
     return { update: (done, text) => bar.update(done, { text }), stop: () => bar.stop() };
   }

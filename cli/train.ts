@@ -6,31 +6,21 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { createDevice } from '../engine/create-device';
 import type { Device } from '../engine/device';
-import { DetectionModel, builtinConfig, fuseModel, removeAuxBranch, saveSafetensors, seededRandom } from '../models';
+import { DetectionModel, type ModelConfig, builtinConfig, fuseModel, removeAuxBranch, saveSafetensors, seededRandom } from '../models';
 import { DataLoader } from '../training/data/loader';
 import { decodeImage, encodeJpeg, encodePng, type RgbImage } from '../training/data/image';
 import { annotate } from '../training/data/draw';
 import { detectImage } from '../training/detect';
 import { HYP_SCRATCH_HIGH, type Hyp, parseHyp } from '../training/hyp';
 import { Trainer } from '../training/trainer';
-import { readCheckpoint } from '../training/checkpoint';
+import { type LoadedCheckpoint, readCheckpoint } from '../training/checkpoint';
 import { type ValResult, type Prediction, validate } from '../training/validate';
 import { plotResults } from '../training/plot';
-import { configArg, modelFromWeights, writeAtomic } from './common';
+import { checkImageSize, configArg, modelFromWeights, weightsArg, writeAtomic } from './common';
 import { DEMO_RECIPE, demoHyp } from '../training/presets/demo';
 import { type DataSplits, loadData } from './data';
-import { RESULT_COLUMNS, progress, runDir, writeResultsCsv } from './runs';
-
-const int = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got '${v}'`);
-  return n;
-};
-const num = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`expected a number, got '${v}'`);
-  return n;
-};
+import { RESULT_COLUMNS, discardOnFailure, nextRunDir, progress, writeResultsCsv } from './runs';
+import { checked, existingFile, existingPath, fraction, nameList, nonNegativeInt, oneOf, outputFile, positiveInt, positiveNumber } from './options';
 
 /** Draw validation predictions of a few images (letterboxed input space) into one mosaic image. */
 async function drawPredictions(preds: readonly Prediction[], loader: DataLoader, names: readonly string[], path: string): Promise<void> {
@@ -109,14 +99,39 @@ async function trainDevice(o: TrainArgs): Promise<Device> {
   return dev;
 }
 
-export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<TrainOutcome> {
+/** What a training run reads and checks before it opens a device or makes its run folder. */
+export interface TrainInputs {
+  readonly ck: LoadedCheckpoint | null;
+  readonly opts: TrainArgs;
+  readonly hyp: Hyp;
+  readonly data: DataSplits;
+  readonly config: ModelConfig;
+  /** The run folder: a resumed run's, or a new one's (named here, made when training starts). */
+  readonly dir: string;
+}
+
+export async function trainInputs(a: TrainArgs): Promise<TrainInputs> {
   const ck = a.resume ? readCheckpoint(new Uint8Array(readFileSync(a.resume)), a.resume) : null;
   const opts = ck ? (ck.meta.options as unknown as TrainArgs) : a;
   const hyp: Hyp = ck ? ck.meta.hyp : a.hyp === 'demo' ? demoHyp() : a.hyp ? parseHyp(readFileSync(a.hyp, 'utf8'), a.hyp) : { ...HYP_SCRATCH_HIGH };
   const data = await loadData(opts.data, { trainImages: opts.shapesTrain, valImages: opts.shapesVal, imgsz: opts.imgsz, seed: opts.seed }, opts.names?.split(','));
   const config = ck ? ck.config : configArg(opts.cfg, data.names.length);
   if (config.nc !== data.names.length) throw new Error(`${config.source} has ${config.nc} classes but ${data.source} has ${data.names.length}`);
-  const dir = ck ? join(a.resume!, '..', '..') : runDir(opts.project, opts.name);
+  checkImageSize(opts.imgsz, config);
+  const dir = ck ? join(a.resume!, '..', '..') : nextRunDir(opts.project, opts.name);
+  return { ck, opts, hyp, data, config, dir };
+}
+
+/**
+ * Train in `inputs.dir` (see trainInputs). A new run's folder is removed again when the run fails before it
+ * wrote a checkpoint.
+ */
+export async function train(dev: Device, a: TrainArgs & TrainBudget, inputs?: TrainInputs): Promise<TrainOutcome> {
+  const run = inputs ?? (await trainInputs(a));
+  return discardOnFailure(run.ck ? null : run.dir, (f) => f.endsWith('.safetensors'), () => trainIn(dev, a, run));
+}
+
+async function trainIn(dev: Device, a: TrainArgs & TrainBudget, { ck, opts, hyp, data, config, dir }: TrainInputs): Promise<TrainOutcome> {
   mkdirSync(join(dir, 'weights'), { recursive: true });
   const model = new DetectionModel(dev, config, seededRandom(opts.seed));
   if (opts.weights) {
@@ -259,33 +274,36 @@ export function registerTrainCommands(program: Command): void {
     c
       .option('--cfg <name|file.yaml>', 'model config (built-in name or YAML file)', 'yolov9-shapes')
       .option('--data <shapes|data.yaml|folder>', "dataset: 'shapes' (embedded), a data YAML or an image folder", 'shapes')
-      .option('--epochs <n>', 'epochs', int, 10)
-      .option('--batch <n>', 'batch size', int, 8)
-      .option('--imgsz <n>', 'input size (multiple of 32)', int, 160)
-      .option('--hyp <file.yaml|demo>', "hyperparameters in the official hyp format (default: hyp.scratch-high; 'demo': the main job's)")
-      .option('--optimizer <SGD|AdamW>', 'optimizer', 'SGD')
+      .addOption(checked('--epochs <n>', 'epochs (at least 1)', positiveInt, 10))
+      .addOption(checked('--batch <n>', 'batch size', positiveInt, 8))
+      .addOption(checked('--imgsz <n>', "input size (a multiple of the model's largest stride, 32 for the official configs)", positiveInt, 160))
+      .addOption(checked('--hyp <file.yaml|demo>', "hyperparameters in the official hyp format (default: hyp.scratch-high; 'demo': the main job's)", (v, opt) => (v === 'demo' ? v : existingFile(v, opt))))
+      .addOption(checked('--optimizer <SGD|AdamW>', 'optimizer', oneOf('SGD', 'AdamW'), 'SGD'))
       .option('--cos-lr', 'cosine LR schedule', false)
-      .option('--close-mosaic <n>', 'epochs at the end without mosaic', int, 2)
-      .option('--val-every <n>', 'validate every N epochs (and after the last)', int, 1)
-      .option('--seed <n>', 'seed of initialisation, data order and augmentation', int, 0)
+      .addOption(checked('--close-mosaic <n>', 'epochs at the end without mosaic', nonNegativeInt, 2))
+      .addOption(checked('--val-every <n>', 'validate every N epochs (and after the last)', positiveInt, 1))
+      .addOption(checked('--seed <n>', 'seed of initialisation, data order and augmentation', nonNegativeInt, 0))
       .option('--project <dir>', 'runs folder', 'runs/train')
       .option('--name <name>', 'run name', 'exp')
-      .option('--shapes-train <n>', 'shapes dataset: training images', int, 384)
-      .option('--shapes-val <n>', 'shapes dataset: validation images', int, 64)
-      .option('--names <a,b,c>', 'class names when --data is a folder')
-      .option('--weights <file>', 'initial weights')
-      .option('--nbs <n>', 'nominal batch size reached by gradient accumulation', int, 64)
-      .option('--min-warmup <n>', 'shortest warmup in iterations', int, 100)
+      .addOption(checked('--shapes-train <n>', 'shapes dataset: training images', positiveInt, 384))
+      .addOption(checked('--shapes-val <n>', 'shapes dataset: validation images', positiveInt, 64))
+      .addOption(checked('--names <a,b,c>', 'class names when --data is a folder', nameList))
+      .addOption(checked('--weights <file>', 'initial weights', existingFile))
+      .addOption(checked('--nbs <n>', 'nominal batch size reached by gradient accumulation', positiveInt, 64))
+      .addOption(checked('--min-warmup <n>', 'shortest warmup in iterations', nonNegativeInt, 100))
       .option('--mixed-precision', 'f16 activations and gradients with f32 master weights and dynamic loss scaling (needs shader-f16)', false)
       .option('--tile-search', "measure kernel tilings for this run's shapes after the first step (needs timestamp-query)", false)
-      .option('--tile-cache <file.json>', 'measured tilings: loaded when the file exists, written after a search');
+      .addOption(checked('--tile-cache <file.json>', 'measured tilings: loaded when the file exists, written after a search', outputFile));
 
   trainOptions(program.command('train').description('train a model (YOLOv9 with PGI, or GELAN) on a dataset'))
-    .option('--resume <last.safetensors>', 'continue a run from its checkpoint (same loss sequence as without interruption)')
+    .addOption(checked('--resume <last.safetensors>', 'continue a run from its checkpoint (same loss sequence as without interruption)', existingFile))
     .action(async (o: TrainArgs) => {
+      const inputs = await trainInputs(o);
       const dev = await trainDevice(o);
-      const r = await train(dev, o);
-      console.log(`results in ${r.dir}: weights/last.safetensors, weights/best.safetensors, results.csv, results.png, val_batch0_pred.jpg`);
+      const r = await train(dev, o, inputs);
+      // only what is there: a resumed run that had already finished trains no epoch and writes no checkpoint
+      const files = ['weights/last.safetensors', 'weights/best.safetensors', 'results.csv', 'results.png', 'val_batch0_pred.jpg'].filter((f) => existsSync(join(r.dir, f)));
+      console.log(`results in ${r.dir}: ${files.join(', ')}`);
       r.model.dispose();
       dev.dispose();
     });
@@ -293,22 +311,24 @@ export function registerTrainCommands(program: Command): void {
   program
     .command('val')
     .description('validate weights on a dataset: P, R, mAP@0.5 and mAP@0.5:0.95 per class (official method)')
-    .requiredOption('--weights <file>', 'weights or training checkpoint (its EMA)')
+    .addOption(checked('--weights <file>', 'weights or training checkpoint (its EMA)', existingFile).makeOptionMandatory())
     .option('--cfg <name|file.yaml>', 'model config when the weights carry none')
     .option('--data <shapes|data.yaml|folder>', 'dataset', 'shapes')
-    .option('--imgsz <n>', 'input size', int, 160)
-    .option('--batch <n>', 'batch size', int, 16)
-    .option('--conf <x>', 'confidence threshold', num, 0.001)
-    .option('--iou <x>', 'NMS IoU threshold', num, 0.7)
-    .option('--names <a,b,c>', 'class names when --data is a folder')
-    .option('--seed <n>', 'shapes dataset seed', int, 0)
-    .option('--shapes-val <n>', 'shapes dataset: validation images', int, 64)
+    .addOption(checked('--imgsz <n>', 'input size', positiveInt, 160))
+    .addOption(checked('--batch <n>', 'batch size', positiveInt, 16))
+    .addOption(checked('--conf <x>', 'confidence threshold', fraction, 0.001))
+    .addOption(checked('--iou <x>', 'NMS IoU threshold', fraction, 0.7))
+    .addOption(checked('--names <a,b,c>', 'class names when --data is a folder', nameList))
+    .addOption(checked('--seed <n>', 'shapes dataset seed', nonNegativeInt, 0))
+    .addOption(checked('--shapes-val <n>', 'shapes dataset: validation images', positiveInt, 64))
     .option('--half', 'fused f16 inference (weights and activations; needs shader-f16)', false)
     .action(async (o: { weights: string; cfg?: string; data: string; imgsz: number; batch: number; conf: number; iou: number; names?: string; seed: number; shapesVal: number; half: boolean }) => {
-      const dev = await createDevice();
-      const { model } = modelFromWeights(dev, o.weights, o.cfg);
-      if (o.half) fuseModel(model, { dtype: 'f16' });
+      const w = weightsArg(o.weights, o.cfg);
+      checkImageSize(o.imgsz, w.config);
       const data = await loadData(o.data, { trainImages: 1, valImages: o.shapesVal, imgsz: o.imgsz, seed: o.seed }, o.names?.split(','));
+      const dev = await createDevice();
+      const { model } = modelFromWeights(dev, w);
+      if (o.half) fuseModel(model, { dtype: 'f16' });
       const loader = new DataLoader(data.val, { imgsz: o.imgsz, batchSize: o.batch, augment: false });
       const bar = progress(loader.length, 'val');
       const { result } = await validate(model, loader, { nms: { conf: o.conf, iou: o.iou }, onBatch: (d) => bar.update(d, '') });
@@ -321,46 +341,50 @@ export function registerTrainCommands(program: Command): void {
   program
     .command('detect')
     .description('detect objects in images: annotated images (and YOLO txt results) under runs/detect/<name>')
-    .requiredOption('--weights <file>', 'weights or training checkpoint')
-    .requiredOption('--source <image|folder>', 'an image or a folder of JPEG/PNG images')
+    .addOption(checked('--weights <file>', 'weights or training checkpoint', existingFile).makeOptionMandatory())
+    .addOption(checked('--source <image|folder>', 'an image or a folder of JPEG/PNG images', existingPath).makeOptionMandatory())
     .option('--cfg <name|file.yaml>', 'model config when the weights carry none')
-    .option('--conf <x>', 'confidence threshold', num, 0.25)
-    .option('--iou <x>', 'NMS IoU threshold', num, 0.45)
-    .option('--imgsz <n>', 'input size', int, 640)
+    .addOption(checked('--conf <x>', 'confidence threshold', fraction, 0.25))
+    .addOption(checked('--iou <x>', 'NMS IoU threshold', fraction, 0.45))
+    .addOption(checked('--imgsz <n>', 'input size', positiveInt, 640))
     .option('--save-txt', 'also write YOLO-format results (class cx cy w h conf) to labels/', false)
     .option('--half', 'f16 inference (weights and activations; needs shader-f16)', false)
-    .option('--names <a,b,c>', 'class names (default: from the weights, else indices)')
+    .addOption(checked('--names <a,b,c>', 'class names (default: from the weights, else indices)', nameList))
     .option('--project <dir>', 'runs folder', 'runs/detect')
     .option('--name <name>', 'run name', 'exp')
     .action(async (o: { weights: string; source: string; cfg?: string; conf: number; iou: number; imgsz: number; saveTxt: boolean; half: boolean; names?: string; project: string; name: string }) => {
-      if (!existsSync(o.source)) throw new Error(`--source ${o.source}: no such file or folder`);
       const files = statSync(o.source).isDirectory() ? readdirSync(o.source).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).sort().map((f) => join(o.source, f)) : [o.source];
       if (files.length === 0) throw new Error(`--source ${o.source}: no JPEG or PNG images`);
+      const w = weightsArg(o.weights, o.cfg);
+      checkImageSize(o.imgsz, w.config);
       const dev = await createDevice();
-      const { model, weights } = modelFromWeights(dev, o.weights, o.cfg);
+      const { model, weights } = modelFromWeights(dev, w);
       fuseModel(model, { dtype: o.half ? 'f16' : 'f32' });
       const names = o.names?.split(',') ?? weights.names ?? Array.from({ length: model.nc }, (_, i) => String(i));
-      const dir = runDir(o.project, o.name);
-      if (o.saveTxt) mkdirSync(join(dir, 'labels'), { recursive: true });
-      for (const f of files) {
-        const t0 = performance.now();
-        const { image, dets } = await detectFile(model, f, o.imgsz, o.conf, o.iou);
-        const out = join(dir, basename(f));
-        writeFileSync(out, /\.png$/i.test(f) ? encodePng(annotate(image, dets, names)) : encodeJpeg(annotate(image, dets, names), 90));
-        if (o.saveTxt) {
-          const lines = dets.map(([x1, y1, x2, y2, c, k]) => `${k} ${((x1 + x2) / 2 / image.width).toFixed(6)} ${((y1 + y2) / 2 / image.height).toFixed(6)} ${((x2 - x1) / image.width).toFixed(6)} ${((y2 - y1) / image.height).toFixed(6)} ${c.toFixed(5)}`);
-          writeFileSync(join(dir, 'labels', `${basename(f, extname(f))}.txt`), lines.join('\n') + (lines.length ? '\n' : ''));
+      const dir = nextRunDir(o.project, o.name);
+      // a failure (an image that does not decode) keeps what was written, but leaves no empty folder
+      await discardOnFailure(dir, () => true, async () => {
+        mkdirSync(o.saveTxt ? join(dir, 'labels') : dir, { recursive: true });
+        for (const f of files) {
+          const t0 = performance.now();
+          const { image, dets } = await detectFile(model, f, o.imgsz, o.conf, o.iou);
+          const out = join(dir, basename(f));
+          writeFileSync(out, /\.png$/i.test(f) ? encodePng(annotate(image, dets, names)) : encodeJpeg(annotate(image, dets, names), 90));
+          if (o.saveTxt) {
+            const lines = dets.map(([x1, y1, x2, y2, c, k]) => `${k} ${((x1 + x2) / 2 / image.width).toFixed(6)} ${((y1 + y2) / 2 / image.height).toFixed(6)} ${((x2 - x1) / image.width).toFixed(6)} ${((y2 - y1) / image.height).toFixed(6)} ${c.toFixed(5)}`);
+            writeFileSync(join(dir, 'labels', `${basename(f, extname(f))}.txt`), lines.join('\n') + (lines.length ? '\n' : ''));
+          }
+          const counts = new Map<string, number>();
+          for (const d of dets) counts.set(names[d[5]] ?? String(d[5]), (counts.get(names[d[5]] ?? String(d[5])) ?? 0) + 1);
+          console.log(`${f}: ${image.width}x${image.height}, ${[...counts].map(([n, c]) => `${c} ${n}`).join(', ') || 'no detections'} (${(performance.now() - t0).toFixed(0)} ms) -> ${out}`);
         }
-        const counts = new Map<string, number>();
-        for (const d of dets) counts.set(names[d[5]] ?? String(d[5]), (counts.get(names[d[5]] ?? String(d[5])) ?? 0) + 1);
-        console.log(`${f}: ${image.width}x${image.height}, ${[...counts].map(([n, c]) => `${c} ${n}`).join(', ') || 'no detections'} (${(performance.now() - t0).toFixed(0)} ms) -> ${out}`);
-      }
+      });
       model.dispose();
       dev.dispose();
     });
 
   trainOptions(program.command('demo').description('the main job: train yolov9-shapes (PGI) on the embedded shapes data, remove the auxiliary branch, validate, detect'))
-    .option('--minutes <m>', 'training time budget: epochs are capped after the first one to fit it', num, 7)
+    .addOption(checked('--minutes <m>', 'training time budget: epochs are capped after the first one to fit it', positiveNumber, 7))
     .action(async (o: TrainArgs & { minutes: number }, cmd: Command) => {
       // the main job's recipe unless overridden on the command line
       const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
@@ -368,9 +392,11 @@ export function registerTrainCommands(program: Command): void {
       const preset: Partial<TrainArgs> = { hyp: 'demo', cfg, ...recipe };
       for (const [k, v] of Object.entries(preset)) if (!given(k)) (o as unknown as Record<string, unknown>)[k] = v;
       const t0 = performance.now();
+      const a = { ...o, name: o.name === 'exp' ? 'demo' : o.name };
+      const inputs = await trainInputs(a);
       const dev = await trainDevice(o);
       console.log(`device: ${dev.adapter.description || dev.adapter.device} (shader-f16 ${dev.features.f16}, subgroups ${dev.features.subgroups})`);
-      const r = await train(dev, { ...o, name: o.name === 'exp' ? 'demo' : o.name });
+      const r = await train(dev, a, inputs);
       const gelan = removeAuxBranch(r.model, builtinConfig('gelan-shapes', { nc: r.model.nc }));
       const st = join(r.dir, 'weights', 'gelan-shapes.safetensors');
       writeAtomic(st, await saveSafetensors(gelan, { names: JSON.stringify(r.data.names) }));

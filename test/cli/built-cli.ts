@@ -20,6 +20,8 @@ export interface BuiltCli {
   readonly dir: string;
   /** Run `gelan <args>` in `dir`. */
   gelan(...args: string[]): CliRun;
+  /** The same with extra environment variables. */
+  gelanWith(env: Record<string, string>, ...args: string[]): CliRun;
 }
 
 export function builtCli(prefix: string, timeoutMs = 300_000): BuiltCli {
@@ -29,13 +31,15 @@ export function builtCli(prefix: string, timeoutMs = 300_000): BuiltCli {
     dir = mkdtempSync(join(tmpdir(), prefix));
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (env: Record<string, string>, args: string[]): CliRun => {
+    const r = spawnSync('node', [join(ROOT, 'dist/cli/gelan.js'), ...args], { cwd: dir, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env } });
+    return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  };
   return {
     get dir() {
       return dir;
     },
-    gelan(...args) {
-      const r = spawnSync('node', [join(ROOT, 'dist/cli/gelan.js'), ...args], { cwd: dir, encoding: 'utf8', timeout: timeoutMs });
-      return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-    },
+    gelan: (...args) => run({}, args),
+    gelanWith: (env, ...args) => run(env, args),
   };
 }

@@ -1,5 +1,6 @@
 // The model commands of the `gelan` CLI, end to end on the built CLI (dist/): info, convert, predict, reparam,
 // and their errors. Outputs are checked against the official fixtures, not against our own runs.
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -11,7 +12,7 @@ import { closeness } from '../helpers';
 
 const FX = (f: string): string => join(ROOT, 'test/fixtures/yolov9', f);
 const cli = builtCli('gelan-cli-');
-const gelan = cli.gelan;
+const { gelan, gelanWith } = cli;
 
 const fixture = (f: string) => readSafetensors(new Uint8Array(readFileSync(FX(f))), f).tensors;
 
@@ -20,6 +21,82 @@ function writeInput(name: string, fx: ReturnType<typeof fixture>): string {
   writeFileSync(p, writeNpy({ dtype: 'F32', shape: [1, 3, 320, 320], data: toFloat32(fx.get('input')!) }));
   return p;
 }
+
+/** The flags whose help entry (description and its wrapped lines) says "(required)". */
+function requiredInHelp(help: string): string[] {
+  const entries = help.split('\n').reduce<string[]>((acc, l) => {
+    if (/^ {2}-/.test(l)) acc.push(l);
+    else if (acc.length && /^ {4,}\S/.test(l)) acc[acc.length - 1] += ` ${l.trim()}`;
+    return acc;
+  }, []);
+  return entries.filter((e) => e.includes('(required)')).map((e) => /--[\w-]+/.exec(e)![0]).sort();
+}
+
+const DAWN_NOTE = /artificially reduced .* to fit dynamic offset allocation limit/g;
+
+describe('gelan CLI: surface', () => {
+  test('--version prints the package version', () => {
+    const r = gelan('--version');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+
+  test('--help of every command marks its required options', () => {
+    const want: Record<string, string[]> = {
+      info: ['--cfg'],
+      reparam: ['--cfg', '--out', '--weights'],
+      predict: ['--input', '--out', '--weights'],
+      val: ['--weights'],
+      detect: ['--source', '--weights'],
+      train: [],
+      demo: [],
+      bench: [],
+      selfcheck: [],
+    };
+    for (const [cmd, flags] of Object.entries(want)) {
+      const h = gelan(cmd, '--help');
+      expect(h.code, h.err).toBe(0);
+      expect(requiredInHelp(h.out), cmd).toEqual(flags);
+    }
+    const miss = gelan('reparam', '--cfg', 'gelan-t', '--out', 'x.safetensors');
+    expect(miss.code).toBe(1);
+    expect(miss.err).toMatch(/required option '--weights <file>' not specified/);
+  });
+
+  test("Dawn's limit notes never reach the terminal of a command that opens a device", () => {
+    const r = gelan('info', '--cfg', 'gelan-t', '--imgsz', '64');
+    expect(r.code, r.err).toBe(0);
+    expect(`${r.out}${r.err}`).not.toMatch(DAWN_NOTE);
+    // the same command without the relay: on lavapipe Dawn prints them (other adapters may print none)
+    const raw = gelanWith({ GELAN_CLI_RELAYED: '1' }, 'info', '--cfg', 'gelan-t', '--imgsz', '64');
+    expect(raw.code, raw.err).toBe(0);
+    console.log(`without the relay this adapter printed ${(raw.err.match(DAWN_NOTE) ?? []).length} limit notes`);
+    expect(raw.out).toBe(r.out);
+  });
+
+  test.skipIf(process.platform !== 'linux')('a signal to gelan stops the command process it relays (no orphan left running)', async () => {
+    const p = spawn('node', [join(ROOT, 'dist/cli/gelan.js'), 'train', '--cfg', 'gelan-shapes', '--imgsz', '64', '--epochs', '50', '--project', join(cli.dir, 'sig')], { cwd: cli.dir });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 600 && !out.includes('parameters'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('parameters');
+    const children = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    expect(children.length).toBe(1);
+    const exited = new Promise<NodeJS.Signals | null>((r) => p.on('exit', (_code, sig) => r(sig)));
+    p.kill('SIGTERM');
+    expect(await exited).toBe('SIGTERM');
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && alive(children[0]); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(children[0])).toBe(false);
+  }, 120_000);
+});
 
 describe('gelan CLI: models', () => {
   test('info prints the layer table and the exact parameter count', () => {
@@ -39,6 +116,7 @@ describe('gelan CLI: models', () => {
     writeFileSync(bad, readFileSync(good, 'utf8').replace('[-1, 1, AConv, [64]]', '[-1, 1, AConvX, [64]]'));
     const e = gelan('info', '--cfg', bad);
     expect(e.code).toBe(1);
+    expect(e.out).toBe('');
     expect(e.err).toMatch(new RegExp(`gelan: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+: layer 3 \\(AConvX\\): unknown module 'AConvX'`));
   });
 
@@ -49,6 +127,12 @@ describe('gelan CLI: models', () => {
     const c = gelan('convert', FX('gelan-t.pt'), st);
     expect(c.code, c.err).toBe(0);
     expect(c.out).toMatch(/: \d+ tensors, [\d,]+ values \(float32\), config 80 classes/);
+    // info reads the config a weights file carries (the .pt's model yaml, kept in the safetensors metadata)
+    for (const w of [st, FX('gelan-t.pt')]) {
+      const i = gelan('info', '--cfg', w, '--imgsz', '320');
+      expect(i.code, i.err).toBe(0);
+      expect(i.out).toContain(`${w} (embedded model yaml): 23 layers, 2,442,640 parameters`);
+    }
     for (const w of [st, FX('gelan-t.pt')]) {
       const out = join(cli.dir, 'y.npy');
       const p = gelan('predict', '--weights', w, '--input', x, '--out', out);
@@ -89,13 +173,34 @@ describe('gelan CLI: models', () => {
   test('predict with weights of another config, or a bad input, fails clearly', () => {
     const x = join(cli.dir, 'small.npy');
     writeFileSync(x, writeNpy({ dtype: 'F32', shape: [1, 3, 64, 48], data: new Float32Array(3 * 64 * 48) }));
-    const a = gelan('predict', '--weights', FX('gelan-t.pt'), '--cfg', 'gelan-s', '--input', x, '--out', join(cli.dir, 'o.npy'));
+    const ok = join(cli.dir, 'ok.npy');
+    writeFileSync(ok, writeNpy({ dtype: 'F32', shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64) }));
+    const a = gelan('predict', '--weights', FX('gelan-t.pt'), '--cfg', 'gelan-s', '--input', ok, '--out', join(cli.dir, 'o.npy'));
     expect(a.code).toBe(1);
     expect(a.err).toMatch(/gelan-t\.pt: model\.0\.conv\.weight has shape \[16, 3, 3, 3\] but builtin:gelan-s expects \[32, 3, 3, 3\]/);
     const b = gelan('predict', '--weights', FX('gelan-t.pt'), '--input', x, '--out', join(cli.dir, 'o.npy'));
     expect(b.code).toBe(1);
-    expect(b.err).toMatch(/input must be \(batch, 3, H, W\) with H and W multiples of 32, got \[1, 3, 64, 48\]/);
+    expect(b.err).toMatch(/--input .*small\.npy must be \(batch, 3, H, W\) with H and W multiples of 32, got \[1, 3, 64, 48\]/);
     const c = gelan('predict', '--weights', join(cli.dir, 'missing.pt'), '--input', x, '--out', join(cli.dir, 'o.npy'));
     expect(c.err).toMatch(/--weights .*missing\.pt: no such file/);
+  });
+
+  test('bad values are named by their option and refused before any work (nothing on stdout)', () => {
+    const cases: [string[], RegExp][] = [
+      [['info', '--cfg', 'gelan-t', '--imgsz', '100'], /^gelan: --imgsz must be a positive multiple of 32, got 100$/m],
+      [['info', '--cfg', 'gelan-t', '--imgsz', '0'], /^gelan: --imgsz must be a positive integer, got 0$/m],
+      [['info', '--cfg', 'gelan-t', '--nc', '-3'], /^gelan: --nc must be a positive integer, got -3$/m],
+      [['info', '--cfg', join(cli.dir, 'none.safetensors')], /--cfg .*none\.safetensors: not a built-in config .* and no such file/],
+      [['reparam', '--weights', FX('yolov9-t.pt'), '--cfg', 'gelan-zz', '--out', join(cli.dir, 'r.safetensors')], /--cfg gelan-zz: not a built-in config/],
+      [['reparam', '--weights', FX('yolov9-t.pt'), '--cfg', 'gelan-t', '--out', join(cli.dir, 'no/r.safetensors')], /^gelan: --out .*no\/r\.safetensors: no such folder /m],
+      [['convert', FX('gelan-t.pt'), join(cli.dir, 'no/g.safetensors')], /^gelan: <out\.safetensors> .*no\/g\.safetensors: no such folder /m],
+      [['bench', '--quick', '--json', join(cli.dir, 'no/b.json')], /^gelan: --json .*no\/b\.json: no such folder /m],
+    ];
+    for (const [args, msg] of cases) {
+      const r = gelan(...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.err, args.join(' ')).toMatch(msg);
+      expect(r.out, args.join(' ')).toBe('');
+    }
   });
 });

@@ -1,8 +1,8 @@
 // gelan train / val / detect end to end on a tiny run of the embedded shapes data (built CLI in dist/).
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { builtCli } from './built-cli';
+import { ROOT, builtCli } from './built-cli';
 import { decodeImage } from '../../training/data/image';
 
 const cli = builtCli('gelan-train-', 600_000);
@@ -42,15 +42,67 @@ test('train writes the run folder; val and detect use its weights; resume of a f
   const r = gelan('train', '--resume', join(dir, 'weights/last.safetensors'));
   expect(r.code, r.err).toBe(0);
   expect(r.out).toMatch(/resuming .* at epoch 2/);
+  // the closing line names only files that are there
+  const listed = /^results in (.*): (.*)$/m.exec(r.out);
+  expect(listed, r.out).not.toBeNull();
+  for (const f of listed![2].split(', ')) expect(existsSync(join(listed![1], f)), f).toBe(true);
 }, 600_000);
 
-test('bad input is named: missing data, unknown config, wrong hyp key', () => {
-  expect(gelan('train', '--data', join(cli.dir, 'nope.yaml')).err).toMatch(/--data .*nope\.yaml: no such file or folder/);
-  expect(gelan('train', '--cfg', 'yolov9-zz').err).toMatch(/--cfg yolov9-zz: not a built-in config/);
+test('bad input is named by its option and refused before any work: no output, no device, no run folder', () => {
   const hyp = join(cli.dir, 'h.yaml');
   writeFileSync(hyp, 'lr0: 0.01\nlearning_rate: 3\n');
-  expect(gelan('train', '--hyp', hyp).err).toMatch(/h\.yaml: unknown hyperparameter 'learning_rate'/);
-}, 120_000);
+  const pt = join(ROOT, 'test/fixtures/yolov9/gelan-t.pt');
+  const cases: [string[], RegExp][] = [
+    [['train', '--data', join(cli.dir, 'nope.yaml')], /--data .*nope\.yaml: no such file or folder/],
+    [['train', '--cfg', 'yolov9-zz'], /--cfg yolov9-zz: not a built-in config/],
+    [['train', '--hyp', hyp], /h\.yaml: unknown hyperparameter 'learning_rate'/],
+    [['train', '--hyp', join(cli.dir, 'nope-hyp.yaml')], /^gelan: --hyp .*nope-hyp\.yaml: no such file$/m],
+    [['train', '--imgsz', '100'], /^gelan: --imgsz must be a positive multiple of 32, got 100$/m],
+    [['train', '--imgsz', '0'], /^gelan: --imgsz must be a positive integer, got 0$/m],
+    [['train', '--batch', '-1'], /^gelan: --batch must be a positive integer, got -1$/m],
+    [['train', '--epochs', '0'], /^gelan: --epochs must be a positive integer, got 0$/m],
+    [['train', '--close-mosaic', '-2'], /^gelan: --close-mosaic must be a non-negative integer, got -2$/m],
+    [['train', '--optimizer', 'Adam'], /^gelan: --optimizer must be one of SGD, AdamW, got Adam$/m],
+    [['train', '--names', 'a,,b'], /^gelan: --names must be a comma-separated list of non-empty names, got 'a,,b'$/m],
+    [['train', '--weights', join(cli.dir, 'nope.pt')], /^gelan: --weights .*nope\.pt: no such file$/m],
+    [['train', '--resume', join(cli.dir, 'nope.safetensors')], /^gelan: --resume .*nope\.safetensors: no such file$/m],
+    [['demo', '--minutes', '0'], /^gelan: --minutes must be a positive number, got 0$/m],
+    [['val', '--weights', pt, '--conf', '2'], /^gelan: --conf must be a number from 0 to 1, got 2$/m],
+    [['val', '--weights', pt, '--imgsz', '100'], /^gelan: --imgsz must be a positive multiple of 32, got 100$/m],
+    [['detect', '--weights', pt, '--source', join(cli.dir, 'nope')], /^gelan: --source .*nope: no such file or folder$/m],
+    [['detect', '--weights', pt, '--source', pt, '--iou', '-0.1'], /^gelan: --iou must be a number from 0 to 1, got -0\.1$/m],
+    [['detect', '--weights', pt, '--source', pt, '--imgsz', '48'], /^gelan: --imgsz must be a positive multiple of 32, got 48$/m],
+  ];
+  for (const [args, msg] of cases) {
+    const project = join(cli.dir, 'bad-runs');
+    const r = gelan(...args, ...(['train', 'demo', 'detect'].includes(args[0]) ? ['--project', project] : []));
+    expect(r.code, args.join(' ')).toBe(1);
+    expect(r.err, args.join(' ')).toMatch(msg);
+    expect(r.out, args.join(' ')).toBe('');
+    expect(existsSync(project), args.join(' ')).toBe(false);
+  }
+}, 300_000);
+
+test('a run that fails before its first checkpoint leaves no run folder; detect keeps no empty one', () => {
+  const data = join(cli.dir, 'broken');
+  mkdirSync(join(data, 'images'), { recursive: true });
+  mkdirSync(join(data, 'labels'), { recursive: true });
+  for (const n of ['a', 'b']) {
+    writeFileSync(join(data, 'images', `${n}.jpg`), 'not an image');
+    writeFileSync(join(data, 'labels', `${n}.txt`), '0 0.5 0.5 0.2 0.2\n');
+  }
+  const project = join(cli.dir, 'failed-runs');
+  const t = gelan('train', '--cfg', 'gelan-shapes', '--data', join(data, 'images'), '--names', 'a', '--imgsz', '64', '--batch', '2', '--epochs', '1', '--nbs', '2', '--min-warmup', '1', '--project', project);
+  expect(t.code).toBe(1);
+  // it got as far as training (the model line), then the image failed to decode
+  expect(t.out).toMatch(/builtin:gelan-shapes: [\d,]+ parameters/);
+  expect(t.err).toMatch(/broken\/images\/a\.jpg: not a JPEG or PNG image/);
+  expect(existsSync(project)).toBe(false);
+  const d = gelan('detect', '--weights', join(ROOT, 'test/fixtures/yolov9/gelan-t.pt'), '--source', join(data, 'images'), '--imgsz', '64', '--project', project);
+  expect(d.code).toBe(1);
+  expect(d.err).toMatch(/broken\/images\/a\.jpg: not a JPEG or PNG image/);
+  expect(existsSync(project)).toBe(false);
+}, 300_000);
 
 test('--tile-search measures the run\'s shapes after the first step and --tile-cache saves them; a second run loads them', () => {
   const cache = join(cli.dir, 'tiles.json');
@@ -70,4 +122,5 @@ test('--tile-search measures the run\'s shapes after the first step and --tile-c
   const other = gelan('train', ...tiny, '--name', 'tiles3', '--tile-cache', cache);
   expect(other.code).not.toBe(0);
   expect(other.err).toMatch(/tiles\.json: measured on 'another GPU', this device is/);
+  expect(existsSync(join(cli.dir, 'runs/train/tiles3'))).toBe(false);
 }, 600_000);
