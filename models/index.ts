@@ -49,3 +49,5 @@ export function modelFromWeights(device: Device, weights: WeightFile, source: st
   }
   return model;
 }
+export { exportOnnx, type OnnxExportOptions, type OnnxNmsOptions, NMS_DEFAULTS, ONNX_OPSETS } from './export/onnx';
+export { cloneModel, deployableModel } from './export/deployable';

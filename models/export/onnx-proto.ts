@@ -114,7 +114,7 @@ export function encodeOnnx(g: OnnxGraphSpec, o: OnnxModelOptions = {}): Uint8Arr
 export function describeOnnx(bytes: Uint8Array): { opset: number; metadata: Record<string, string>; inputs: string[]; outputs: string[]; nodes: number } {
   const m = onnx.ModelProto.decode(bytes);
   const metadata: Record<string, string> = {};
-  for (const p of m.metadataProps) metadata[p.key] = p.value;
+  for (const p of m.metadataProps) metadata[p.key ?? ''] = p.value ?? '';
   const opset = Number(m.opsetImport.find((s) => !s.domain)?.version ?? 0);
-  return { opset, metadata, inputs: (m.graph?.input ?? []).map((v) => v.name), outputs: (m.graph?.output ?? []).map((v) => v.name), nodes: m.graph?.node?.length ?? 0 };
+  return { opset, metadata, inputs: (m.graph?.input ?? []).map((v) => v.name ?? ''), outputs: (m.graph?.output ?? []).map((v) => v.name ?? ''), nodes: m.graph?.node?.length ?? 0 };
 }
