@@ -5,6 +5,7 @@ import { selfcheck } from './selfcheck';
 import { registerModelCommands } from './models';
 import { registerTrainCommands } from './train';
 import { registerBenchCommand } from './bench';
+import { registerExportCommand } from './export';
 
 const program = new Command('gelan').description('WebGPU engine for YOLOv9 / GELAN: training and inference in Node and browsers');
 
@@ -19,6 +20,7 @@ program
 registerModelCommands(program);
 registerTrainCommands(program);
 registerBenchCommand(program);
+registerExportCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`gelan: ${e instanceof Error ? e.message : String(e)}`);

@@ -51,3 +51,4 @@ export function modelFromWeights(device: Device, weights: WeightFile, source: st
 }
 export { exportOnnx, type OnnxExportOptions, type OnnxNmsOptions, NMS_DEFAULTS, ONNX_OPSETS } from './export/onnx';
 export { cloneModel, deployableModel } from './export/deployable';
+export { exportTorchCheckpoint, type TorchExportOptions } from './export/torch-pt';
