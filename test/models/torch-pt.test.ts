@@ -4,13 +4,14 @@
 // checkout are present, the official code checks today's export live.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { Device } from '../../engine/device';
 import { exportTorchCheckpoint, modelFromWeights, readWeightFile } from '../../models';
 import { ROOT } from '../cli/built-cli';
+import { PYTHON, YOLOV9_DIR, officialUnavailable } from '../cli/official';
 import { testDevice } from '../helpers';
 
 const DIR = join(ROOT, 'test/fixtures/yolov9/pt');
@@ -23,15 +24,7 @@ const report = JSON.parse(readFileSync(join(DIR, 'roundtrip.json'), 'utf8')) as 
   resaved_vs_official: { tensors: number; identical_tensors: number; unfused: { identical: boolean } };
 };
 
-const YOLOV9_DIR = process.env.GELAN_YOLOV9_DIR ?? '/tmp/yolov9';
-const PYTHON = '/usr/bin/python3';
-function liveReason(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  if (spawnSync(PYTHON, ['-c', 'import torch, yaml'], { encoding: 'utf8' }).status !== 0) return `${PYTHON} has no torch (Debian python3-torch)`;
-  if (!existsSync(join(YOLOV9_DIR, 'models/yolo.py'))) return `no official YOLOv9 checkout at ${YOLOV9_DIR} (set GELAN_YOLOV9_DIR)`;
-  return null;
-}
-const reason = liveReason();
+const reason = officialUnavailable();
 
 let dev: Device;
 let ours: Uint8Array;
