@@ -204,6 +204,17 @@ describe('ONNX export in onnxruntime-node', () => {
     expect(p.cls).toBeLessThan(1e-2);
   });
 
+  test('opset 21 (the newest supported) gives the same detections as opset 17', async () => {
+    const x = images(1, 160, 160, 9);
+    const a = await run(await exportOnnx(gelan, { imgsz: 160, opset: 17, nms: { conf: 0.5 } }), x, [1, 3, 160, 160]);
+    const b = await run(await exportOnnx(gelan, { imgsz: 160, opset: 21, nms: { conf: 0.5 } }), x, [1, 3, 160, 160]);
+    expect((b.num_dets.data as Int32Array)[0]).toBe((a.num_dets.data as Int32Array)[0]);
+    expect((a.num_dets.data as Int32Array)[0]).toBeGreaterThan(0);
+    expect([...(b.det_classes.data as Int32Array)]).toEqual([...(a.det_classes.data as Int32Array)]);
+    const p = parity(b.det_boxes.data as Float32Array, a.det_boxes.data as Float32Array, 0, 1);
+    expect(p.box).toBeLessThan(1e-6);
+  });
+
   test('bad options fail with one line naming the model and the option', async () => {
     await expect(exportOnnx(gelan, { opset: 12 })).rejects.toThrow(/builtin:gelan-t: --opset 12 cannot be honoured: the export supports opsets 17 to 21/);
     await expect(exportOnnx(gelan, { imgsz: 100 })).rejects.toThrow(/--imgsz 100 must be positive multiples of the model's largest stride 32/);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { Device } from '../../engine/device';
-import { exportTorchCheckpoint, modelFromWeights, readWeightFile } from '../../models';
+import { createModel, exportTorchCheckpoint, modelFromWeights, readWeightFile } from '../../models';
 import { ROOT } from '../cli/built-cli';
 import { PYTHON, YOLOV9_DIR, officialUnavailable } from '../cli/official';
 import { testDevice } from '../helpers';
@@ -77,6 +77,27 @@ describe('pt export: official → ours → official', () => {
       expect(r.status, r.stderr).toBe(0);
       const live = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; official_vs_ours: { identical_tensors: number; tensors: number } };
       console.log(`official code on today's export: ${live.official_vs_ours.identical_tensors}/${live.official_vs_ours.tensors} tensors identical, ok=${live.ok}`);
+      expect(live.ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.skipIf(reason !== null)(`yolov9-c (ADown, CBLinear, CBFuse, Silence) behaves as the official model built from its yaml, live${reason ? ` (skipped: ${reason})` : ''}`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gelan-pt-'));
+    try {
+      const path = join(dir, 'yolov9-c.pt');
+      const m = createModel(dev, 'yolov9-c', { seed: 1 });
+      writeFileSync(path, await exportTorchCheckpoint(m));
+      m.dispose();
+      const r = spawnSync(PYTHON, [join(ROOT, 'test/fixtures/gen/pt_roundtrip.py'), '--check-model', path], {
+        encoding: 'utf8',
+        env: { ...process.env, YOLOV9_DIR, YOLOV9_COMMIT: process.env.YOLOV9_COMMIT ?? 'checkout' },
+        timeout: 300_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const live = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; official_vs_ours: { tensors: number } };
+      console.log(`official code on our yolov9-c export: ${live.official_vs_ours.tensors} tensors, outputs identical (unfused and fused): ${live.ok}`);
       expect(live.ok).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
