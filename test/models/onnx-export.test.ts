@@ -2,12 +2,7 @@
 // (exported as gelan-t) at two sizes with batch 2, one graph with symbolic batch/height/width, the NMS outputs
 // against training/metrics/nms.ts, f16 weights and compute at a looser tolerance, and the export's errors.
 //
-// Weights: a seeded createModel with a train-free BatchNorm calibration (γ = 0.3·(1 ± 0.1), β = ±0.05, running
-// statistics of one training-mode batch of uniform noise, each running variance raised to at least its layer's
-// mean; head class biases 0 so class probabilities are O(1)). With the plain init the output barely depends on the
-// input, which would let a wrong backbone graph pass; with γ ≈ 1 or near-constant channels the random network
-// amplifies f32 rounding (fused vs unfused differ by pixels), which would make parity meaningless. Calibrated so,
-// boxes move by tens of pixels between inputs while our fused and unfused models agree to ~1e-6.
+// Weights: test/models/calibrated.ts (a seeded createModel whose output depends on the input and is well conditioned).
 //
 // Parity measure: per output part (boxes in pixels, class probabilities), max |onnx − ours| / max |ours|.
 import * as ort from 'onnxruntime-node';
@@ -15,7 +10,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { f32ToF16 } from '../../engine/half';
 import { noGrad, tensor, tidy } from '../../engine/tensor';
 import type { Device } from '../../engine/device';
-import { type DetectionModel, createModel, deployableModel, exportOnnx, seededRandom } from '../../models';
+import { type DetectionModel, deployableModel, exportOnnx } from '../../models';
+import { calibrated, images } from './calibrated';
 import { describeOnnx } from '../../models/export/onnx-proto';
 import { nms } from '../../training/metrics/nms';
 import { testDevice } from '../helpers';
@@ -24,41 +20,6 @@ let dev: Device;
 beforeAll(async () => {
   dev = await testDevice();
 });
-
-/** Deterministic test images in [0, 1] (B, 3, H, W). */
-function images(b: number, h: number, w: number, seed: number): Float32Array {
-  const r = seededRandom(seed);
-  return Float32Array.from({ length: b * 3 * h * w }, r);
-}
-
-/** The calibration described at the top of the file. */
-async function calibrated(cfg: string, seed: number): Promise<DetectionModel> {
-  const m = createModel(dev, cfg, { seed });
-  const r = seededRandom(seed + 100);
-  noGrad(dev, () => {
-    for (const [k, t] of [...m.stateEntries()]) {
-      if (k.endsWith('bn.weight')) m.setTensor(k, tensor(dev, Float32Array.from({ length: t.size }, () => 0.3 * (1 + 0.2 * (r() - 0.5))), t.shape));
-      // class logits around 0 instead of the prior's −11.5, so class probabilities are O(1) and NMS has work
-      if (/\.cv[35]\.\d+\.2\.bias$/.test(k)) m.setTensor(k, tensor(dev, new Float32Array(t.size), t.shape));
-      if (k.endsWith('bn.bias')) m.setTensor(k, tensor(dev, Float32Array.from({ length: t.size }, () => 0.1 * (r() - 0.5)), t.shape));
-    }
-  });
-  const saved = [...m.batchNorms()].map(([, bn]) => bn as unknown as { momentum: number });
-  saved.forEach((bn) => (bn.momentum = 1));
-  const x = tensor(dev, images(2, 160, 160, seed + 200), [2, 3, 160, 160]);
-  m.train();
-  noGrad(dev, () => tidy(dev, () => void m.forward(x)));
-  m.eval();
-  saved.forEach((bn) => (bn.momentum = 0.03));
-  // no channel may be scaled up beyond the layer's typical scale (a near-constant channel would amplify rounding)
-  for (const [k, t] of [...m.stateEntries()].filter(([key]) => key.endsWith('running_var'))) {
-    const v = await t.data();
-    const mean = v.reduce((a, b) => a + b, 0) / v.length;
-    m.setTensor(k, tensor(dev, v.map((e) => Math.max(e, mean)), t.shape));
-  }
-  x.dispose();
-  return m;
-}
 
 /** Decoded (B, 4 + nc, A) output of a model on our engine (main branch for dual-head models). */
 async function ours(m: DetectionModel, x: Float32Array, shape: [number, number, number, number]): Promise<Float32Array> {
@@ -97,7 +58,7 @@ describe('ONNX export in onnxruntime-node', () => {
   let gelan: DetectionModel;
   let gelanFused: DetectionModel;
   beforeAll(async () => {
-    gelan = await calibrated('gelan-t', 1);
+    gelan = await calibrated(dev, 'gelan-t', 1);
     gelanFused = deployableModel(gelan);
   });
 
@@ -131,7 +92,7 @@ describe('ONNX export in onnxruntime-node', () => {
   });
 
   test('yolov9-t exports as gelan-t (auxiliary branch removed) and matches the dual model\'s main branch (unfused) within 1e-4', async () => {
-    const dual = await calibrated('yolov9-t', 2);
+    const dual = await calibrated(dev, 'yolov9-t', 2);
     const bytes = await exportOnnx(dual, { imgsz: 160, batch: 2 });
     const x = images(2, 160, 160, 7);
     const got = await run(bytes, x, [2, 3, 160, 160]);
