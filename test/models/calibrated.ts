@@ -17,7 +17,7 @@ export function images(b: number, h: number, w: number, seed: number): Float32Ar
 }
 
 /** The calibration described at the top of the file (`seed` picks the weights). */
-export async function calibrated(dev: Device, cfg: string, seed: number): Promise<DetectionModel> {
+export async function calibrated(dev: Device, cfg: string, seed: number, size = 160): Promise<DetectionModel> {
   const m = createModel(dev, cfg, { seed });
   const r = seededRandom(seed + 100);
   noGrad(dev, () => {
@@ -30,7 +30,7 @@ export async function calibrated(dev: Device, cfg: string, seed: number): Promis
   });
   const saved = [...m.batchNorms()].map(([, bn]) => bn as unknown as { momentum: number });
   saved.forEach((bn) => (bn.momentum = 1));
-  const x = tensor(dev, images(2, 160, 160, seed + 200), [2, 3, 160, 160]);
+  const x = tensor(dev, images(2, size, size, seed + 200), [2, 3, size, size]);
   m.train();
   noGrad(dev, () => tidy(dev, () => void m.forward(x)));
   m.eval();

@@ -165,6 +165,20 @@ describe('ONNX export in onnxruntime-node', () => {
     expect(p.cls).toBeLessThan(1e-2);
   });
 
+  test('gelan-e (ADown, a second stem joined by CBLinear/CBFuse with Resize to the runtime size) at 64×64 matches within 1e-4', async () => {
+    for (const cfg of ['gelan-e']) {
+      const m = await calibrated(dev, cfg, 3, 64);
+      const x = images(1, 64, 64, 4);
+      const got = await run(await exportOnnx(m, { dynamic: true }), x, [1, 3, 64, 64]);
+      const want = await ours(m, x, [1, 3, 64, 64]);
+      const p = parity(got.output0.data as Float32Array, want, NC, anchorsAt(64, 64));
+      console.log(`${cfg} 64x64 (dynamic graph): boxes ${p.box.toExponential(2)}, classes ${p.cls.toExponential(2)}`);
+      expect(p.box).toBeLessThan(1e-4);
+      expect(p.cls).toBeLessThan(1e-4);
+      m.dispose();
+    }
+  });
+
   test('opset 21 (the newest supported) gives the same detections as opset 17', async () => {
     const x = images(1, 160, 160, 9);
     const a = await run(await exportOnnx(gelan, { imgsz: 160, opset: 17, nms: { conf: 0.5 } }), x, [1, 3, 160, 160]);
