@@ -6,6 +6,7 @@ import { selfcheck } from './selfcheck';
 import { registerModelCommands } from './models';
 import { registerTrainCommands } from './train';
 import { registerBenchCommand } from './bench';
+import { registerExportCommand } from './export';
 import { markRequiredOptions } from './options';
 import { isCommandProcess } from './relay';
 
@@ -24,6 +25,7 @@ program
 registerModelCommands(program);
 registerTrainCommands(program);
 registerBenchCommand(program);
+registerExportCommand(program);
 
 // the parent process only relays the command's output (see relay.ts)
 if (isCommandProcess()) {

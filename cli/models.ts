@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { createDevice } from '../engine/create-device';
 import { noGrad, tensor, tidy } from '../engine/tensor';
-import { DetectionModel, fuseModel, removeAuxBranch, saveSafetensors, seededRandom } from '../models';
+import { DetectionModel, fuseModel, gelanConfigFor, removeAuxBranch, saveSafetensors, seededRandom } from '../models';
 import { readNpy, writeNpy } from '../models/io/npy';
 import { toFloat32 } from '../models/io/dtypes';
 import { writeSafetensors } from '../models/io/safetensors';
@@ -53,16 +53,16 @@ export function registerModelCommands(program: Command): void {
     .command('reparam')
     .description('remove the PGI auxiliary branch: a trained yolov9-X becomes the matching gelan-X')
     .addOption(checked('--weights <file>', 'dual-head weights (.safetensors or official .pt)', existingFile).makeOptionMandatory())
-    .requiredOption('--cfg <name|file.yaml>', 'target single-head config, e.g. gelan-t')
+    .option('--cfg <name|file.yaml>', 'target single-head config, e.g. gelan-t (default: derived from the dual-head graph)')
     .addOption(checked('--out <file.safetensors>', 'output weights', outputFile).makeOptionMandatory())
     .option('--src-cfg <name|file.yaml>', 'config of the input weights when they carry none')
-    .action(async (o: { weights: string; cfg: string; out: string; srcCfg?: string }) => {
+    .action(async (o: { weights: string; cfg?: string; out: string; srcCfg?: string }) => {
       const src = weightsArg(o.weights, o.srcCfg);
-      const target = configArg(o.cfg);
+      const target = o.cfg ? configArg(o.cfg) : null;
       const dev = await createDevice();
       const { model: dual } = modelFromWeights(dev, src);
       if (!dual.isDual) throw new Error(`${o.weights}: ${dual.config.source} has no auxiliary branch (its head is DDetect)`);
-      const gelan = removeAuxBranch(dual, target);
+      const gelan = removeAuxBranch(dual, target ?? gelanConfigFor(dual.config));
       // check on a random image that the converted model reproduces the main branch
       const s = 2 * dual.maxStride;
       const rand = seededRandom(1);

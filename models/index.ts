@@ -12,6 +12,7 @@ export { DetectionModel, planModel, type ModelOutput, type ResolvedRow, SUPPORTE
 export { type BranchOutput, makeAnchors, REG_MAX } from './heads';
 export { type FuseOptions, fuseModel } from './fuse';
 export { auxRemovalMapping, removeAuxBranch } from './reparam';
+export { gelanConfigFor } from './reparam-config';
 export { stateDict, loadStateDict, readWeightFile, saveSafetensors, type WeightFile } from './weights';
 export { Module } from './module';
 
@@ -48,3 +49,6 @@ export function modelFromWeights(device: Device, weights: WeightFile, source: st
   }
   return model;
 }
+export { exportOnnx, type OnnxExportOptions, type OnnxNmsOptions, NMS_DEFAULTS, ONNX_OPSETS } from './export/onnx';
+export { cloneModel, deployableModel } from './export/deployable';
+export { exportTorchCheckpoint, type TorchExportOptions } from './export/torch-pt';

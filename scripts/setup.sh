@@ -114,6 +114,8 @@ case "$(uname -s)" in
   *) say "unknown OS $(uname -s): Dawn needs a Vulkan, Metal or D3D12 driver" ;;
 esac
 
+# onnxruntime-node (tests only) bundles its CPU binaries; its install script would fetch CUDA ones from outside npm
+export ONNXRUNTIME_NODE_INSTALL=skip
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
 npm run --silent build
 say "done: try 'npm start' (main job) and 'npm test'"
