@@ -105,7 +105,7 @@ describe('gelan export / reparam with a user YAML', () => {
     e = gelan('export', '--weights', weights, '--format', 'pt', '--nms');
     expect(oneLine(e.err)).toBe('gelan: --nms applies only to --format onnx');
     e = gelan('export', '--weights', weights, '--format', 'tflite');
-    expect(oneLine(e.err)).toBe('gelan: --format tflite: supported formats are onnx, pt');
+    expect(oneLine(e.err)).toBe('gelan: --format must be one of onnx, pt, got tflite');
     e = gelan('export', '--weights', weights, '--imgsz', '100');
     expect(oneLine(e.err)).toMatch(/mine\.safetensors: --imgsz 100 must be positive multiples of the model's largest stride 32$/);
     e = gelan('export', '--weights', weights, '--output', weights);
