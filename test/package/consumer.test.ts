@@ -1,0 +1,170 @@
+// The published package as a new user meets it: `npm pack` of a fresh build installed offline into a temporary app
+// (packed.ts), then a small consumer (test/package/app/) type-checked under every moduleResolution with TypeScript
+// 5.x and the newest, run in Node (Dawn, the `node` export condition), bundled by esbuild for the browser with no
+// configuration (the `browser` condition: no Node built-in may reach the bundle) and run in headless Chromium. Each
+// run computes one conv on the GPU and compares it with the same conv in float64 on the CPU. The tarball and the
+// minified single-file bundle have a size budget, printed with the measured sizes.
+//
+// Chromium is Debian's /usr/bin/chromium; without it the Chromium parts are skipped with the reason printed, except
+// under CI=true, where they fail.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ROOT, fileSize, kib } from '../../scripts/browser-bundle.mjs';
+import { type StaticServer, serveStatic } from '../../scripts/serve.mjs';
+import { type Browser, chromiumMissing, launchChromium } from '../browser/chromium';
+import { openPage } from '../browser/open-page';
+import type { ConvCheck } from './app/conv-check';
+import { type PackedApp, packAndInstall } from './packed';
+
+const CI = process.env.CI === 'true' || process.env.CI === '1';
+/** float32 sums of 27 products against float64 ones. */
+const CONV_TOL = 1e-5;
+/** Size budget (bytes): the packed tarball, and the minified single-file browser bundle raw and gzipped. */
+const BUDGET = { tarball: 800 * 1024, minified: 520 * 1024, minifiedGzip: 180 * 1024 };
+const TYPESCRIPTS = [
+  { name: 'TypeScript 5', tsc: join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc') },
+  { name: 'TypeScript latest', tsc: join(ROOT, 'node_modules', 'typescript-latest', 'bin', 'tsc') },
+];
+const RESOLVERS = [
+  { moduleResolution: 'node16', module: 'node16' },
+  { moduleResolution: 'nodenext', module: 'nodenext' },
+  { moduleResolution: 'bundler', module: 'esnext' },
+];
+
+const missing = chromiumMissing();
+if (missing && !CI) console.log(`package consumer: Chromium parts skipped: ${missing}`);
+const noChromium = missing !== null && !CI;
+
+let workdir = '';
+let app: PackedApp;
+
+beforeAll(() => {
+  workdir = mkdtempSync(join(tmpdir(), 'gelan-package-'));
+  app = packAndInstall(workdir);
+  cpSync(join(ROOT, 'test', 'package', 'app'), app.dir, { recursive: true });
+}, 150_000);
+afterAll(() => {
+  if (workdir) rmSync(workdir, { recursive: true, force: true });
+});
+
+const version = (tsc: string): string => execFileSync(process.execPath, [tsc, '--version'], { encoding: 'utf8' }).trim();
+
+describe('tarball', () => {
+  test('holds the builds, declarations, LICENSE and CHANGELOG, and no maps, sources or demo files', () => {
+    const has = (f: string): boolean => app.files.includes(f);
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.ts6.d.ts', 'dist/cli/gelan.js']) {
+      expect(has(f), f).toBe(true);
+    }
+    for (const f of ['dist/browser/index.js', 'dist/browser/gelan-webgpu.js', 'dist/browser/gelan-webgpu.min.js']) expect(has(f), f).toBe(true);
+    const stray = app.files.filter((f) => f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.includes('/demo/') || f.includes('/embed/'));
+    expect(stray).toEqual([]);
+    const license = readFileSync(join(app.dir, 'node_modules', 'gelan-webgpu', 'LICENSE'), 'utf8');
+    expect(license).toMatch(/^MIT License/);
+    expect(license).toContain('gelan-webgpu contributors');
+  });
+
+  test('size budget: tarball and minified browser bundle', () => {
+    const min = fileSize(join(app.dir, 'node_modules', 'gelan-webgpu', 'dist', 'browser', 'gelan-webgpu.min.js'));
+    console.log(
+      `package size: tarball ${kib(app.tarballBytes)} (budget ${kib(BUDGET.tarball)}), unpacked ${kib(app.unpackedBytes)}, ${app.files.length} files; ` +
+        `gelan-webgpu.min.js ${kib(min.raw)} (budget ${kib(BUDGET.minified)}), gzip ${kib(min.gzip)} (budget ${kib(BUDGET.minifiedGzip)})`,
+    );
+    expect(app.tarballBytes).toBeLessThanOrEqual(BUDGET.tarball);
+    expect(min.raw).toBeLessThanOrEqual(BUDGET.minified);
+    expect(min.gzip).toBeLessThanOrEqual(BUDGET.minifiedGzip);
+  });
+});
+
+describe('types', () => {
+  test.each(TYPESCRIPTS)('a consumer type-checks under node16, nodenext and bundler with $name, without skipLibCheck', ({ tsc }) => {
+    const v = version(tsc);
+    for (const r of RESOLVERS) {
+      const config = join(app.dir, `tsconfig.${r.moduleResolution}.json`);
+      writeFileSync(
+        config,
+        JSON.stringify({
+          compilerOptions: { ...r, target: 'ES2022', lib: ['ES2022', 'DOM'], strict: true, noEmit: true, skipLibCheck: false, types: [] },
+          files: ['conv-check.ts', 'node.ts', 'browser.ts', 'cdn.ts'],
+        }),
+      );
+      const run = spawnSync(process.execPath, [tsc, '-p', config], { cwd: app.dir, encoding: 'utf8', timeout: 120_000 });
+      expect(run.status, `${v}, moduleResolution ${r.moduleResolution}:\n${run.stdout}${run.stderr}`).toBe(0);
+      console.log(`types: ${v}, moduleResolution ${r.moduleResolution}: no errors`);
+    }
+  });
+});
+
+describe('Node', () => {
+  test('the consumer runs a conv on Dawn that matches the CPU', async () => {
+    await build({
+      entryPoints: [join(app.dir, 'node.ts')],
+      outfile: join(app.dir, 'out', 'node.mjs'),
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      packages: 'external',
+      logLevel: 'error',
+    });
+    const run = spawnSync(process.execPath, [join(app.dir, 'out', 'node.mjs')], { cwd: app.dir, encoding: 'utf8', timeout: 90_000 });
+    const line = /CONV_CHECK (.*)/.exec(run.stdout)?.[1];
+    expect(line, `node consumer (exit ${run.status}):\n${run.stdout}${run.stderr}`).toBeDefined();
+    const r = JSON.parse(line!) as ConvCheck;
+    console.log(`Node consumer: ${r.adapter}, ${r.outputs} outputs, max |error| ${r.maxAbsError.toExponential(2)} (tolerance ${CONV_TOL})`);
+    expect(r.outputs).toBe(4 * 8 * 8);
+    expect(r.maxAbsError).toBeLessThanOrEqual(CONV_TOL);
+  });
+});
+
+describe('browser', () => {
+  let bundled = false;
+
+  test('esbuild bundles the consumer for the browser with no configuration and no Node code', async () => {
+    const result = await build({
+      entryPoints: [join(app.dir, 'browser.ts')],
+      outfile: join(app.dir, 'out', 'browser.js'),
+      absWorkingDir: app.dir,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      metafile: true,
+      logLevel: 'error',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs).toContain('node_modules/gelan-webgpu/dist/browser/index.js');
+    expect(inputs.filter((i) => /node_modules\/(webgpu|commander)\//.test(i) || i.startsWith('node:'))).toEqual([]);
+    const size = fileSize(join(app.dir, 'out', 'browser.js'));
+    console.log(`browser consumer bundle: ${kib(size.raw)} (gzip ${kib(size.gzip)}), ${inputs.length} inputs`);
+    bundled = true;
+  });
+
+  describe.skipIf(noChromium)('in headless Chromium', () => {
+    let server: StaticServer;
+    let browser: Browser;
+    beforeAll(async () => {
+      if (missing) throw new Error(`Chromium is required under CI: ${missing}`);
+      cpSync(join(app.dir, 'index.html'), join(app.dir, 'out', 'index.html'));
+      server = await serveStatic({ '/': join(app.dir, 'out') });
+      browser = await launchChromium();
+    });
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+    });
+
+    test('the bundled consumer runs a conv on the page WebGPU that matches the CPU', async () => {
+      expect(bundled, 'the esbuild bundle was built').toBe(true);
+      const page = await openPage(browser, server, '/index.html', 'window.consumerResult !== undefined');
+      const r = (await page.evaluate('window.consumerResult')) as ConvCheck | { error: string };
+      await page.close();
+      expect('error' in r ? r.error : '').toBe('');
+      const ok = r as ConvCheck;
+      console.log(`Chromium consumer: ${ok.adapter || 'adapter'}, ${ok.outputs} outputs, max |error| ${ok.maxAbsError.toExponential(2)}`);
+      expect(ok.outputs).toBe(4 * 8 * 8);
+      expect(ok.maxAbsError).toBeLessThanOrEqual(CONV_TOL);
+    });
+  });
+});
