@@ -5,10 +5,13 @@
 // run computes one conv on the GPU and compares it with the same conv in float64 on the CPU. The tarball and the
 // minified single-file bundle have a size budget, printed with the measured sizes.
 //
+// The examples run from the same install: examples/node (train a few steps, detect) in Node, examples/vite-app built by
+// Vite without configuration and run in Chromium, and the embedding example web/embed bundled against the package.
+//
 // Chromium is Debian's /usr/bin/chromium; without it the Chromium parts are skipped with the reason printed, except
 // under CI=true, where they fail.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -17,6 +20,9 @@ import { ROOT, fileSize, kib } from '../../scripts/browser-bundle.mjs';
 import { type StaticServer, serveStatic } from '../../scripts/serve.mjs';
 import { type Browser, chromiumMissing, launchChromium } from '../browser/chromium';
 import { openPage } from '../browser/open-page';
+import { build as viteBuild } from 'vite';
+import type { EmbedReport } from '../../web/embed/main';
+import type { ExampleResult } from '../../examples/vite-app/main';
 import type { ConvCheck } from './app/conv-check';
 import { type PackedApp, packAndInstall } from './packed';
 
@@ -46,6 +52,11 @@ beforeAll(() => {
   workdir = mkdtempSync(join(tmpdir(), 'gelan-package-'));
   app = packAndInstall(workdir);
   cpSync(join(ROOT, 'test', 'package', 'app'), app.dir, { recursive: true });
+  // the examples as a user copies them next to their install (their own package.json is not needed there)
+  for (const d of ['vite-app', 'embed', 'out']) mkdirSync(join(app.dir, d));
+  cpSync(join(ROOT, 'examples', 'node', 'train-and-detect.mjs'), join(app.dir, 'train-and-detect.mjs'));
+  for (const f of ['index.html', 'main.ts']) cpSync(join(ROOT, 'examples', 'vite-app', f), join(app.dir, 'vite-app', f));
+  for (const f of ['index.html', 'main.ts', 'pattern.ts']) cpSync(join(ROOT, 'web', 'embed', f), join(app.dir, 'embed', f));
 }, 150_000);
 afterAll(() => {
   if (workdir) rmSync(workdir, { recursive: true, force: true });
@@ -88,7 +99,7 @@ describe('types', () => {
         config,
         JSON.stringify({
           compilerOptions: { ...r, target: 'ES2022', lib: ['ES2022', 'DOM'], strict: true, noEmit: true, skipLibCheck: false, types: [] },
-          files: ['conv-check.ts', 'node.ts', 'browser.ts', 'cdn.ts'],
+          files: ['conv-check.ts', 'node.ts', 'browser.ts', 'cdn.ts', 'vite-app/main.ts'],
         }),
       );
       const run = spawnSync(process.execPath, [tsc, '-p', config], { cwd: app.dir, encoding: 'utf8', timeout: 120_000 });
@@ -141,6 +152,33 @@ describe('browser', () => {
     bundled = true;
   });
 
+  test('Vite builds the example app (examples/vite-app) with no configuration', async () => {
+    // base './': the test serves the build from a sub-folder
+    await viteBuild({ root: join(app.dir, 'vite-app'), base: './', configFile: false, logLevel: 'warn', build: { outDir: join(app.dir, 'out', 'vite'), emptyOutDir: true } });
+    const js = readdirSync(join(app.dir, 'out', 'vite', 'assets')).filter((f) => f.endsWith('.js'));
+    const code = js.map((f) => readFileSync(join(app.dir, 'out', 'vite', 'assets', f), 'utf8')).join('\n');
+    expect(code).not.toMatch(/(?:from\s*|import\s*\(\s*)["'](node:[^"']+|webgpu|module|fs|path|url)["']/);
+    console.log(`Vite example build: ${js.length} script(s), ${kib(code.length)}`);
+  });
+
+  test('the embedding example (web/embed) bundles against the package', async () => {
+    await build({
+      entryPoints: [join(app.dir, 'embed', 'main.ts')],
+      outfile: join(app.dir, 'out', 'embed', 'main.js'),
+      absWorkingDir: app.dir,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      logLevel: 'error',
+    });
+    // the page as in web/embed, loading the bundle instead of the checkout's import map
+    const html = readFileSync(join(app.dir, 'embed', 'index.html'), 'utf8')
+      .replace(/<script type="importmap">[\s\S]*?<\/script>/, '')
+      .replace(/src="[^"]*embed\/main\.js"/, 'src="./main.js"');
+    expect(html).toContain('src="./main.js"');
+    writeFileSync(join(app.dir, 'out', 'embed', 'index.html'), html);
+  });
+
   describe.skipIf(noChromium)('in headless Chromium', () => {
     let server: StaticServer;
     let browser: Browser;
@@ -166,5 +204,37 @@ describe('browser', () => {
       expect(ok.outputs).toBe(4 * 8 * 8);
       expect(ok.maxAbsError).toBeLessThanOrEqual(CONV_TOL);
     });
+
+    test('the Vite example trains a step and detects in the tab', async () => {
+      const page = await openPage(browser, server, '/vite/index.html?steps=1&imgsz=64', 'window.exampleResult !== undefined', { timeoutMs: 90_000 });
+      const r = (await page.evaluate('window.exampleResult')) as ExampleResult;
+      const log = await page.locator('#log').textContent();
+      await page.close();
+      expect(r.error ?? '', log ?? '').toBe('');
+      console.log(`Vite example in Chromium:\n${log}`);
+      expect(r.steps).toBe(1);
+      expect(r.losses.every((l) => Number.isFinite(l) && l > 0)).toBe(true);
+      expect(r.detections).toBeGreaterThan(0);
+    });
+
+    test("the embedding example runs on the page's own GPUDevice", async () => {
+      const page = await openPage(browser, server, '/embed/index.html', 'document.body.dataset.state !== undefined');
+      const r = (await page.evaluate('window.embedReport')) as EmbedReport;
+      await page.close();
+      expect(r.ok, r.error ?? JSON.stringify(r)).toBe(true);
+      expect(r.engineDisposed && r.engineRefusesWork && !r.hostDeviceLost).toBe(true);
+    });
+  });
+});
+
+describe('examples', () => {
+  test('examples/node trains a step on the shapes data and detects', () => {
+    const run = spawnSync(process.execPath, ['train-and-detect.mjs', '--steps', '1', '--imgsz', '64', '--batch', '2'], { cwd: app.dir, encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    console.log(`examples/node:\n${run.stdout}`);
+    const loss = /step 1\/1: loss box (\S+) cls (\S+) dfl (\S+)/.exec(run.stdout);
+    expect(loss, run.stdout).not.toBeNull();
+    expect(loss!.slice(1).map(Number).every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    expect(run.stdout).toMatch(/[1-9]\d* detections on a 64×64 validation image/);
   });
 });
