@@ -44,6 +44,7 @@ const matrixConfigs = (adapter: GPUAdapter): readonly SubgroupMatrixConfig[] =>
 
 const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
+/** Opens the engine on a GPU: the host application's `device` when given, else an adapter from `gpu`, navigator.gpu (browsers) or Dawn (Node). */
 export async function createDevice(opts: CreateDeviceOptions = {}): Promise<Device> {
   if (opts.device) {
     const extras = opts.adapter ? { subgroupMatrixConfigs: matrixConfigs(opts.adapter), wgslLanguageFeatures: opts.gpu?.wgslLanguageFeatures } : {};

@@ -135,6 +135,7 @@ export function describeSubgroupMatrix(dev: Device): string {
     : `${shape} offered, not used (subgroupMatrix: false, or 'auto' on a software adapter, which emulates them slower than the SIMT kernels; true forces them)`;
 }
 
+/** The engine on one GPUDevice: buffer pool, pipelines, dispatch batching, memory accounting. Made by createDevice(). */
 export class Device {
   readonly features: DeviceFeatures;
   /** Smallest subgroup size the adapter may use (0 when unknown or without the subgroups feature). */
@@ -285,6 +286,7 @@ export class Device {
     return this.pool.acquire(Math.max(4, bytes));
   }
 
+  /** Returns a buffer to the pool (engine internal). */
   release(pb: PooledBuffer): void {
     if (!this.disposed) this.pool.release(pb);
   }
@@ -306,6 +308,7 @@ export class Device {
 
   // ---- dispatch and batching -------------------------------------------------------------------------------------
 
+  /** The compiled pipeline for a kernel source, cached by its key (engine internal). */
   kernel(src: KernelSource): CompiledKernel {
     return this.pipelines.get(src);
   }
@@ -522,6 +525,7 @@ export class Device {
     for (const s of this.scopes) s.delete(r);
   }
 
+  /** Live tensors and bytes, pooled bytes and pipeline count: for leak checks and logs. */
   memory(): MemoryReport {
     const a: PoolStats = this.pool.report();
     const b: PoolStats = this.readPool.report();

@@ -21,6 +21,7 @@ export interface Storage {
 
 export const BYTES: Record<DType, number> = { f32: 4, f16: 2 };
 
+/** An n-dimensional array on the GPU (f32 or f16) that records its op for autograd when a gradient is needed. */
 export class Tensor {
   /** Set when an op that produced this tensor recorded a backward. */
   node: GradNode | null = null;
@@ -120,6 +121,7 @@ export class Tensor {
     return view(this, this.shape, this.strides, this.offset);
   }
 
+  /** Shape, dtype and op, for logs (no read-back). */
   toString(): string {
     return `Tensor(${fmtShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }

@@ -30,6 +30,7 @@ export interface ModelConfig {
   readonly raw: Record<string, unknown>;
 }
 
+/** A model YAML that cannot be parsed or resolved; the message names the row and field. */
 export class ConfigError extends Error {
   constructor(source: string, line: number | null, message: string) {
     super(`${source}${line ? `:${line}` : ''}: ${message}`);

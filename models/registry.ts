@@ -36,6 +36,7 @@ export const PRESET_CONFIGS: Readonly<Record<string, string>> = {
 
 export const BUILTIN_CONFIGS: Readonly<Record<string, string>> = { ...OFFICIAL_CONFIGS, ...PRESET_CONFIGS };
 
+/** Whether `name` (with or without .yaml) is one of BUILTIN_CONFIGS. */
 export const isBuiltinConfig = (name: string): boolean => Object.prototype.hasOwnProperty.call(BUILTIN_CONFIGS, name.replace(/\.ya?ml$/, ''));
 
 /** A built-in config by name (`gelan-t`, `yolov9-c.yaml`, …), optionally with another class count. */

@@ -49,6 +49,7 @@ const makeDivisible = (x: number, d: number): number => Math.ceil(x / d) * d;
 const WIDTH_SCALED = new Set(['Conv', 'AConv', 'ADown', 'ELAN1', 'RepNCSPELAN4', 'SPPELAN']);
 export const SUPPORTED_MODULES = [...WIDTH_SCALED, 'Concat', 'nn.Upsample', 'Silence', 'CBLinear', 'CBFuse', 'DDetect', 'DualDDetect', 'RepNCSP', 'RepNBottleneck', 'RepConvN'];
 
+/** A YOLOv9/GELAN detector built from a model config: backbone, neck, detection head(s), and the PGI auxiliary branch when the config has one. */
 export class DetectionModel extends Module {
   readonly rows: readonly ResolvedRow[];
   readonly layers: readonly Block[];

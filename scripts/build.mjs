@@ -24,7 +24,7 @@ await build({
   logLevel: 'warning',
 });
 const browser = await buildBrowserDist();
-buildDeclarations();
+await buildDeclarations();
 console.log(`built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(`browser bundle dist/browser/gelan-webgpu.js: ${kib(browser.size.raw)} (gzip ${kib(browser.size.gzip)})`);
 console.log(`minified dist/browser/gelan-webgpu.min.js: ${kib(browser.minSize.raw)} (gzip ${kib(browser.minSize.gzip)})`);

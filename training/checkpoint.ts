@@ -33,6 +33,7 @@ export interface CheckpointMeta {
   readonly names: readonly string[];
 }
 
+/** A training checkpoint (model, EMA, optimiser state and `meta`) as safetensors bytes. */
 export async function saveCheckpoint(model: DetectionModel, ema: ModelEMA | null, opt: Optimizer, meta: CheckpointMeta): Promise<Uint8Array> {
   const tensors = new Map<string, HostTensor>(await stateDict(model));
   if (ema) for (const [k, t] of await stateDict(ema.ema)) tensors.set(`ema.${k}`, t);
@@ -60,6 +61,7 @@ export interface LoadedCheckpoint {
   readonly emaUpdates: number;
 }
 
+/** Reads checkpoint bytes written by saveCheckpoint; `file` names them in errors. */
 export function readCheckpoint(bytes: Uint8Array, file: string): LoadedCheckpoint {
   const f = readSafetensors(bytes, file);
   const m = f.metadata;

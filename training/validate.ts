@@ -50,6 +50,7 @@ export async function detectBatch(model: DetectionModel, batch: Batch, o: NmsOpt
   return Array.from({ length: B }, (_, b) => nms(y.subarray(b * per, (b + 1) * per), model.nc, A, o));
 }
 
+/** Runs the model over a loader and computes precision, recall and mAP@0.5 / mAP@0.5:0.95 per class as the official val.py. */
 export async function validate(
   model: DetectionModel,
   loader: DataLoader,

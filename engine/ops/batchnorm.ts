@@ -18,6 +18,7 @@ export interface BatchNormOptions {
 }
 
 
+/** Batch normalisation over [N, C, H, W] (torch.nn.functional.batch_norm): batch statistics in training mode, which also update the running ones, else the running statistics. */
 export function batchNorm2d(
   x: Tensor,
   weight: Tensor | null,

@@ -37,6 +37,7 @@ function geometry(op: string, x: Tensor, o: PoolOptions) {
   return { xd, params, outShape: [N, C, OH, OW], dtype };
 }
 
+/** 2-D max pooling (torch.nn.functional.max_pool2d). */
 export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
   const { xd, params, outShape, dtype } = geometry('maxPool2d', x, o);
   const dev = x.device;
@@ -55,6 +56,7 @@ export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
   return out;
 }
 
+/** 2-D average pooling (torch.nn.functional.avg_pool2d). */
 export function avgPool2d(x: Tensor, o: AvgPoolOptions): Tensor {
   const { xd, params, outShape, dtype } = geometry('avgPool2d', x, o);
   params.countPad = o.countIncludePad === false ? 0 : 1;

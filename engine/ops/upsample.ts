@@ -8,6 +8,7 @@ import { copy, denseFromStart } from './layout';
 
 export type UpsampleOptions = { readonly scale: number | readonly [number, number] } | { readonly size: readonly [number, number] };
 
+/** Nearest-neighbour upsampling of [N, C, H, W] (torch.nn.Upsample, mode 'nearest'). */
 export function upsampleNearest(x: Tensor, o: UpsampleOptions): Tensor {
   x.assertAlive('upsampleNearest');
   const dtype = checkFloat('upsampleNearest', [x]);

@@ -32,8 +32,10 @@ export const DTYPE_BYTES: Readonly<Record<DType, 1 | 2 | 4 | 8>> = {
   F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };
 
+/** Whether `s` is a dtype tag of this module. */
 export const isDType = (s: string): s is DType => Object.hasOwn(DTYPE_BYTES, s);
 
+/** Number of elements of `shape`. */
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -8,6 +8,7 @@ export interface WeightFileErrorDetail {
   readonly offset?: number;
 }
 
+/** A weight file that cannot be read; the message names the file and what was wrong. */
 export class WeightFileError extends Error {
   readonly file: string;
   readonly key: string | undefined;

@@ -83,10 +83,15 @@ type Kinded = PickleGlobal | PickleObject | PickleCall | PickleTensor | TorchSto
 const hasKind = (v: PickleValue | undefined): v is Kinded =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Set) && !(v instanceof Uint8Array);
 
+/** Whether `v` is an unpickled dict. */
 export const isDict = (v: PickleValue | undefined): v is PickleDict => v instanceof Map;
+/** Whether `v` is a reference to a Python global (module.name). */
 export const isGlobal = (v: PickleValue | undefined): v is PickleGlobal => hasKind(v) && v.kind === 'global';
+/** Whether `v` is a rebuilt torch tensor. */
 export const isTensor = (v: PickleValue | undefined): v is PickleTensor => hasKind(v) && v.kind === 'tensor';
+/** Whether `v` is a torch storage. */
 export const isStorage = (v: PickleValue | undefined): v is TorchStorage => hasKind(v) && v.kind === 'storage';
+/** Whether `v` is a call record of a global that was not rebuilt. */
 export const isCall = (v: PickleValue | undefined): v is PickleCall => hasKind(v) && v.kind === 'call';
 /** An inert object, optionally of exactly class `cls` ('module.Name'). */
 export const isObject = (v: PickleValue | undefined, cls?: string): v is PickleObject =>

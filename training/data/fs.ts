@@ -41,6 +41,7 @@ export function normalizePath(p: string): string {
   return prefix + body || (rooted ? prefix : '.');
 }
 
+/** Whether `p` starts at a root ('/', '\\' or a drive letter). */
 export const isAbsolutePath = (p: string): boolean => /^([A-Za-z]:)?[\\/]/.test(p);
 
 /** Joins parts; an absolute part discards what came before it (like Python's pathlib). */
@@ -53,6 +54,7 @@ export function joinPaths(...parts: string[]): string {
   return normalizePath(acc || '.');
 }
 
+/** The folder part of `p` ('.' when none). */
 export function dirname(p: string): string {
   const s = normalizePath(p);
   const i = s.lastIndexOf('/');
@@ -61,6 +63,7 @@ export function dirname(p: string): string {
   return s.slice(0, i);
 }
 
+/** The last part of `p`. */
 export function basename(p: string): string {
   const s = p.replace(/\\/g, '/');
   return s.slice(s.lastIndexOf('/') + 1);

@@ -25,6 +25,7 @@ export function createImage(width: number, height: number, fill: readonly [numbe
   return { width, height, data };
 }
 
+/** A copy of `im` with its own pixel array. */
 export const cloneImage = (im: RgbImage): RgbImage => ({ width: im.width, height: im.height, data: im.data.slice() });
 
 export type ImageFormat = 'jpeg' | 'png';

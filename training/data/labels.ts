@@ -12,8 +12,10 @@ export interface Labels {
   segments: Float32Array[];
 }
 
+/** Labels with no objects. */
 export const emptyLabels = (): Labels => ({ cls: new Int32Array(0), boxes: new Float32Array(0), segments: [] });
 
+/** Number of objects in `l`. */
 export const labelCount = (l: Labels): number => l.cls.length;
 
 export interface ParseLabelsOptions {

@@ -89,6 +89,7 @@ interface Loaded {
 /** Exact float32 values of v / 255 (what `uint8_tensor.float() / 255` gives). */
 const INV255 = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
+/** Batches of letterboxed, augmented images and labels (mosaic, mixup, HSV, perspective, flips as the official loader), the next batch prepared while the current one trains. */
 export class DataLoader {
   readonly dataset: DetectionDataset;
   readonly imgsz: number;
@@ -145,6 +146,7 @@ export class DataLoader {
     this.mosaicOn = false;
   }
 
+  /** Hits, misses and size of the decoded-image cache. */
   cacheStats(): CacheStats {
     return { ...this.stats, entries: this.cache.size, limitBytes: this.cacheLimit };
   }

@@ -14,6 +14,7 @@ export interface GradScalerOptions {
   readonly growthInterval?: number;
 }
 
+/** Dynamic loss scaling for mixed-precision training (torch.cuda.amp.GradScaler semantics), kept on the GPU. */
 export class GradScaler {
   /** [scale, good steps since the last change], updated by the optimiser step. */
   readonly state: Tensor;
@@ -41,6 +42,7 @@ export class GradScaler {
     return { scale, goodSteps };
   }
 
+  /** Frees the scaler's GPU state. */
   dispose(): void {
     this.state.dispose();
   }

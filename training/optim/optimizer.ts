@@ -52,6 +52,7 @@ interface StateArenas {
   readonly segments: Map<string, Segment>;
 }
 
+/** SGD, Adam or AdamW over the official parameter groups (weights with decay, BatchNorm weights and biases without), stepped by GPU kernels. */
 export class Optimizer {
   readonly name: OptimizerName;
   readonly groups: Record<GroupName, GroupSettings>;
@@ -225,6 +226,7 @@ export class Optimizer {
     this.steps++;
   }
 
+  /** Clears the gradients of every parameter. */
   zeroGrad(): void {
     for (const [, p] of this.model.namedParameters()) {
       p.grad?.dispose();
@@ -232,6 +234,7 @@ export class Optimizer {
     }
   }
 
+  /** Frees the optimiser state (moments, momentum buffers). */
   dispose(): void {
     for (const st of this.state.values()) st.forEach((t) => t.dispose());
     this.state.clear();
