@@ -5,4 +5,4 @@ import { createDevice as fromMinified } from 'gelan-webgpu/browser/min';
 
 export const sameApi: (typeof createDevice)[] = [fromBundle, fromMinified];
 export type Engine = Device;
-export const npy: Uint8Array = io.writeNpy({ dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) });
+export const npy: Uint8Array = io.writeNpy({ dtype: 'f32', shape: [2], data: new Float32Array([1, 2]) });
