@@ -115,13 +115,16 @@ export function fileSize(path) {
 
 export const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
-/** Runtime dependencies of the library that a bundler resolves itself (the bundler build leaves them as imports). */
-const LIBRARY_DEPENDENCIES = ['yaml', 'fflate', 'wgpu-matrix', 'jpeg-js', 'fast-png'];
+/**
+ * Runtime dependencies of the library that a bundler resolves itself (the bundler build leaves them as imports): the
+ * ES-module ones. jpeg-js is CommonJS, which plain Rollup cannot import from, so it is compiled in.
+ */
+const LIBRARY_DEPENDENCIES = ['yaml', 'fflate', 'wgpu-matrix', 'fast-png'];
 
 /**
  * The browser distribution in `outdir` (default dist/browser):
  * - `index.js`: the library for bundlers (the package's `browser` and default export conditions): ESM, Dawn's
- *   platform module stubbed out, its npm dependencies left as imports so the app's bundler shares them;
+ *   platform module stubbed out, its ES-module dependencies left as imports so the app's bundler shares them;
  * - `gelan-webgpu.js` and `gelan-webgpu.min.js`: one self-contained ESM file each (yaml, fflate, wgpu-matrix
  *   inside) for `<script type="module">` from a CDN or an import map (the `./browser` export);
  * - `embed/main.js` (web/embed's example, importing the bundle by its package name, which web/embed/index.html

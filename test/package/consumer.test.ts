@@ -20,7 +20,10 @@ import { ROOT, fileSize, kib } from '../../scripts/browser-bundle.mjs';
 import { type StaticServer, serveStatic } from '../../scripts/serve.mjs';
 import { type Browser, chromiumMissing, launchChromium } from '../browser/chromium';
 import { openPage } from '../browser/open-page';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import { rollup } from 'rollup';
 import { build as viteBuild } from 'vite';
+import webpack from 'webpack';
 import type { EmbedReport } from '../../web/embed/main';
 import type { ExampleResult } from '../../examples/vite-app/main';
 import type { ConvCheck } from './app/conv-check';
@@ -150,6 +153,29 @@ describe('browser', () => {
     const size = fileSize(join(app.dir, 'out', 'browser.js'));
     console.log(`browser consumer bundle: ${kib(size.raw)} (gzip ${kib(size.gzip)}), ${inputs.length} inputs`);
     bundled = true;
+  });
+
+  test('Rollup (node-resolve, no options) and webpack (defaults) take the browser build and no Node code', async () => {
+    const entry = join(app.dir, 'bundle-entry.js');
+    const warnings: string[] = [];
+    const bundle = await rollup({ input: entry, plugins: [nodeResolve()], onwarn: (w) => void warnings.push(w.message) });
+    const { output } = await bundle.generate({ format: 'es' });
+    await bundle.close();
+    const ids = output.flatMap((o) => (o.type === 'chunk' ? Object.keys(o.modules) : []));
+    expect(ids.some((id) => id.endsWith(join('gelan-webgpu', 'dist', 'browser', 'index.js')))).toBe(true);
+    expect(ids.filter((id) => /node_modules[\\/](webgpu|commander)[\\/]/.test(id))).toEqual([]);
+    expect(output.flatMap((o) => (o.type === 'chunk' ? o.imports : [])), 'imports left in the Rollup bundle').toEqual([]);
+    expect(warnings.filter((w) => /unresolved|node:|polyfill/i.test(w))).toEqual([]);
+
+    const stats = await new Promise<webpack.Stats>((ok, fail) =>
+      webpack({ mode: 'production', context: app.dir, entry, output: { path: join(app.dir, 'out', 'webpack'), filename: 'main.js' } }, (e, s) => (e || !s ? fail(e) : ok(s))),
+    );
+    const info = stats.toJson({ all: false, errors: true });
+    expect(stats.hasErrors(), JSON.stringify(info.errors?.map((e) => e.message))).toBe(false);
+    const files = [...stats.compilation.fileDependencies];
+    expect(files.some((f) => f.endsWith(join('gelan-webgpu', 'dist', 'browser', 'index.js')))).toBe(true);
+    expect(files.filter((f) => /node_modules[\\/](webgpu|commander)[\\/]/.test(f))).toEqual([]);
+    console.log(`Rollup: ${ids.length} modules, ${kib(output.reduce((n, o) => n + (o.type === 'chunk' ? o.code.length : 0), 0))}; webpack: ${files.length} files read, no errors`);
   });
 
   test('Vite builds the example app (examples/vite-app) with no configuration', async () => {
