@@ -3,6 +3,7 @@
 import { type AdapterDescription, type DeviceSettings, type SubgroupMatrixConfig, type WantedFeature, Device, WANTED_FEATURES } from './device';
 import { NoAdapterError } from './errors';
 
+/** Options of createDevice(): where the GPU comes from, plus the engine settings (DeviceSettings). */
 export interface CreateDeviceOptions extends DeviceSettings {
   /** Use this GPUDevice (owned by the host application); the engine will not create or destroy a device. */
   readonly device?: GPUDevice;

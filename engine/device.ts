@@ -10,8 +10,10 @@ import { DeviceLostError } from './errors';
 
 /** Optional features we use when the adapter has them. */
 export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
+/** An optional WebGPU feature the engine asks for when the adapter has it. */
 export type WantedFeature = (typeof WANTED_FEATURES)[number];
 
+/** Optional WebGPU features the engine obtained and uses. */
 export interface DeviceFeatures {
   readonly f16: boolean;
   readonly subgroups: boolean;
@@ -55,6 +57,7 @@ export function pickSubgroupMatrix(
   return c ? { M: c.M, N: c.N, K: c.K, acc: c.resultComponentType as 'f32' | 'f16', subgroupSize: sgMin } : null;
 }
 
+/** The adapter's vendor, architecture, device and description as the GPU reports them. */
 export interface AdapterDescription {
   readonly vendor: string;
   readonly architecture: string;
@@ -62,6 +65,7 @@ export interface AdapterDescription {
   readonly description: string;
 }
 
+/** What Device.memory() reports: live tensors and bytes, pooled bytes, pipelines. */
 export interface MemoryReport {
   /** Tensors not yet disposed. */
   readonly liveTensors: number;
@@ -74,6 +78,7 @@ export interface MemoryReport {
   readonly pipelines: number;
 }
 
+/** Engine settings of a Device: buffer pool, dispatch batching, kernel paths and tile search. */
 export interface DeviceSettings {
   /** Idle pooled bytes kept for reuse before the oldest are destroyed (default 1 GiB). */
   readonly maxPooledBytes?: number;

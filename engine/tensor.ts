@@ -144,6 +144,7 @@ export function empty(device: Device, shape: Shape, dtype: DType = 'f32', op = '
   return new Tensor(device, { buf, dtype, refs: 1 }, shape, contiguousStrides(shape), 0);
 }
 
+/** Options of tensor(): its dtype (default f32) and whether it collects a gradient (requiresGrad). */
 export interface TensorOptions {
   readonly dtype?: DType;
   readonly requiresGrad?: boolean;

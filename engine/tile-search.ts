@@ -37,6 +37,7 @@ export interface TileCacheJSON {
   readonly choices: Readonly<Record<string, TileChoice>>;
 }
 
+/** Options of TileSearch.run(). */
 export interface TileSearchOptions {
   /** Timed runs per candidate after one untimed run that compiles it (median kept; default 3). */
   readonly reps?: number;

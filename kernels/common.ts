@@ -111,6 +111,7 @@ export function variantKey(name: string, variant: object): string {
   return `${name}:${JSON.stringify(norm(variant))}`;
 }
 
+/** Element type of a GPU tensor. */
 export type DType = 'f32' | 'f16';
 export const wgslType = (d: DType): string => d;
 export const enableF16 = (d: DType): string => (d === 'f16' ? 'enable f16;\n' : '');

@@ -34,6 +34,7 @@ export const PRESET_CONFIGS: Readonly<Record<string, string>> = {
   'gelan-shapes': gelanShapes,
 };
 
+/** Model YAML text by name: the official YOLOv9/GELAN configs and our presets. */
 export const BUILTIN_CONFIGS: Readonly<Record<string, string>> = { ...OFFICIAL_CONFIGS, ...PRESET_CONFIGS };
 
 /** Whether `name` (with or without .yaml) is one of BUILTIN_CONFIGS. */

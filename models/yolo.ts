@@ -11,6 +11,7 @@ import { ADown, AConv, CBFuse, CBLinear, Concat, type Ctx, ELAN1, type Rand, Rep
 import { type BranchOutput, DDetect, DualDDetect, type Head } from './heads';
 import { ConfigError, type ModelConfig } from './config';
 
+/** A model row after scaling by the depth and width multiples, with absolute sources and channel counts. */
 export interface ResolvedRow {
   readonly index: number;
   /** Absolute source indices (-1 = the input image for row 0). */
@@ -36,6 +37,7 @@ export interface ModelPlan {
   readonly makers: Maker[];
 }
 
+/** What DetectionModel.forward() returns: the main branch and, for PGI models, the auxiliary one. */
 export interface ModelOutput {
   /** The branch used for inference (the only one for GELAN, the main one for YOLOv9). */
   readonly main: BranchOutput;
@@ -47,6 +49,7 @@ const makeDivisible = (x: number, d: number): number => Math.ceil(x / d) * d;
 
 /** Modules whose first argument is an output width scaled by width_multiple (official parse_model set). */
 const WIDTH_SCALED = new Set(['Conv', 'AConv', 'ADown', 'ELAN1', 'RepNCSPELAN4', 'SPPELAN']);
+/** Module names a model YAML may use. */
 export const SUPPORTED_MODULES = [...WIDTH_SCALED, 'Concat', 'nn.Upsample', 'Silence', 'CBLinear', 'CBFuse', 'DDetect', 'DualDDetect', 'RepNCSP', 'RepNBottleneck', 'RepConvN'];
 
 /** A YOLOv9/GELAN detector built from a model config: backbone, neck, detection head(s), and the PGI auxiliary branch when the config has one. */

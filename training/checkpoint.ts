@@ -15,6 +15,7 @@ import type { Optimizer } from './optim/optimizer';
 import type { ModelEMA } from './optim/ema';
 import type { Hyp } from './hyp';
 
+/** Where training stands: epoch, best fitness and the other counters an exact resume needs. */
 export interface TrainState {
   /** The epoch to run next (0-based). */
   epoch: number;
@@ -25,6 +26,7 @@ export interface TrainState {
   bestFitness: number;
 }
 
+/** What a checkpoint stores besides tensors: training state, hyperparameters, options and class names. */
 export interface CheckpointMeta {
   readonly state: TrainState;
   readonly hyp: Hyp;
@@ -53,6 +55,7 @@ export async function saveCheckpoint(model: DetectionModel, ema: ModelEMA | null
   });
 }
 
+/** A checkpoint read back by readCheckpoint(). */
 export interface LoadedCheckpoint {
   readonly config: ModelConfig;
   readonly meta: CheckpointMeta;

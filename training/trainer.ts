@@ -15,6 +15,7 @@ import type { Hyp } from './hyp';
 import { type ValResult, validate } from './validate';
 import { type CheckpointMeta, type LoadedCheckpoint, type TrainState, restoreCheckpoint, saveCheckpoint } from './checkpoint';
 
+/** Options of Trainer. */
 export interface TrainerOptions {
   epochs: number;
   readonly hyp: Hyp;
@@ -44,6 +45,7 @@ export interface TrainerOptions {
   readonly initialLossScale?: number;
 }
 
+/** What Trainer.onStep listeners receive after each batch. */
 export interface StepEvent {
   readonly epoch: number;
   readonly batch: number;
@@ -57,6 +59,7 @@ export interface StepEvent {
   readonly optimizerStep: boolean;
 }
 
+/** What Trainer.onEpoch listeners receive after each epoch. */
 export interface EpochEvent {
   readonly epoch: number;
   readonly epochs: number;

@@ -8,6 +8,7 @@ import { checkF32 } from './run';
 import { copy, denseFromStart } from './layout';
 import { ones, zeros } from './creation';
 
+/** Options of batchNorm2d(). */
 export interface BatchNormOptions {
   readonly training: boolean;
   /** Weight of the new batch statistic in the running average (PyTorch's momentum). Default 0.1. */

@@ -19,6 +19,7 @@ import { sum } from './reduce';
 import { convert } from './run';
 import { type MatmulTune, type SgmatTune, matmulDispatch, matmulTiles, sgmatDispatch, sgmatMatmul, sgmatVariant } from './matmul';
 
+/** Options of conv2d(): stride, padding, dilation and groups as in PyTorch. */
 export interface Conv2dOptions {
   readonly stride?: number | readonly [number, number];
   readonly padding?: number | readonly [number, number];

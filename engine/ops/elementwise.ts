@@ -17,6 +17,7 @@ interface UnaryRow {
 
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
 
+/** The elementwise unary ops (the `op` names of unary()): WGSL forward and gradient expressions and a CPU reference of each. */
 export const UNARY = {
   neg: { fwd: '-a0', grad: '-a1', ref: (x) => -x },
   exp: { fwd: 'exp(a0)', grad: 'a1 * exp(a0)', ref: Math.exp },
@@ -34,6 +35,7 @@ export const UNARY = {
   identity: { fwd: 'a0', grad: 'a1', ref: (x) => x },
 } satisfies Record<string, UnaryRow>;
 
+/** Name of an elementwise unary op. */
 export type UnaryOp = keyof typeof UNARY;
 
 /** Binary op: forward of (a0, a1); gradients of (a0, a1, a2 = gy) for each input, or null. */
@@ -43,6 +45,7 @@ interface BinaryRow {
   readonly ref: (a: number, b: number) => number;
 }
 
+/** The elementwise binary ops (the `op` names of binary()): WGSL forward and gradient expressions and a CPU reference of each. */
 export const BINARY = {
   add: { fwd: 'a0 + a1', grads: ['a2', 'a2'], ref: (a, b) => a + b },
   sub: { fwd: 'a0 - a1', grads: ['a2', '-a2'], ref: (a, b) => a - b },
@@ -65,6 +68,7 @@ export const BINARY = {
   ne: { fwd: 'select(0.0, 1.0, a0 != a1)', grads: null, ref: (a, b) => +(a !== b) },
 } satisfies Record<string, BinaryRow>;
 
+/** Name of an elementwise binary op. */
 export type BinaryOp = keyof typeof BINARY;
 
 /** Applies the elementwise op `op` (a key of UNARY) to `x`; `s0`, `s1` are the op's scalar arguments. */

@@ -6,12 +6,14 @@ import { type Tensor, empty } from '../tensor';
 import { checkFloat } from './run';
 import { copy, denseFromStart } from './layout';
 
+/** Options of maxPool2d(): kernel size, stride and padding as in PyTorch. */
 export interface PoolOptions {
   readonly kernel: number | readonly [number, number];
   /** Default: the kernel size (as PyTorch). */
   readonly stride?: number | readonly [number, number];
   readonly padding?: number | readonly [number, number];
 }
+/** Options of avgPool2d() (PoolOptions plus PyTorch's count_include_pad). */
 export interface AvgPoolOptions extends PoolOptions {
   /** Count padded positions in the divisor (PyTorch default true). */
   readonly countIncludePad?: boolean;

@@ -6,6 +6,7 @@ import { type Tensor, empty } from '../tensor';
 import { checkFloat } from './run';
 import { copy, denseFromStart } from './layout';
 
+/** Options of upsampleNearest(): a scale factor (one, or per axis) or an output size. */
 export type UpsampleOptions = { readonly scale: number | readonly [number, number] } | { readonly size: readonly [number, number] };
 
 /** Nearest-neighbour upsampling of [N, C, H, W] (torch.nn.Upsample, mode 'nearest'). */

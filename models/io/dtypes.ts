@@ -3,6 +3,7 @@
 // 16-bit patterns (Uint16Array) so a round trip is bit-exact; toFloat32() widens them when numbers are wanted.
 import { f16ToF32, f32ToF16 } from '../../engine/half';
 
+/** A dtype as weight files tag it (safetensors spelling); DTypeName also takes lower case. */
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 /** The typed array that holds each dtype (BOOL: one byte per element, 0 or 1). */
@@ -18,8 +19,10 @@ export interface DTypeData {
   U8: Uint8Array;
   BOOL: Uint8Array;
 }
+/** The typed array of any dtype. */
 export type TypedData = DTypeData[DType];
 
+/** A tensor on the CPU of dtype D: its shape and elements in a typed array. */
 export interface HostTensorOf<D extends DType> {
   readonly dtype: D;
   readonly shape: readonly number[];
@@ -28,6 +31,7 @@ export interface HostTensorOf<D extends DType> {
 /** A discriminated union over the dtypes: checking `dtype` narrows `data`. */
 export type HostTensor = { [D in DType]: HostTensorOf<D> }[DType];
 
+/** Bytes per element of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<DType, 1 | 2 | 4 | 8>> = {
   F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };

@@ -4,6 +4,7 @@
 // was never constructed, or a call that was never made. Only torch's tensor rebuild is interpreted.
 import type { DType } from './dtypes';
 
+/** A value the safe unpickler produces: plain data, dicts, globals, tensors, storages and inert objects. */
 export type PickleValue =
   | null
   | boolean
@@ -20,6 +21,7 @@ export type PickleValue =
   | PickleTensor
   | TorchStorage;
 
+/** An unpickled dict (keys in insertion order). */
 export type PickleDict = Map<PickleValue, PickleValue>;
 
 /** A class or function reference (GLOBAL / STACK_GLOBAL); nothing was imported. */

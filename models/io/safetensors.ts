@@ -5,6 +5,7 @@
 import { WeightFileError } from './errors';
 import { type DType, DTYPE_BYTES, type HostTensor, type HostTensorInput, isDType, numel, tensorBytes, tensorFromBytes } from './dtypes';
 
+/** One tensor's header entry: dtype, shape and byte range. */
 export interface SafetensorsEntry {
   readonly dtype: DType;
   readonly shape: readonly number[];
@@ -12,6 +13,7 @@ export interface SafetensorsEntry {
   readonly dataOffsets: readonly [number, number];
 }
 
+/** A parsed safetensors header: entries by name, metadata, where the data starts. */
 export interface SafetensorsHeader {
   /** Entries in header order. */
   readonly entries: ReadonlyMap<string, SafetensorsEntry>;
@@ -20,6 +22,7 @@ export interface SafetensorsHeader {
   readonly dataStart: number;
 }
 
+/** What readSafetensors() returns: the tensors and the metadata. */
 export interface SafetensorsFile {
   readonly tensors: Map<string, HostTensor>;
   readonly metadata: Readonly<Record<string, string>> | null;

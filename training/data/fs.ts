@@ -1,11 +1,13 @@
 // The file-system adapter the data pipeline reads through, so the same code runs in Node (fs-node.ts) and in a
 // browser (memoryFileSystem over dropped files, or your own adapter over fetch/OPFS). Paths use '/' separators.
 
+/** One entry of a directory listing. */
 export interface DirEntry {
   name: string;
   isDirectory: boolean;
 }
 
+/** How the data pipeline reads files: nodeFileSystem in Node (CLI), memoryFileSystem or your own adapter (fetch, OPFS) in a browser. */
 export interface FileSystem {
   /** The whole file. Rejects with an error naming the path when it cannot be read. */
   readFile(path: string): Promise<Uint8Array>;

@@ -18,6 +18,7 @@ export const emptyLabels = (): Labels => ({ cls: new Int32Array(0), boxes: new F
 /** Number of objects in `l`. */
 export const labelCount = (l: Labels): number => l.cls.length;
 
+/** Options of parseLabels(). */
 export interface ParseLabelsOptions {
   /** Shown in error messages (the label file's path). */
   file: string;

@@ -7,6 +7,7 @@ import { type Tensor, tensor } from '../../engine/tensor';
 import { mul, slice } from '../../engine/ops';
 import { OpError } from '../../engine/errors';
 
+/** Options of GradScaler (torch.cuda.amp.GradScaler's). */
 export interface GradScalerOptions {
   /** Initial scale (PyTorch: 2^16). */
   readonly initScale?: number;

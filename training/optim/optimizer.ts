@@ -19,8 +19,10 @@ export interface GroupSettings {
   weightDecay: number;
 }
 
+/** An optimiser the trainer offers. */
 export type OptimizerName = 'SGD' | 'AdamW';
 
+/** Options of Optimizer. */
 export interface OptimizerOptions {
   readonly name?: OptimizerName;
   readonly lr: number;
