@@ -28,6 +28,7 @@ import type { EmbedReport } from '../../web/embed/main';
 import type { ExampleResult } from '../../examples/vite-app/main';
 import type { ConvCheck } from './app/conv-check';
 import { type PackedApp, packAndInstall } from './packed';
+import { type ReadmeApi, readmeApi, readmeApiModule } from './readme-api';
 
 const CI = process.env.CI === 'true' || process.env.CI === '1';
 /** float32 sums of 27 products against float64 ones. */
@@ -50,6 +51,7 @@ const noChromium = missing !== null && !CI;
 
 let workdir = '';
 let app: PackedApp;
+let readme: ReadmeApi;
 
 beforeAll(() => {
   workdir = mkdtempSync(join(tmpdir(), 'gelan-package-'));
@@ -60,6 +62,8 @@ beforeAll(() => {
   cpSync(join(ROOT, 'examples', 'node', 'train-and-detect.mjs'), join(app.dir, 'train-and-detect.mjs'));
   for (const f of ['index.html', 'main.ts']) cpSync(join(ROOT, 'examples', 'vite-app', f), join(app.dir, 'vite-app', f));
   for (const f of ['index.html', 'main.ts', 'pattern.ts']) cpSync(join(ROOT, 'web', 'embed', f), join(app.dir, 'embed', f));
+  readme = readmeApi(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+  writeFileSync(join(app.dir, 'readme-api.ts'), readmeApiModule(readme));
 }, 150_000);
 afterAll(() => {
   if (workdir) rmSync(workdir, { recursive: true, force: true });
@@ -102,7 +106,7 @@ describe('types', () => {
         config,
         JSON.stringify({
           compilerOptions: { ...r, target: 'ES2022', lib: ['ES2022', 'DOM'], strict: true, noEmit: true, skipLibCheck: false, types: [] },
-          files: ['conv-check.ts', 'node.ts', 'browser.ts', 'cdn.ts', 'vite-app/main.ts'],
+          files: ['conv-check.ts', 'node.ts', 'browser.ts', 'cdn.ts', 'vite-app/main.ts', 'readme-api.ts'],
         }),
       );
       // the three checks run side by side
@@ -113,9 +117,10 @@ describe('types', () => {
       });
     });
     const results = await Promise.all(runs);
+    expect(readme.names.length, 'names found in README.md').toBeGreaterThan(50);
     results.forEach((r, i) => {
       expect(r.code, `${v}, moduleResolution ${RESOLVERS[i].moduleResolution}:\n${r.out}`).toBe(0);
-      console.log(`types: ${v}, moduleResolution ${RESOLVERS[i].moduleResolution}: no errors`);
+      console.log(`types: ${v}, moduleResolution ${RESOLVERS[i].moduleResolution}: no errors (with the ${readme.names.length + readme.io.length} names README.md shows)`);
     });
   });
 });
