@@ -191,6 +191,27 @@ describe('browser', () => {
     console.log(`Rollup: ${ids.length} modules, ${kib(output.reduce((n, o) => n + (o.type === 'chunk' ? o.code.length : 0), 0))}; webpack: ${files.length} files read, no errors`);
   });
 
+  test('the minified single-file bundle serves a page through an import map (CDN use)', async () => {
+    const dir = join(app.dir, 'out', 'cdn');
+    await build({
+      entryPoints: [join(app.dir, 'browser.ts')],
+      outfile: join(dir, 'browser.js'),
+      absWorkingDir: app.dir,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      external: ['gelan-webgpu'],
+      logLevel: 'error',
+    });
+    cpSync(join(app.dir, 'node_modules', 'gelan-webgpu', 'dist', 'browser', 'gelan-webgpu.min.js'), join(dir, 'gelan-webgpu.min.js'));
+    writeFileSync(
+      join(dir, 'index.html'),
+      '<!doctype html><meta charset="utf-8"><script type="importmap">{ "imports": { "gelan-webgpu": "./gelan-webgpu.min.js" } }</script>' +
+        '<script type="module" src="./browser.js"></script>',
+    );
+    expect(readFileSync(join(dir, 'browser.js'), 'utf8')).toMatch(/from\s*["']gelan-webgpu["']/);
+  });
+
   test('Vite builds the example app (examples/vite-app) with no configuration', async () => {
     // base './': the test serves the build from a sub-folder
     await viteBuild({ root: join(app.dir, 'vite-app'), base: './', configFile: false, logLevel: 'warn', build: { outDir: join(app.dir, 'out', 'vite'), emptyOutDir: true } });
@@ -244,6 +265,14 @@ describe('browser', () => {
       expect(ok.maxAbsError).toBeLessThanOrEqual(CONV_TOL);
     });
 
+    test('the page importing the minified CDN bundle runs the same conv', async () => {
+      const page = await openPage(browser, server, '/cdn/index.html', 'window.consumerResult !== undefined');
+      const r = (await page.evaluate('window.consumerResult')) as ConvCheck | { error: string };
+      await page.close();
+      expect('error' in r ? r.error : '').toBe('');
+      expect((r as ConvCheck).maxAbsError).toBeLessThanOrEqual(CONV_TOL);
+    });
+
     test('the Vite example trains a step and detects in the tab', async () => {
       const page = await openPage(browser, server, '/vite/index.html?steps=1&imgsz=64', 'window.exampleResult !== undefined', { timeoutMs: 90_000 });
       const r = (await page.evaluate('window.exampleResult')) as ExampleResult;
@@ -263,6 +292,16 @@ describe('browser', () => {
       expect(r.ok, r.error ?? JSON.stringify(r)).toBe(true);
       expect(r.engineDisposed && r.engineRefusesWork && !r.hostDeviceLost).toBe(true);
     });
+  });
+});
+
+describe('command line', () => {
+  test('the installed gelan command runs', () => {
+    // as `npx gelan` runs it: the bin link npm made, executed through its #! line
+    const run = spawnSync(join(app.dir, 'node_modules', '.bin', 'gelan'), ['--help'], { cwd: app.dir, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    expect(run.stdout).toMatch(/Usage: gelan/);
+    expect(run.stdout).toMatch(/\btrain\b/);
   });
 });
 
