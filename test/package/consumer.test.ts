@@ -1,9 +1,11 @@
 // The published package as a new user meets it: `npm pack` of a fresh build installed offline into a temporary app
 // (packed.ts), then a small consumer (test/package/app/) type-checked under every moduleResolution with TypeScript
-// 5.x and the newest, run in Node (Dawn, the `node` export condition), bundled by esbuild for the browser with no
-// configuration (the `browser` condition: no Node built-in may reach the bundle) and run in headless Chromium. Each
-// run computes one conv on the GPU and compares it with the same conv in float64 on the CPU. The tarball and the
-// minified single-file bundle have a size budget, printed with the measured sizes.
+// 5.x and the newest (with every name README.md shows: readme-api.ts), run in Node (Dawn, the `node` export
+// condition), bundled for the browser with no configuration by esbuild (run in headless Chromium), Rollup and webpack
+// (the `browser`/default conditions: no Node built-in may reach a bundle), and loaded in Chromium through the
+// minified single-file bundle and an import map (CDN use). Each run computes one conv on the GPU and compares it with
+// the same conv in float64 on the CPU. The tarball and the minified bundle have a size budget, printed with the
+// measured sizes; the installed `gelan` command must run.
 //
 // The examples run from the same install: examples/node (train a few steps, detect) in Node, examples/vite-app built by
 // Vite without configuration and run in Chromium, and the embedding example web/embed bundled against the package.
@@ -14,16 +16,16 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { build } from 'esbuild';
+import { rollup } from 'rollup';
+import { build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import webpack from 'webpack';
 import { ROOT, fileSize, kib } from '../../scripts/browser-bundle.mjs';
 import { type StaticServer, serveStatic } from '../../scripts/serve.mjs';
 import { type Browser, chromiumMissing, launchChromium } from '../browser/chromium';
 import { openPage } from '../browser/open-page';
-import { nodeResolve } from '@rollup/plugin-node-resolve';
-import { rollup } from 'rollup';
-import { build as viteBuild } from 'vite';
-import webpack from 'webpack';
 import type { EmbedReport } from '../../web/embed/main';
 import type { ExampleResult } from '../../examples/vite-app/main';
 import type { ConvCheck } from './app/conv-check';
