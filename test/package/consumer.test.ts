@@ -182,9 +182,8 @@ describe('browser', () => {
     expect(output.flatMap((o) => (o.type === 'chunk' ? o.imports : [])), 'imports left in the Rollup bundle').toEqual([]);
     expect(warnings.filter((w) => /unresolved|node:|polyfill/i.test(w))).toEqual([]);
 
-    const stats = await new Promise<webpack.Stats>((ok, fail) =>
-      webpack({ mode: 'production', context: app.dir, entry, output: { path: join(app.dir, 'out', 'webpack'), filename: 'main.js' } }, (e, s) => (e || !s ? fail(e) : ok(s))),
-    );
+    const compiler = webpack({ mode: 'production', context: app.dir, entry, output: { path: join(app.dir, 'out', 'webpack'), filename: 'main.js' } });
+    const stats = await new Promise<webpack.Stats>((ok, fail) => compiler.run((e, s) => compiler.close(() => (e || !s ? fail(e) : ok(s)))));
     const info = stats.toJson({ all: false, errors: true });
     expect(stats.hasErrors(), JSON.stringify(info.errors?.map((e) => e.message))).toBe(false);
     const files = [...stats.compilation.fileDependencies];
