@@ -8,7 +8,8 @@
 // measured sizes; the installed `gelan` command must run.
 //
 // The examples run from the same install: examples/node (train a few steps, detect) in Node, examples/vite-app built by
-// Vite without configuration and run in Chromium, and the embedding example web/embed bundled against the package.
+// Vite without configuration and run in Chromium (and once more from Vite's dev server), and the embedding example
+// web/embed bundled against the package.
 //
 // Chromium is Debian's /usr/bin/chromium; without it the Chromium parts are skipped with the reason printed, except
 // under CI=true, where they fail.
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { build } from 'esbuild';
 import { rollup } from 'rollup';
-import { build as viteBuild } from 'vite';
+import { createServer as viteServer, build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import webpack from 'webpack';
 import { ROOT, fileSize, kib } from '../../scripts/browser-bundle.mjs';
@@ -284,6 +285,22 @@ describe('browser', () => {
       expect(r.steps).toBe(1);
       expect(r.losses.every((l) => Number.isFinite(l) && l > 0)).toBe(true);
       expect(r.detections).toBeGreaterThan(0);
+    });
+
+    test('the Vite example also runs from the Vite dev server (dependency pre-bundling, no configuration)', async () => {
+      const dev = await viteServer({ root: join(app.dir, 'vite-app'), configFile: false, logLevel: 'warn', server: { host: '127.0.0.1', port: 0 } });
+      try {
+        await dev.listen();
+        const origin = dev.resolvedUrls!.local[0].replace(/\/$/, '');
+        const page = await openPage(browser, { origin, missing: [], close: async () => undefined }, '/?steps=1&imgsz=64', 'window.exampleResult !== undefined', { timeoutMs: 90_000 });
+        const r = (await page.evaluate('window.exampleResult')) as ExampleResult;
+        await page.close();
+        expect(r.error ?? '').toBe('');
+        expect(r.steps).toBe(1);
+        expect(r.detections).toBeGreaterThan(0);
+      } finally {
+        await dev.close();
+      }
     });
 
     test("the embedding example runs on the page's own GPUDevice", async () => {
