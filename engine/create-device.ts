@@ -4,6 +4,7 @@ import { type AdapterDescription, type DeviceSettings, type SubgroupMatrixConfig
 import { NoAdapterError } from './errors';
 import { backward } from './autograd';
 
+/** Options of createDevice(): where the GPU comes from, plus the engine settings (DeviceSettings). */
 export interface CreateDeviceOptions extends DeviceSettings {
   /** Use this GPUDevice (owned by the host application); the engine will not create or destroy a device. */
   readonly device?: GPUDevice;
@@ -45,6 +46,7 @@ const matrixConfigs = (adapter: GPUAdapter): readonly SubgroupMatrixConfig[] =>
 
 const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
+/** Opens the engine on a GPU: the host application's `device` when given, else an adapter from `gpu`, navigator.gpu (browsers) or Dawn (Node). */
 export async function createDevice(opts: CreateDeviceOptions = {}): Promise<Device> {
   if (opts.device) {
     const extras = opts.adapter ? { subgroupMatrixConfigs: matrixConfigs(opts.adapter), wgslLanguageFeatures: opts.gpu?.wgslLanguageFeatures } : {};

@@ -29,6 +29,7 @@ const NO_AUTOGRAD: Autograd = {
   },
 };
 
+/** What Device.memory() reports: live tensors and bytes, pooled bytes, pipelines. */
 export interface MemoryReport {
   /** Tensors not yet disposed. */
   readonly liveTensors: number;
@@ -41,6 +42,7 @@ export interface MemoryReport {
   readonly pipelines: number;
 }
 
+/** Engine settings of a Device: buffer pool, dispatch batching, kernel paths and tile search. */
 export interface DeviceSettings {
   /** Idle pooled bytes kept for reuse before the oldest are destroyed (default 1 GiB). */
   readonly maxPooledBytes?: number;
@@ -71,6 +73,7 @@ const UNIFORM_ARENA_BYTES = 1 << 20;
 /** Most bind groups kept for reuse (a training step of yolov9-c needs a few thousand). */
 const MAX_BIND_GROUPS = 65536;
 
+/** The engine on one GPUDevice: buffer pool, pipelines, dispatch batching, memory accounting. Made by createDevice(). */
 export class Device {
   readonly features: DeviceFeatures;
   /** Smallest subgroup size the adapter may use (0 when unknown or without the subgroups feature). */
@@ -217,6 +220,7 @@ export class Device {
     return this.pool.acquire(Math.max(4, bytes));
   }
 
+  /** Returns a buffer to the pool (engine internal). */
   release(pb: PooledBuffer): void {
     if (!this.disposed) this.pool.release(pb);
   }
@@ -238,6 +242,7 @@ export class Device {
 
   // ---- dispatch and batching -------------------------------------------------------------------------------------
 
+  /** The compiled pipeline for a kernel source, cached by its key (engine internal). */
   kernel(src: KernelSource): CompiledKernel {
     return this.pipelines.get(src);
   }
@@ -423,6 +428,7 @@ export class Device {
     for (const s of this.scopes) s.delete(r);
   }
 
+  /** Live tensors and bytes, pooled bytes and pipeline count: for leak checks and logs. */
   memory(): MemoryReport {
     const a: PoolStats = this.pool.report();
     const b: PoolStats = this.readPool.report();

@@ -7,8 +7,10 @@ export type { SubgroupMatrixShape };
 
 /** Optional features we use when the adapter has them. */
 export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
+/** An optional WebGPU feature the engine asks for when the adapter has it. */
 export type WantedFeature = (typeof WANTED_FEATURES)[number];
 
+/** Optional WebGPU features the engine obtained and uses. */
 export interface DeviceFeatures {
   readonly f16: boolean;
   readonly subgroups: boolean;
@@ -40,6 +42,7 @@ export function pickSubgroupMatrix(
   return c ? { M: c.M, N: c.N, K: c.K, acc: c.resultComponentType as 'f32' | 'f16', subgroupSize: sgMin } : null;
 }
 
+/** The adapter's vendor, architecture, device and description as the GPU reports them. */
 export interface AdapterDescription {
   readonly vendor: string;
   readonly architecture: string;

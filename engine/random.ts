@@ -1,5 +1,7 @@
-// mulberry32: a tiny deterministic 32-bit PRNG (uniform floats in [0, 1)), the one seeded source used for
-// weight initialisation, data augmentation and tests. Not for cryptography.
+/**
+ * mulberry32: a tiny deterministic 32-bit PRNG (uniform floats in [0, 1)), the one seeded source used for weight
+ * initialisation, data augmentation and tests. Not for cryptography.
+ */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

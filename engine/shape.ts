@@ -1,6 +1,7 @@
 // Shape arithmetic shared by every op: sizes, strides, broadcasting, axis normalisation.
 import { OpError, fmtShape } from './errors';
 
+/** A tensor shape: the size of each dimension. */
 export type Shape = readonly number[];
 
 export const MAX_RANK = 8;

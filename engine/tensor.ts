@@ -20,6 +20,7 @@ export interface Storage {
 
 export const BYTES: Record<DType, number> = { f32: 4, f16: 2 };
 
+/** An n-dimensional array on the GPU (f32 or f16) that records its op for autograd when a gradient is needed. */
 export class Tensor {
   /** Set when an op that produced this tensor recorded a backward. */
   node: GradNode | null = null;
@@ -114,6 +115,7 @@ export class Tensor {
     return view(this, this.shape, this.strides, this.offset);
   }
 
+  /** Shape, dtype and op, for logs (no read-back). */
   toString(): string {
     return `Tensor(${fmtShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
@@ -155,6 +157,7 @@ export function empty(device: Device, shape: Shape, dtype: DType = 'f32', op = '
   return new Tensor(device, { buf, dtype, refs: 1 }, shape, contiguousStrides(shape), 0);
 }
 
+/** Options of tensor(): its dtype (default f32) and whether it collects a gradient (requiresGrad). */
 export interface TensorOptions {
   readonly dtype?: DType;
   readonly requiresGrad?: boolean;

@@ -12,7 +12,9 @@ export type TileChoice = object;
 
 /** Scratch inputs of one problem shape: `run` records the dispatches of one candidate on them. */
 export interface TileBench<T extends TileChoice> {
+  /** Runs the problem once with `choice`. */
   run(choice: T): void;
+  /** Frees what the benchmark allocated. */
   dispose(): void;
 }
 
@@ -35,6 +37,7 @@ export interface TileCacheJSON {
   readonly choices: Readonly<Record<string, TileChoice>>;
 }
 
+/** Options of TileSearch.run(). */
 export interface TileSearchOptions {
   /** Timed runs per candidate after one untimed run that compiles it (median kept; default 3). */
   readonly reps?: number;
@@ -42,6 +45,7 @@ export interface TileSearchOptions {
   readonly onProgress?: (done: number, total: number, result: TileSearchResult) => void;
 }
 
+/** Measured choice of kernel tile shapes per problem size on this device; saved as JSON and reloaded on the same adapter. */
 export class TileSearch {
   /** Queue shapes without a cached choice for the next run() (off by default: choices come from the rules). */
   enabled = false;
@@ -113,6 +117,7 @@ export class TileSearch {
     return results;
   }
 
+  /** The measured choices, for saving (load them with `load`). */
   toJSON(): TileCacheJSON {
     return { adapter: this.adapterKey, choices: Object.fromEntries(this.choices) };
   }

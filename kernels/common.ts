@@ -160,6 +160,7 @@ export function variantKey(name: string, variant: object): string {
   return `${name}:${JSON.stringify(norm(variant))}`;
 }
 
+/** Element type of a GPU tensor. */
 export type DType = 'f32' | 'f16';
 
 /** The cooperative-matrix shape a device's subgroup-matrix kernels use (an f16 configuration of the adapter). */

@@ -6,6 +6,7 @@ import type { Activation } from './layers';
 
 export type From = number | number[];
 
+/** One row of a model YAML: [from, number, module, args]. */
 export interface LayerRow {
   readonly index: number;
   readonly from: From;
@@ -18,6 +19,7 @@ export interface LayerRow {
   readonly line: number;
 }
 
+/** A parsed model YAML in the official format (nc, depth/width multiples, backbone and head rows). */
 export interface ModelConfig {
   /** Where it came from, for messages: a file path or `builtin:<name>`. */
   readonly source: string;
@@ -30,6 +32,7 @@ export interface ModelConfig {
   readonly raw: Record<string, unknown>;
 }
 
+/** A model YAML that cannot be parsed or resolved; the message names the row and field. */
 export class ConfigError extends Error {
   constructor(source: string, line: number | null, message: string) {
     super(`${source}${line ? `:${line}` : ''}: ${message}`);

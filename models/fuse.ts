@@ -25,6 +25,7 @@ function foldConv(c: Conv): void {
   c.removeBatchNorm();
 }
 
+/** Options of fuseModel(). */
 export interface FuseOptions {
   /**
    * 'f16' also converts every conv weight and bias to f16 (needs shader-f16): the model then runs inference with

@@ -8,6 +8,7 @@ import { type Value, Block, Module } from './module';
 import { Conv2d } from './layers';
 import { type Ctx, Sequential, conv } from './blocks';
 
+/** DFL bins per box side (the official reg_max). */
 export const REG_MAX = 16;
 
 /** The frozen DFL "conv": its weight holds the bin values 0…15 (state-dict key `dfl.conv.weight`). */
@@ -83,6 +84,7 @@ function towers(device: Device, nc: number, ch: readonly number[], ctx: Ctx): { 
   return { box, cls };
 }
 
+/** The output of one detection head: raw level maps, and the decoded predictions in eval mode. */
 export interface BranchOutput {
   /** Raw level maps (B, 64 + nc, H, W). */
   readonly levels: Tensor[];

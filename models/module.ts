@@ -5,6 +5,7 @@ import { type Tensor, tensor } from '../engine/tensor';
 
 export type Init = () => number;
 
+/** A module tree with PyTorch's naming of children, parameters and buffers (state-dict keys match the official ones). */
 export abstract class Module {
   training = true;
   private readonly kids = new Map<string, Module>();
@@ -39,11 +40,13 @@ export abstract class Module {
     return this.kids;
   }
 
+  /** Every parameter with its dotted path, in registration order. */
   *namedParameters(prefix = ''): Generator<[string, Tensor]> {
     for (const [k, t] of this.params) yield [prefix + k, t];
     for (const [k, m] of this.kids) yield* m.namedParameters(`${prefix}${k}.`);
   }
 
+  /** Every buffer (e.g. BatchNorm running statistics) with its dotted path. */
   *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
     for (const [k, t] of this.bufs) yield [prefix + k, t];
     for (const [k, m] of this.kids) yield* m.namedBuffers(`${prefix}${k}.`);
@@ -105,12 +108,14 @@ export abstract class Module {
     }
   }
 
+  /** Sets training mode on the whole tree (BatchNorm uses batch statistics). */
   train(mode = true): this {
     this.training = mode;
     for (const m of this.kids.values()) m.train(mode);
     return this;
   }
 
+  /** Sets evaluation mode on the whole tree. */
   eval(): this {
     return this.train(false);
   }
@@ -122,6 +127,7 @@ export abstract class Module {
     return n;
   }
 
+  /** Frees every parameter and buffer of the tree. */
   dispose(): void {
     for (const t of this.params.values()) t.dispose();
     for (const t of this.bufs.values()) t.dispose();

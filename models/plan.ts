@@ -8,6 +8,7 @@ import { DDetect, DualDDetect } from './heads';
 import { Conv } from './layers';
 import type { Block } from './module';
 
+/** A model row after scaling by the depth and width multiples, with absolute sources and channel counts. */
 export interface ResolvedRow {
   readonly index: number;
   /** Absolute source indices (-1 = the input image for row 0). */

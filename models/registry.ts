@@ -34,8 +34,10 @@ export const PRESET_CONFIGS: Readonly<Record<string, string>> = {
   'gelan-shapes': gelanShapes,
 };
 
+/** Model YAML text by name: the official YOLOv9/GELAN configs and our presets. */
 export const BUILTIN_CONFIGS: Readonly<Record<string, string>> = { ...OFFICIAL_CONFIGS, ...PRESET_CONFIGS };
 
+/** Whether `name` (with or without .yaml) is one of BUILTIN_CONFIGS. */
 export const isBuiltinConfig = (name: string): boolean => Object.prototype.hasOwnProperty.call(BUILTIN_CONFIGS, name.replace(/\.ya?ml$/, ''));
 
 /** A built-in config by name (`gelan-t`, `yolov9-c.yaml`, …), optionally with another class count. */

@@ -21,6 +21,7 @@ const HEAD_PARTS: readonly (readonly [string, string])[] = [
   ['dfl', 'dfl2'],
 ];
 
+/** How the rows of a dual-branch (PGI) model map onto the GELAN model without the auxiliary branch; throws when they do not line up. */
 export function auxRemovalMapping(dual: readonly ResolvedRow[], gelan: readonly ResolvedRow[], names = { dual: 'dual model', gelan: 'gelan model' }): AuxRemovalMapping {
   const fail = (msg: string): never => {
     throw new Error(`cannot remove the auxiliary branch of ${names.dual} into ${names.gelan}: ${msg}`);

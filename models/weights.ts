@@ -65,6 +65,7 @@ export function loadStateDict(model: DetectionModel, tensors: ReadonlyMap<string
   }
 }
 
+/** What readWeightFile() returns: the tensors and what the file says about the model. */
 export interface WeightFile {
   readonly tensors: Map<string, HostTensor>;
   /** The model config stored with the weights (our safetensors metadata, or a .pt's DetectionModel.yaml). */

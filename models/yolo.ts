@@ -14,6 +14,7 @@ import { type ResolvedRow, planModel } from './plan';
 
 export { type ModelPlan, type ResolvedRow, SUPPORTED_MODULES, planModel } from './plan';
 
+/** What DetectionModel.forward() returns: the main branch and, for PGI models, the auxiliary one. */
 export interface ModelOutput {
   /** The branch used for inference (the only one for GELAN, the main one for YOLOv9). */
   readonly main: BranchOutput;
@@ -21,6 +22,7 @@ export interface ModelOutput {
   readonly aux: BranchOutput | null;
 }
 
+/** A YOLOv9/GELAN detector built from a model config: backbone, neck, detection head(s), and the PGI auxiliary branch when the config has one. */
 export class DetectionModel extends Module {
   readonly rows: readonly ResolvedRow[];
   readonly layers: readonly Block[];

@@ -10,4 +10,6 @@ export function browserOptions(extra?: BuildOptions): BuildOptions & { metafile:
 export function checkBrowserOutputs(result: BuildResult<{ metafile: true }>): void;
 export function fileSize(path: string): { raw: number; gzip: number };
 export function kib(n: number): string;
-export function buildBrowserDist(outdir?: string): Promise<{ bundle: string; size: { raw: number; gzip: number }; exports: string[] }>;
+export function buildBrowserDist(
+  outdir?: string,
+): Promise<{ bundle: string; size: { raw: number; gzip: number }; minSize: { raw: number; gzip: number }; exports: string[] }>;

@@ -116,14 +116,30 @@ export function fileSize(path) {
 export const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
 /**
- * The browser distribution in `outdir` (default dist/browser): `gelan-webgpu.js` (ESM, the whole public API incl.
- * yaml, fflate and wgpu-matrix), `embed/main.js` (web/embed's example, importing the bundle by its package
- * name, which web/embed/index.html maps with an import map) and `demo/main.js` + `demo/worker.js` (the demo page
- * web/demo: UI thread and engine worker). Returns the bundle's path and size.
+ * Runtime dependencies of the library that a bundler resolves itself (the bundler build leaves them as imports): the
+ * ES-module ones. jpeg-js is CommonJS, which plain Rollup cannot import from, so it is compiled in.
+ */
+const LIBRARY_DEPENDENCIES = ['yaml', 'fflate', 'wgpu-matrix', 'fast-png'];
+
+/**
+ * The browser distribution in `outdir` (default dist/browser):
+ * - `index.js`: the library for bundlers (the package's `browser` and default export conditions): ESM, Dawn's
+ *   platform module stubbed out, its ES-module dependencies left as imports so the app's bundler shares them;
+ * - `gelan-webgpu.js` and `gelan-webgpu.min.js`: one self-contained ESM file each (yaml, fflate, wgpu-matrix
+ *   inside) for `<script type="module">` from a CDN or an import map (the `./browser` export);
+ * - `embed/main.js` (web/embed's example, importing the bundle by its package name, which web/embed/index.html
+ *   maps with an import map) and `demo/main.js` + `demo/worker.js` (the demo page web/demo: UI thread and engine
+ *   worker); these two are for this checkout's pages and are not published.
+ * The library files carry no source maps (the package ships none). Returns the bundle's path and sizes.
  */
 export async function buildBrowserDist(outdir = join(ROOT, 'dist', 'browser')) {
-  const lib = await build(browserOptions({ entryPoints: { 'gelan-webgpu': join(ROOT, 'index.ts') }, outdir }));
-  checkBrowserOutputs(lib);
+  const entry = join(ROOT, 'index.ts');
+  const libraries = await Promise.all([
+    build(browserOptions({ entryPoints: { 'gelan-webgpu': entry }, outdir, sourcemap: false })),
+    build(browserOptions({ entryPoints: { 'gelan-webgpu.min': entry }, outdir, sourcemap: false, minify: true })),
+    build(browserOptions({ entryPoints: { index: entry }, outdir, sourcemap: false, external: LIBRARY_DEPENDENCIES })),
+  ]);
+  for (const lib of libraries) checkBrowserOutputs(lib);
   const embed = await build(
     browserOptions({ entryPoints: { 'embed/main': join(ROOT, 'web', 'embed', 'main.ts') }, outdir, external: ['gelan-webgpu'] }),
   );
@@ -140,5 +156,6 @@ export async function buildBrowserDist(outdir = join(ROOT, 'dist', 'browser')) {
   );
   checkBrowserOutputs(demo);
   const bundle = join(outdir, 'gelan-webgpu.js');
-  return { bundle, size: fileSize(bundle), exports: lib.metafile.outputs[rel(bundle)]?.exports ?? [] };
+  const minified = join(outdir, 'gelan-webgpu.min.js');
+  return { bundle, size: fileSize(bundle), minSize: fileSize(minified), exports: libraries[0].metafile.outputs[rel(bundle)]?.exports ?? [] };
 }

@@ -1,9 +1,11 @@
-// Builds dist/: the Node library and CLI bundles (ESM, source maps) with esbuild, type declarations with tsc, and
-// the browser bundle dist/browser/gelan-webgpu.js (scripts/browser-bundle.mjs: no Node code allowed in it).
+// Builds dist/: the Node library and CLI bundles (ESM) with esbuild, the browser files (scripts/browser-bundle.mjs:
+// the library for bundlers, the single-file bundle and its minified twin, no Node code allowed in any) and the
+// type declarations as one file (scripts/declarations.mjs). package.json's export conditions pick the Node or the
+// browser library; the published files carry no source maps.
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { buildBrowserDist, kib, rawText } from './browser-bundle.mjs';
+import { buildDeclarations } from './declarations.mjs';
 
 const started = performance.now();
 rmSync('dist', { recursive: true, force: true });
@@ -17,12 +19,12 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  sourcemap: true,
   external,
   plugins: [rawText],
   logLevel: 'warning',
 });
 const browser = await buildBrowserDist();
-execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+await buildDeclarations();
 console.log(`built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(`browser bundle dist/browser/gelan-webgpu.js: ${kib(browser.size.raw)} (gzip ${kib(browser.size.gzip)})`);
+console.log(`minified dist/browser/gelan-webgpu.min.js: ${kib(browser.minSize.raw)} (gzip ${kib(browser.minSize.gzip)})`);

@@ -15,6 +15,7 @@ import type { Optimizer } from './optim/optimizer';
 import type { ModelEMA } from './optim/ema';
 import type { Hyp } from './hyp';
 
+/** Where training stands: epoch, best fitness and the other counters an exact resume needs. */
 export interface TrainState {
   /** The epoch to run next (0-based). */
   epoch: number;
@@ -25,6 +26,7 @@ export interface TrainState {
   bestFitness: number;
 }
 
+/** What a checkpoint stores besides tensors: training state, hyperparameters, options and class names. */
 export interface CheckpointMeta {
   readonly state: TrainState;
   readonly hyp: Hyp;
@@ -33,6 +35,7 @@ export interface CheckpointMeta {
   readonly names: readonly string[];
 }
 
+/** A training checkpoint (model, EMA, optimiser state and `meta`) as safetensors bytes. */
 export async function saveCheckpoint(model: DetectionModel, ema: ModelEMA | null, opt: Optimizer, meta: CheckpointMeta): Promise<Uint8Array> {
   const tensors = new Map<string, HostTensor>(await stateDict(model));
   if (ema) for (const [k, t] of await stateDict(ema.ema)) tensors.set(`ema.${k}`, t);
@@ -52,6 +55,7 @@ export async function saveCheckpoint(model: DetectionModel, ema: ModelEMA | null
   });
 }
 
+/** A checkpoint read back by readCheckpoint(). */
 export interface LoadedCheckpoint {
   readonly config: ModelConfig;
   readonly meta: CheckpointMeta;
@@ -60,6 +64,7 @@ export interface LoadedCheckpoint {
   readonly emaUpdates: number;
 }
 
+/** Reads checkpoint bytes written by saveCheckpoint; `file` names them in errors. */
 export function readCheckpoint(bytes: Uint8Array, file: string): LoadedCheckpoint {
   const f = readSafetensors(bytes, file);
   const m = f.metadata;

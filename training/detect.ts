@@ -8,6 +8,7 @@ import type { RgbImage } from './data/image';
 import { writePlanes } from './data/loader';
 import { type Detection, nms } from './metrics/nms';
 
+/** Options of detectImage(). */
 export interface DetectOptions {
   /** Square input size (a multiple of the model's largest stride, 32 for YOLOv9). */
   readonly imgsz: number;

@@ -2,6 +2,7 @@
 import { parse } from 'yaml';
 import { type AugmentHyp, SCRATCH_HIGH } from './data/hyp';
 
+/** A hyperparameter set in the official hyp YAML format (learning rates, loss gains, augmentation). */
 export interface Hyp extends AugmentHyp {
   lr0: number;
   lrf: number;
@@ -22,6 +23,7 @@ export interface Hyp extends AugmentHyp {
   fl_gamma: number;
 }
 
+/** The official hyp.scratch-high.yaml. */
 export const HYP_SCRATCH_HIGH: Readonly<Hyp> = Object.freeze({
   lr0: 0.01,
   lrf: 0.01,

@@ -8,6 +8,7 @@ export { assign, packTargets, type AssignTargets, type GroundTruth } from './los
 export { ciou } from './loss/ciou';
 export { Optimizer, type OptimizerName, type OptimizerOptions } from './optim/optimizer';
 export { ModelEMA, emaDecay } from './optim/ema';
+export { GradScaler, type GradScalerOptions } from './optim/grad-scaler';
 export { parameterGroups } from './optim/groups';
 export { lrLambda, warmup, nominalBatch, type ScheduleKind } from './optim/schedule';
 export { HYP_SCRATCH_HIGH, parseHyp, type Hyp } from './hyp';

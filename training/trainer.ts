@@ -16,6 +16,7 @@ import { type ValResult, validate } from './validate';
 import { fitness } from './metrics/map';
 import { type CheckpointMeta, type LoadedCheckpoint, type TrainState, restoreCheckpoint, saveCheckpoint } from './checkpoint';
 
+/** Options of Trainer. */
 export interface TrainerOptions {
   epochs: number;
   readonly hyp: Hyp;
@@ -45,6 +46,7 @@ export interface TrainerOptions {
   readonly initialLossScale?: number;
 }
 
+/** What Trainer.onStep listeners receive after each batch. */
 export interface StepEvent {
   readonly epoch: number;
   readonly batch: number;
@@ -58,6 +60,7 @@ export interface StepEvent {
   readonly optimizerStep: boolean;
 }
 
+/** What Trainer.onEpoch listeners receive after each epoch. */
 export interface EpochEvent {
   readonly epoch: number;
   readonly epochs: number;
@@ -71,6 +74,7 @@ export interface EpochEvent {
 
 type Listener<T> = (e: T) => void | Promise<void>;
 
+/** The training loop of the official train.py: warm-up, schedule, EMA, gradient accumulation, validation, best/last checkpoints, with step and epoch events. */
 export class Trainer {
   readonly optimizer: Optimizer;
   readonly ema: ModelEMA;
@@ -101,11 +105,13 @@ export class Trainer {
   /** The loss scaler of mixed-precision training (null in f32). */
   readonly scaler: GradScaler | null = null;
 
+  /** Calls `fn` after every batch; returns a function that removes it. */
   onStep(fn: Listener<StepEvent>): () => void {
     this.stepListeners.add(fn);
     return () => this.stepListeners.delete(fn);
   }
 
+  /** Calls `fn` after every epoch (with its validation when run); returns a function that removes it. */
   onEpoch(fn: Listener<EpochEvent>): () => void {
     this.epochListeners.add(fn);
     return () => this.epochListeners.delete(fn);
@@ -116,11 +122,13 @@ export class Trainer {
     this.stopRequested = true;
   }
 
+  /** Continues from a checkpoint: weights, EMA, optimiser state and epoch (exact resume). */
   resume(ck: LoadedCheckpoint, file: string): void {
     restoreCheckpoint(ck, file, this.model, this.ema, this.optimizer);
     Object.assign(this.state, ck.meta.state);
   }
 
+  /** The current state as checkpoint bytes (safetensors), `names` being the class names stored in it. */
   checkpoint(names: readonly string[]): Promise<Uint8Array> {
     const meta: CheckpointMeta = { state: { ...this.state }, hyp: this.options.hyp, options: this.options.record ?? {}, names };
     return saveCheckpoint(this.model, this.ema, this.optimizer, meta);
@@ -224,6 +232,7 @@ export class Trainer {
     return { ...this.state };
   }
 
+  /** Frees the optimiser, the EMA and the gradient scaler (not the model). */
   dispose(): void {
     this.optimizer.dispose();
     this.ema.dispose();

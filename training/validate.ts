@@ -11,6 +11,7 @@ import { detectionLoss } from './loss/detection-loss';
 import { type Detection, type NmsOptions, nms } from './metrics/nms';
 import { type ApResult, type Label, apPerClass, processBatch } from './metrics/map';
 
+/** What validate() returns: precision, recall and mAP overall and per class. */
 export interface ValResult extends ApResult {
   /** Mean validation loss terms [box, cls, dfl] (gained, as the training items). */
   readonly loss: number[];
@@ -19,6 +20,7 @@ export interface ValResult extends ApResult {
   readonly seconds: number;
 }
 
+/** Detections and labels of one validation image. */
 export interface Prediction {
   readonly path: string;
   readonly index: number;
@@ -50,6 +52,7 @@ export async function detectBatch(model: DetectionModel, batch: Batch, o: NmsOpt
   return Array.from({ length: B }, (_, b) => nms(y.subarray(b * per, (b + 1) * per), model.nc, A, o));
 }
 
+/** Runs the model over a loader and computes precision, recall and mAP@0.5 / mAP@0.5:0.95 per class as the official val.py. */
 export async function validate(
   model: DetectionModel,
   loader: DataLoader,

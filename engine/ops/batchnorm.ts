@@ -8,6 +8,7 @@ import { checkF32 } from './run';
 import { copy, denseFromStart } from './layout';
 import { ones, zeros } from './creation';
 
+/** Options of batchNorm2d(). */
 export interface BatchNormOptions {
   readonly training: boolean;
   /** Weight of the new batch statistic in the running average (PyTorch's momentum). Default 0.1. */
@@ -18,6 +19,7 @@ export interface BatchNormOptions {
 }
 
 
+/** Batch normalisation over [N, C, H, W] (torch.nn.functional.batch_norm): batch statistics in training mode, which also update the running ones, else the running statistics. */
 export function batchNorm2d(
   x: Tensor,
   weight: Tensor | null,

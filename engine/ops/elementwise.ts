@@ -17,6 +17,7 @@ interface UnaryRow {
 
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
 
+/** The elementwise unary ops (the `op` names of unary()): WGSL forward and gradient expressions and a CPU reference of each. */
 export const UNARY = {
   neg: { fwd: '-a0', grad: '-a1', ref: (x) => -x },
   exp: { fwd: 'exp(a0)', grad: 'a1 * exp(a0)', ref: Math.exp },
@@ -34,6 +35,7 @@ export const UNARY = {
   identity: { fwd: 'a0', grad: 'a1', ref: (x) => x },
 } satisfies Record<string, UnaryRow>;
 
+/** Name of an elementwise unary op. */
 export type UnaryOp = keyof typeof UNARY;
 
 /** Binary op: forward of (a0, a1); gradients of (a0, a1, a2 = gy) for each input, or null. */
@@ -43,6 +45,7 @@ interface BinaryRow {
   readonly ref: (a: number, b: number) => number;
 }
 
+/** The elementwise binary ops (the `op` names of binary()): WGSL forward and gradient expressions and a CPU reference of each. */
 export const BINARY = {
   add: { fwd: 'a0 + a1', grads: ['a2', 'a2'], ref: (a, b) => a + b },
   sub: { fwd: 'a0 - a1', grads: ['a2', '-a2'], ref: (a, b) => a - b },
@@ -66,8 +69,10 @@ export const BINARY = {
   ne: { fwd: 'select(0.0, 1.0, a0 != a1)', grads: null, ref: (a, b) => +(a !== b) },
 } satisfies Record<string, BinaryRow>;
 
+/** Name of an elementwise binary op. */
 export type BinaryOp = keyof typeof BINARY;
 
+/** Applies the elementwise op `op` (a key of UNARY) to `x`; `s0`, `s1` are the op's scalar arguments. */
 export function unary(op: UnaryOp, x: Tensor, s0 = 0, s1 = 0): Tensor {
   const dtype = checkFloat(op, [x]);
   const row: UnaryRow = UNARY[op];
@@ -75,6 +80,7 @@ export function unary(op: UnaryOp, x: Tensor, s0 = 0, s1 = 0): Tensor {
   return record(y, op, [x], [x], (gy, [xs]) => [pointwise({ op: `${op}.grad`, expr: row.grad!, inputs: [xs, gy], shape: x.shape, s0, s1 })]);
 }
 
+/** Applies the elementwise op `op` (a key of BINARY) to `a` and `b` with NumPy broadcasting. */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const dtype = checkFloat(op, [a, b]);
   if (a.device !== b.device) throw new OpError(op, 'inputs live on different devices');
@@ -96,16 +102,27 @@ function reduceGrad(g: Tensor, input: Tensor): Tensor {
   return r;
 }
 
+/** −x, elementwise. */
 export const neg = (x: Tensor): Tensor => unary('neg', x);
+/** eˣ, elementwise. */
 export const exp = (x: Tensor): Tensor => unary('exp', x);
+/** Natural logarithm, elementwise. */
 export const log = (x: Tensor): Tensor => unary('log', x);
+/** Square root, elementwise. */
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
+/** |x|, elementwise. */
 export const abs = (x: Tensor): Tensor => unary('abs', x);
+/** 1 / (1 + e⁻ˣ), elementwise. */
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+/** x · sigmoid(x) (SiLU / swish), elementwise. */
 export const silu = (x: Tensor): Tensor => unary('silu', x);
+/** max(x, 0), elementwise. */
 export const relu = (x: Tensor): Tensor => unary('relu', x);
+/** Hyperbolic tangent, elementwise. */
 export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+/** Arctangent, elementwise. */
 export const atan = (x: Tensor): Tensor => unary('atan', x);
+/** x limited to [min, max], elementwise (the gradient is zero outside the range). */
 export const clamp = (x: Tensor, min: number, max: number): Tensor => {
   if (!(min <= max)) throw new OpError('clamp', `min ${min} is greater than max ${max}`);
   return unary('clamp', x, min, max);
@@ -115,20 +132,33 @@ export const powScalar = (x: Tensor, exponent: number): Tensor => unary('powScal
 /** x * a + b for constants a, b. */
 export const scale = (x: Tensor, a: number, b = 0): Tensor => unary('scale', x, a, b);
 
+/** a + b with broadcasting. */
 export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
+/** a − b with broadcasting. */
 export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
+/** a · b with broadcasting. */
 export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
+/** a / b with broadcasting. */
 export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
+/** a ** b with broadcasting. */
 export const pow = (a: Tensor, b: Tensor): Tensor => binary('pow', a, b);
+/** The larger of a and b, elementwise with broadcasting. */
 export const maximum = (a: Tensor, b: Tensor): Tensor => binary('maximum', a, b);
+/** The smaller of a and b, elementwise with broadcasting. */
 export const minimum = (a: Tensor, b: Tensor): Tensor => binary('minimum', a, b);
 /** Elementwise binary cross-entropy with logits (PyTorch's BCEWithLogitsLoss, reduction 'none'). */
 export const bceWithLogits = (logits: Tensor, targets: Tensor): Tensor => binary('bceLogits', logits, targets);
+/** 1 where a > b, else 0 (broadcasting; no gradient). */
 export const gt = (a: Tensor, b: Tensor): Tensor => binary('gt', a, b);
+/** 1 where a ≥ b, else 0 (broadcasting; no gradient). */
 export const ge = (a: Tensor, b: Tensor): Tensor => binary('ge', a, b);
+/** 1 where a < b, else 0 (broadcasting; no gradient). */
 export const lt = (a: Tensor, b: Tensor): Tensor => binary('lt', a, b);
+/** 1 where a ≤ b, else 0 (broadcasting; no gradient). */
 export const le = (a: Tensor, b: Tensor): Tensor => binary('le', a, b);
+/** 1 where a = b, else 0 (broadcasting; no gradient). */
 export const eq = (a: Tensor, b: Tensor): Tensor => binary('eq', a, b);
+/** 1 where a ≠ b, else 0 (broadcasting; no gradient). */
 export const ne = (a: Tensor, b: Tensor): Tensor => binary('ne', a, b);
 
 /** cond != 0 ? a : b, broadcasting all three. cond gets no gradient. */

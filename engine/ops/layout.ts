@@ -61,6 +61,7 @@ function alias(x: Tensor): Tensor {
   return record(y, 'view', [x], [], (gy) => [gy]);
 }
 
+/** The same elements in a new shape (one dimension may be -1); a view when `x` is contiguous. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   x.assertAlive('reshape');
   const s = inferShape('reshape', x.shape, shape);
@@ -74,6 +75,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return record(y, 'reshape', [x], [], (gy) => [reshape(gy, x.shape)]);
 }
 
+/** The dimensions of `x` reordered as `dims` (torch.permute), as a view. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   x.assertAlive('permute');
   const r = x.rank;
@@ -87,6 +89,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return record(y, 'permute', [x], [], (gy) => [permute(gy, inv)]);
 }
 
+/** Dimensions `dim0` and `dim1` swapped, as a view. */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   const d = [...Array(x.rank).keys()];
   const a = normAxis('transpose', dim0, x.rank);

@@ -15,6 +15,7 @@ import { transpose } from './layout';
 import { cast } from './elementwise';
 import { sumTo } from './reduce';
 
+/** Matrix product a · b with torch.matmul's rules (batched, broadcast batch dimensions). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   a.assertAlive('matmul', 'input a');
   b.assertAlive('matmul', 'input b');

@@ -6,12 +6,14 @@ import { type Tensor, empty } from '../tensor';
 import { checkFloat } from './run';
 import { copy, denseFromStart } from './layout';
 
+/** Options of maxPool2d(): kernel size, stride and padding as in PyTorch. */
 export interface PoolOptions {
   readonly kernel: number | readonly [number, number];
   /** Default: the kernel size (as PyTorch). */
   readonly stride?: number | readonly [number, number];
   readonly padding?: number | readonly [number, number];
 }
+/** Options of avgPool2d() (PoolOptions plus PyTorch's count_include_pad). */
 export interface AvgPoolOptions extends PoolOptions {
   /** Count padded positions in the divisor (PyTorch default true). */
   readonly countIncludePad?: boolean;
@@ -37,6 +39,7 @@ function geometry(op: string, x: Tensor, o: PoolOptions) {
   return { xd, params, outShape: [N, C, OH, OW], dtype };
 }
 
+/** 2-D max pooling (torch.nn.functional.max_pool2d). */
 export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
   const { xd, params, outShape, dtype } = geometry('maxPool2d', x, o);
   const dev = x.device;
@@ -55,6 +58,7 @@ export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
   return out;
 }
 
+/** 2-D average pooling (torch.nn.functional.avg_pool2d). */
 export function avgPool2d(x: Tensor, o: AvgPoolOptions): Tensor {
   const { xd, params, outShape, dtype } = geometry('avgPool2d', x, o);
   params.countPad = o.countIncludePad === false ? 0 : 1;

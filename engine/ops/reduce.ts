@@ -88,6 +88,7 @@ function broadcastBack(gy: Tensor, shape: Shape, axes: readonly number[]): Tenso
   return g;
 }
 
+/** Sum over `axes` (all when omitted); `keepdim` keeps them as size 1. */
 export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   x.assertAlive('sum');
   checkFloat('sum', [x]);
@@ -107,6 +108,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdim = fals
   return record(y, 'sum', [x], [], (gy) => [broadcastBack(gy, x.shape, ax)]);
 }
 
+/** Mean over `axes` (all when omitted); `keepdim` keeps them as size 1. */
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const ax = normAxes('mean', axes, x.rank);
   const s = sum(x, ax, keepdim);
@@ -153,12 +155,14 @@ export function maxWithIndices(x: Tensor, axis: number, keepdim = false): { valu
   return { values, indices };
 }
 
+/** Maximum along `axis`. */
 export function max(x: Tensor, axis: number, keepdim = false): Tensor {
   const { values, indices } = maxWithIndices(x, axis, keepdim);
   indices.dispose(); // the gradient keeps its own view
   return values;
 }
 
+/** Index of the maximum along `axis` (no gradient). */
 export function argmax(x: Tensor, axis: number, keepdim = false): Tensor {
   const { a, r } = along('argmax', x, axis);
   const shape = keepdim ? keptShape(x.shape, [a]) : x.shape.filter((_, i) => i !== a);
@@ -176,6 +180,7 @@ function fullRow(op: 'softmax' | 'logsoftmax', x: Tensor, axis: number): Tensor 
   return out;
 }
 
+/** Softmax along `axis`. */
 export function softmax(x: Tensor, axis: number): Tensor {
   const a = normAxis('softmax', axis, x.rank);
   const y = fullRow('softmax', x, a);
@@ -190,6 +195,7 @@ export function softmax(x: Tensor, axis: number): Tensor {
   });
 }
 
+/** log(softmax(x)) along `axis`, computed stably. */
 export function logSoftmax(x: Tensor, axis: number): Tensor {
   const a = normAxis('logSoftmax', axis, x.rank);
   const y = fullRow('logsoftmax', x, a);
@@ -204,6 +210,7 @@ export function logSoftmax(x: Tensor, axis: number): Tensor {
   });
 }
 
+/** log Σ eˣ over `axes`, computed stably. */
 export function logsumexp(x: Tensor, axes: number | readonly number[], keepdim = false): Tensor {
   x.assertAlive('logsumexp');
   checkF32('logsumexp', [x]);

@@ -6,8 +6,10 @@ import { type Tensor, empty } from '../tensor';
 import { checkFloat } from './run';
 import { copy, denseFromStart } from './layout';
 
+/** Options of upsampleNearest(): a scale factor (one, or per axis) or an output size. */
 export type UpsampleOptions = { readonly scale: number | readonly [number, number] } | { readonly size: readonly [number, number] };
 
+/** Nearest-neighbour upsampling of [N, C, H, W] (torch.nn.Upsample, mode 'nearest'). */
 export function upsampleNearest(x: Tensor, o: UpsampleOptions): Tensor {
   x.assertAlive('upsampleNearest');
   const dtype = checkFloat('upsampleNearest', [x]);

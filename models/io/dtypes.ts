@@ -3,6 +3,7 @@
 // 16-bit patterns (Uint16Array) so a round trip is bit-exact; toFloat32() widens them when numbers are wanted.
 import { f16ToF32, f32ToF16 } from '../../engine/half';
 
+/** A dtype as weight files tag it (safetensors spelling); DTypeName also takes lower case. */
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 /** The typed array that holds each dtype (BOOL: one byte per element, 0 or 1). */
@@ -18,8 +19,10 @@ export interface DTypeData {
   U8: Uint8Array;
   BOOL: Uint8Array;
 }
+/** The typed array of any dtype. */
 export type TypedData = DTypeData[DType];
 
+/** A tensor on the CPU of dtype D: its shape and elements in a typed array. */
 export interface HostTensorOf<D extends DType> {
   readonly dtype: D;
   readonly shape: readonly number[];
@@ -28,12 +31,37 @@ export interface HostTensorOf<D extends DType> {
 /** A discriminated union over the dtypes: checking `dtype` narrows `data`. */
 export type HostTensor = { [D in DType]: HostTensorOf<D> }[DType];
 
+/** Bytes per element of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<DType, 1 | 2 | 4 | 8>> = {
   F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };
 
+/** Whether `s` is a dtype tag of this module. */
 export const isDType = (s: string): s is DType => Object.hasOwn(DTYPE_BYTES, s);
 
+/**
+ * A dtype as callers may spell it: lower case like the engine's Tensor.dtype ('f32', 'f16', 'bf16', 'i64', ...) or
+ * the file tag ('F32', ...). Functions that take dtypes accept both; tensors read from files carry the file tag.
+ */
+export type DTypeName = DType | Lowercase<DType>;
+
+/** A host tensor to write or convert: a HostTensor whose dtype may be spelled either way. */
+export type HostTensorInput = { [D in DType]: { readonly dtype: D | Lowercase<D>; readonly shape: readonly number[]; readonly data: DTypeData[D] } }[DType];
+
+/** The file tag of a dtype name ('f32' → 'F32'); throws, naming it, on an unknown one. */
+export function dtypeTag(name: string, where = 'dtype'): DType {
+  const tag = String(name).toUpperCase();
+  if (isDType(tag)) return tag;
+  throw new Error(`${where}: unknown dtype '${String(name)}' (expected one of ${Object.keys(DTYPE_BYTES).map((k) => k.toLowerCase()).join(', ')})`);
+}
+
+/** `t` with its dtype as the file tag (the same shape and data). */
+export function hostTensor(t: HostTensorInput, where = 'dtype'): HostTensor {
+  // dtypeTag keeps the dtype that paired with `data`; TS cannot follow that through the union
+  return { dtype: dtypeTag(t.dtype, where), shape: t.shape, data: t.data } as HostTensor;
+}
+
+/** Number of elements of `shape`. */
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -64,8 +92,9 @@ function view(dtype: DType, buf: ArrayBuffer): TypedData {
  * Builds a tensor from little-endian bytes (copied, so the result never aliases the file buffer). The caller has
  * checked that `bytes.length === numel(shape) * DTYPE_BYTES[dtype]`.
  */
-export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: Uint8Array): HostTensor {
+export function tensorFromBytes(name: DTypeName, shape: readonly number[], bytes: Uint8Array): HostTensor {
   assertLittleEndianHost();
+  const dtype = dtypeTag(name, 'tensorFromBytes');
   // Uint8Array.prototype.slice, not bytes.slice(): on a Node Buffer the latter is a view of a shared pool.
   const data = view(dtype, Uint8Array.prototype.slice.call(bytes).buffer);
   // The switch in view() pairs each dtype with its array type; TS cannot follow that through the union.
@@ -73,7 +102,7 @@ export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: U
 }
 
 /** The tensor's elements as little-endian bytes (a view, not a copy). */
-export function tensorBytes(t: HostTensor): Uint8Array {
+export function tensorBytes(t: HostTensorInput): Uint8Array {
   assertLittleEndianHost();
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
@@ -96,7 +125,8 @@ function f32ToBf16(src: Float32Array): Uint16Array {
 }
 
 /** Every element as a float32 (a fresh array; I64 values beyond 2^24 lose precision as float32 does). */
-export function toFloat32(t: HostTensor): Float32Array {
+export function toFloat32(input: HostTensorInput): Float32Array {
+  const t = hostTensor(input, 'toFloat32');
   switch (t.dtype) {
     case 'F32': return t.data.slice();
     case 'F16': return f16ToF32(t.data);
@@ -106,8 +136,10 @@ export function toFloat32(t: HostTensor): Float32Array {
   }
 }
 
-/** Float values stored as F32, F16 (round to nearest even) or BF16. */
-export function fromFloat32(shape: readonly number[], values: Float32Array, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): HostTensor {
+/** Float values stored as f32, f16 (round to nearest even) or bf16 (either spelling; the result has the file tag). */
+export function fromFloat32(shape: readonly number[], values: Float32Array, name: 'F32' | 'F16' | 'BF16' | 'f32' | 'f16' | 'bf16' = 'f32'): HostTensor {
+  const dtype = dtypeTag(name, 'fromFloat32');
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new Error(`fromFloat32: '${name}' is not a float dtype (f32, f16, bf16)`);
   if (values.length !== numel(shape)) {
     throw new RangeError(`fromFloat32: ${values.length} values do not fill shape [${shape.join(', ')}]`);
   }

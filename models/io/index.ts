@@ -1,7 +1,7 @@
 // Weight-file I/O without Python or a GPU: safetensors, .npy, and PyTorch .pt checkpoints through a safe unpickler.
 export { WeightFileError, type WeightFileErrorDetail } from './errors';
 export {
-  type DType, type DTypeData, type HostTensor, type HostTensorOf, type TypedData, DTYPE_BYTES, fromFloat32,
+  type DType, type DTypeData, type DTypeName, type HostTensor, type HostTensorInput, type HostTensorOf, type TypedData, DTYPE_BYTES, dtypeTag, fromFloat32, hostTensor,
   int64ToNumbers, isDType, numel, tensorBytes, tensorFromBytes, toFloat32,
 } from './dtypes';
 export {

@@ -3,7 +3,7 @@
 // boundary, then the raw C-order data. writeNpy reproduces numpy's own header byte for byte.
 import { WeightFileError } from './errors';
 import { decodeLatin1 } from './text';
-import { type DType, DTYPE_BYTES, type HostTensor, numel, tensorBytes, tensorFromBytes } from './dtypes';
+import { type DType, DTYPE_BYTES, type HostTensor, type HostTensorInput, hostTensor, numel, tensorBytes, tensorFromBytes } from './dtypes';
 
 const DESCR_TO_DTYPE: Readonly<Record<string, DType>> = {
   '<f4': 'F32', '<f2': 'F16', '<f8': 'F64', '<i8': 'I64', '<i4': 'I32', '<i2': 'I16', '|i1': 'I8', '|u1': 'U8', '|b1': 'BOOL',
@@ -123,8 +123,12 @@ export function readNpy(bytes: Uint8Array, file = 'npy'): HostTensor {
   return tensorFromBytes(dtype, h.shape, bytes.subarray(dataStart, dataStart + want));
 }
 
-/** Writes a C-order .npy exactly as numpy.save would (version 1.0 unless the header needs 2.0). BF16 has no numpy dtype. */
-export function writeNpy(t: HostTensor): Uint8Array {
+/**
+ * Writes a C-order .npy exactly as numpy.save would (version 1.0 unless the header needs 2.0). The dtype may be
+ * spelled 'f32' or 'F32' (DTypeName); bf16 has no numpy dtype.
+ */
+export function writeNpy(input: HostTensorInput): Uint8Array {
+  const t = hostTensor(input, 'writeNpy');
   const descr = DTYPE_TO_DESCR[t.dtype];
   if (descr === undefined) throw new Error(`writeNpy: numpy has no dtype for ${t.dtype}`);
   if (t.data.length !== numel(t.shape)) {

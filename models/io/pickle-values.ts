@@ -4,6 +4,7 @@
 // was never constructed, or a call that was never made. Only torch's tensor rebuild is interpreted.
 import type { DType } from './dtypes';
 
+/** A value the safe unpickler produces: plain data, dicts, globals, tensors, storages and inert objects. */
 export type PickleValue =
   | null
   | boolean
@@ -20,6 +21,7 @@ export type PickleValue =
   | PickleTensor
   | TorchStorage;
 
+/** An unpickled dict (keys in insertion order). */
 export type PickleDict = Map<PickleValue, PickleValue>;
 
 /** A class or function reference (GLOBAL / STACK_GLOBAL); nothing was imported. */
@@ -83,10 +85,15 @@ type Kinded = PickleGlobal | PickleObject | PickleCall | PickleTensor | TorchSto
 const hasKind = (v: PickleValue | undefined): v is Kinded =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Set) && !(v instanceof Uint8Array);
 
+/** Whether `v` is an unpickled dict. */
 export const isDict = (v: PickleValue | undefined): v is PickleDict => v instanceof Map;
+/** Whether `v` is a reference to a Python global (module.name). */
 export const isGlobal = (v: PickleValue | undefined): v is PickleGlobal => hasKind(v) && v.kind === 'global';
+/** Whether `v` is a rebuilt torch tensor. */
 export const isTensor = (v: PickleValue | undefined): v is PickleTensor => hasKind(v) && v.kind === 'tensor';
+/** Whether `v` is a torch storage. */
 export const isStorage = (v: PickleValue | undefined): v is TorchStorage => hasKind(v) && v.kind === 'storage';
+/** Whether `v` is a call record of a global that was not rebuilt. */
 export const isCall = (v: PickleValue | undefined): v is PickleCall => hasKind(v) && v.kind === 'call';
 /** An inert object, optionally of exactly class `cls` ('module.Name'). */
 export const isObject = (v: PickleValue | undefined, cls?: string): v is PickleObject =>

@@ -8,6 +8,7 @@ import { type Fail, newObject, reduce } from './pickle-reduce';
 import { type PickleDict, type PickleValue, describe, isCall, isObject } from './pickle-values';
 import { decodeLatin1 } from './text';
 
+/** Options of unpickle(). */
 export interface UnpickleOptions {
   /** Names the source in error messages (e.g. 'yolov9-c.pt/archive/data.pkl'). */
   readonly file?: string;

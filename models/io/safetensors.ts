@@ -3,8 +3,9 @@
 // end of the header. Validation follows the reference implementation: offsets must tile the data section exactly
 // (no overlap, no hole, nothing past the end) and each range must match shape × dtype size.
 import { WeightFileError } from './errors';
-import { type DType, DTYPE_BYTES, type HostTensor, isDType, numel, tensorBytes, tensorFromBytes } from './dtypes';
+import { type DType, DTYPE_BYTES, type HostTensor, type HostTensorInput, isDType, numel, tensorBytes, tensorFromBytes } from './dtypes';
 
+/** One tensor's header entry: dtype, shape and byte range. */
 export interface SafetensorsEntry {
   readonly dtype: DType;
   readonly shape: readonly number[];
@@ -12,6 +13,7 @@ export interface SafetensorsEntry {
   readonly dataOffsets: readonly [number, number];
 }
 
+/** A parsed safetensors header: entries by name, metadata, where the data starts. */
 export interface SafetensorsHeader {
   /** Entries in header order. */
   readonly entries: ReadonlyMap<string, SafetensorsEntry>;
@@ -20,6 +22,7 @@ export interface SafetensorsHeader {
   readonly dataStart: number;
 }
 
+/** What readSafetensors() returns: the tensors and the metadata. */
 export interface SafetensorsFile {
   readonly tensors: Map<string, HostTensor>;
   readonly metadata: Readonly<Record<string, string>> | null;
@@ -119,7 +122,8 @@ export function readSafetensors(bytes: Uint8Array, file = 'safetensors'): Safete
   return { tensors, metadata };
 }
 
-export type TensorSet = ReadonlyMap<string, HostTensor> | Readonly<Record<string, HostTensor>>;
+/** Tensors to write by name; their dtypes may be spelled either way (DTypeName). */
+export type TensorSet = ReadonlyMap<string, HostTensorInput> | Readonly<Record<string, HostTensorInput>>;
 
 /**
  * Serializes tensors in sorted name order (deterministic output), with the JSON header padded by spaces to a
@@ -134,12 +138,12 @@ export function writeSafetensors(tensors: TensorSet, metadata?: Readonly<Record<
   let offset = 0;
   for (const [name, t] of list) {
     if (name === METADATA_KEY || name === '') throw new Error(`writeSafetensors: invalid tensor name '${name}'`);
-    if (!isDType(t.dtype)) throw new Error(`writeSafetensors: tensor '${name}' has unknown dtype '${String(t.dtype)}'`);
+    if (!isDType(String(t.dtype).toUpperCase())) throw new Error(`writeSafetensors: tensor '${name}' has unknown dtype '${String(t.dtype)}'`);
     if (!t.shape.every(isSize)) throw new Error(`writeSafetensors: tensor '${name}' has invalid shape [${t.shape.join(', ')}]`);
     if (t.data.length !== numel(t.shape)) {
       throw new Error(`writeSafetensors: tensor '${name}' has ${t.data.length} elements but shape [${t.shape.join(', ')}] needs ${numel(t.shape)}`);
     }
-    const info = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    const info = { dtype: String(t.dtype).toUpperCase(), shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
     offset += t.data.byteLength;
   }

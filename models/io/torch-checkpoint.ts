@@ -13,6 +13,7 @@ import { isModule, stateTensors } from './torch-module';
 /** Which model of a checkpoint dict: 'auto' = `ema` unless it is None, else `model` (as YOLO's attempt_load). */
 export type CheckpointEntry = 'auto' | 'ema' | 'model';
 
+/** An opened PyTorch .pt checkpoint: its unpickled top-level object and the chosen model record. */
 export interface TorchCheckpoint {
   readonly file: string;
   /** The zip folder holding data.pkl ('archive/', 'yolov9-c/', ...). */

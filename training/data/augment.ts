@@ -17,6 +17,7 @@ export * from './perspective';
 
 // ---------------------------------------------------------------------------------------------- resize / letterbox
 
+/** An image as load_image returns it: resized so its long side is imgsz, with both sizes. */
 export interface LoadedImage {
   image: RgbImage;
   /** Original height, width. */
@@ -39,6 +40,7 @@ export function resizeLongSide(img: RgbImage, imgsz: number, augment: boolean): 
   return { image, orig: [h0, w0], resized: [image.height, image.width] };
 }
 
+/** Options of letterbox(). */
 export interface LetterboxOptions {
   /** Pad to the smallest multiple of `stride` instead of the full shape (official default true). */
   auto?: boolean;
@@ -51,6 +53,7 @@ export interface LetterboxOptions {
   color?: number;
 }
 
+/** A letterboxed image with the scale and padding applied. */
 export interface LetterboxResult {
   image: RgbImage;
   /** Width and height scale factors. */
@@ -100,6 +103,7 @@ export function letterbox(img: RgbImage, shape: number | readonly [number, numbe
 
 // ---------------------------------------------------------------------------------------------- mosaic
 
+/** One of the four images of a mosaic. */
 export interface MosaicTile {
   /** The tile image, already resized by `resizeLongSide`. */
   image: RgbImage;

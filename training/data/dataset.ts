@@ -134,6 +134,7 @@ export async function listImages(fs: FileSystem, sources: readonly string[], ski
   return images;
 }
 
+/** Options of the file datasets. */
 export interface DatasetOptions {
   /** Label path for an image path (default: the official /images/ → /labels/ rule). */
   labelPath?: (image: string) => string;
@@ -182,6 +183,7 @@ async function buildDataset(fs: FileSystem, sources: readonly string[], names: r
   return new FileDataset(fs, finalNames, images, labelFiles, labels, warnings);
 }
 
+/** A dataset YAML (official format) resolved: root, split sources and class names. */
 export interface DataConfig {
   /** The YAML file. */
   file: string;

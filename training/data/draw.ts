@@ -1,6 +1,7 @@
 // Drawing on RgbImage for annotated outputs: rectangles and a built-in 5×7 bitmap font (printable ASCII).
 import type { RgbImage } from './image';
 
+/** A colour as [r, g, b] bytes. */
 export type Rgb = readonly [number, number, number];
 
 /**

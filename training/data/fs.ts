@@ -1,11 +1,13 @@
 // The file-system adapter the data pipeline reads through, so the same code runs in Node (fs-node.ts) and in a
 // browser (memoryFileSystem over dropped files, or your own adapter over fetch/OPFS). Paths use '/' separators.
 
+/** One entry of a directory listing. */
 export interface DirEntry {
   name: string;
   isDirectory: boolean;
 }
 
+/** How the data pipeline reads files: nodeFileSystem in Node (CLI), memoryFileSystem or your own adapter (fetch, OPFS) in a browser. */
 export interface FileSystem {
   /** The whole file. Rejects with an error naming the path when it cannot be read. */
   readFile(path: string): Promise<Uint8Array>;
@@ -41,6 +43,7 @@ export function normalizePath(p: string): string {
   return prefix + body || (rooted ? prefix : '.');
 }
 
+/** Whether `p` starts at a root ('/', '\\' or a drive letter). */
 export const isAbsolutePath = (p: string): boolean => /^([A-Za-z]:)?[\\/]/.test(p);
 
 /** Joins parts; an absolute part discards what came before it (like Python's pathlib). */
@@ -53,6 +56,7 @@ export function joinPaths(...parts: string[]): string {
   return normalizePath(acc || '.');
 }
 
+/** The folder part of `p` ('.' when none). */
 export function dirname(p: string): string {
   const s = normalizePath(p);
   const i = s.lastIndexOf('/');
@@ -61,6 +65,7 @@ export function dirname(p: string): string {
   return s.slice(0, i);
 }
 
+/** The last part of `p`. */
 export function basename(p: string): string {
   const s = p.replace(/\\/g, '/');
   return s.slice(s.lastIndexOf('/') + 1);

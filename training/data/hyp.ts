@@ -1,5 +1,6 @@
 // Augmentation hyperparameters, named as in the official hyp YAML files so a parsed YAML can be passed as is.
 
+/** The augmentation hyperparameters of a hyp YAML. */
 export interface AugmentHyp {
   /** HSV gains: hue, saturation, value (fractions). */
   hsv_h: number;

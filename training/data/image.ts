@@ -25,8 +25,10 @@ export function createImage(width: number, height: number, fill: readonly [numbe
   return { width, height, data };
 }
 
+/** A copy of `im` with its own pixel array. */
 export const cloneImage = (im: RgbImage): RgbImage => ({ width: im.width, height: im.height, data: im.data.slice() });
 
+/** An image file format the pipeline decodes. */
 export type ImageFormat = 'jpeg' | 'png';
 
 /** The format from the first bytes, or null. */

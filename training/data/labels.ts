@@ -12,10 +12,13 @@ export interface Labels {
   segments: Float32Array[];
 }
 
+/** Labels with no objects. */
 export const emptyLabels = (): Labels => ({ cls: new Int32Array(0), boxes: new Float32Array(0), segments: [] });
 
+/** Number of objects in `l`. */
 export const labelCount = (l: Labels): number => l.cls.length;
 
+/** Options of parseLabels(). */
 export interface ParseLabelsOptions {
   /** Shown in error messages (the label file's path). */
   file: string;

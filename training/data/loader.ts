@@ -22,6 +22,7 @@ import type { RgbImage } from './image';
 import type { Labels } from './labels';
 import { type Rng, deriveSeed, mulberry32, permutation, randint, shuffle } from './rng';
 
+/** Options of DataLoader. */
 export interface LoaderOptions {
   /** Network input size (long side). */
   imgsz: number;
@@ -55,6 +56,7 @@ export interface ImageMeta {
   pad: [number, number];
 }
 
+/** One batch: images (B, 3, H, W) in [0, 1], normalised targets, paths and per-image geometry. */
 export interface Batch {
   /** (B, 3, H, W) RGB in [0, 1]. */
   images: Float32Array;
@@ -70,6 +72,7 @@ export interface Batch {
   meta: (ImageMeta | null)[];
 }
 
+/** Decoded-image cache statistics of a DataLoader. */
 export interface CacheStats {
   hits: number;
   misses: number;
@@ -89,6 +92,7 @@ interface Loaded {
 /** Exact float32 values of v / 255 (what `uint8_tensor.float() / 255` gives). */
 const INV255 = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
+/** Batches of letterboxed, augmented images and labels (mosaic, mixup, HSV, perspective, flips as the official loader), the next batch prepared while the current one trains. */
 export class DataLoader {
   readonly dataset: DetectionDataset;
   readonly imgsz: number;
@@ -145,6 +149,7 @@ export class DataLoader {
     this.mosaicOn = false;
   }
 
+  /** Hits, misses and size of the decoded-image cache. */
   cacheStats(): CacheStats {
     return { ...this.stats, entries: this.cache.size, limitBytes: this.cacheLimit };
   }

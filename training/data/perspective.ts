@@ -6,8 +6,10 @@ import type { RgbImage } from './image';
 import { type Rng, uniform } from './rng';
 import { type Affine, type Projective, warpAffine, warpPerspective } from './warp';
 
+/** Grey value of padding pixels (the official 114). */
 export const PAD_VALUE = 114;
 
+/** Random-perspective ranges (the official degrees, translate, scale, shear, perspective). */
 export interface PerspectiveParams {
   degrees: number;
   translate: number;

@@ -5,6 +5,7 @@
 import { createImage, type RgbImage } from './image';
 import { clampU8, roundHalfEven } from './round';
 
+/** Resize kernel: OpenCV's INTER_LINEAR or INTER_AREA. */
 export type Interpolation = 'linear' | 'area';
 
 const COEF_BITS = 11;

@@ -3,11 +3,14 @@
 import { type RgbImage, createImage } from './image';
 import { mulberry32 } from './rng';
 
+/** The classes of the shapes dataset. */
 export const SHAPE_NAMES = ['circle', 'square', 'triangle', 'star', 'hexagon', 'cross'] as const;
+/** A class of the shapes dataset. */
 export type ShapeName = (typeof SHAPE_NAMES)[number];
 
 export type Vec3 = [number, number, number];
 
+/** One object of a scene: its class, geometry and colour. */
 export interface ShapeObject {
   cls: number;
   /** Centre in pixels. */
@@ -22,12 +25,14 @@ export interface ShapeObject {
   shade: [number, number, number];
 }
 
+/** A generated scene: its size, background and objects. */
 export interface Scene {
   size: number;
   background: { kind: 'solid' | 'linear' | 'radial' | 'noise' | 'stripes'; a: Vec3; b: Vec3; angle: number; period: number; noise: number; seed: number };
   objects: ShapeObject[];
 }
 
+/** A scene drawn into an RGB image, with each pixel's owner object and each object's visible box. */
 export interface RenderedScene {
   image: RgbImage;
   /** Per pixel the index (into scene.objects) of the object that owns it, or -1 for background. */

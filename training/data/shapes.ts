@@ -14,6 +14,7 @@ export { type RenderedScene, SHAPE_NAMES, type Scene, type ShapeName, type Shape
 const luma = (c: Vec3): number => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
 const randomColor = (rng: Rng): Vec3 => [randint(rng, 0, 255), randint(rng, 0, 255), randint(rng, 0, 255)];
 
+/** How scenes of the shapes dataset are generated. */
 export interface SceneOptions {
   minObjects?: number;
   maxObjects?: number;
@@ -115,6 +116,7 @@ export class ShapesDataset implements DetectionDataset {
   }
 }
 
+/** Options of shapesDataset(). */
 export interface ShapesDatasetOptions extends SceneOptions {
   seed?: number;
   /** Number of training images. */

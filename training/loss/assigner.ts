@@ -12,6 +12,7 @@ export const BETA = 6.0;
 /** DFL targets are clamped to reg_max − 1 − 0.01 (the loss's BboxLoss is built with reg_max 15). */
 export const DFL_MAX = 14.99;
 
+/** Ground-truth boxes of a batch, padded to the same count per image. */
 export interface GroundTruth {
   /** (B, M, 5) rows [cls, x1, y1, x2, y2] in pixels; padding rows are zero. */
   readonly boxes: Tensor;
@@ -46,6 +47,7 @@ export function packTargets(device: Device, targets: Float32Array, batch: number
   return { boxes: tensor(device, boxes, [batch, M, 5]), mask: tensor(device, mask, [batch, M]), maxPerImage: M };
 }
 
+/** The task-aligned assigner's targets for every anchor. */
 export interface AssignTargets {
   /** (B, nc, A) class targets (one-hot × normalised alignment). */
   readonly scores: Tensor;

@@ -12,9 +12,12 @@ import { REG_MAX, makeAnchors } from '../../models/heads';
 import { type AssignTargets, type GroundTruth, assign, packTargets } from './assigner';
 import { ciou } from './ciou';
 
+/** Loss gains of box (CIoU), cls (BCE) and DFL (the official hyp values). */
 export const GAINS = { box: 7.5, cls: 0.5, dfl: 1.5 } as const;
+/** Weight of the PGI auxiliary branch's loss. */
 export const AUX_WEIGHT = 0.25;
 
+/** What detectionLoss() returns. */
 export interface LossResult {
   /** Scalar to call backward() on: batch × (7.5·box + 0.5·cls + 1.5·dfl). */
   readonly loss: Tensor;

@@ -4,6 +4,7 @@
 // confidence of the best mean F1 (smoothed).
 import type { Detection } from './nms';
 
+/** IoU thresholds of mAP@0.5:0.95 (0.5, 0.55, …, 0.95). */
 export const IOU_THRESHOLDS = Array.from({ length: 10 }, (_, i) => 0.5 + 0.05 * i);
 
 /** A label: class, x1, y1, x2, y2 (same units as the detections). */
@@ -81,6 +82,7 @@ function smooth(y: readonly number[], f: number): number[] {
   return out;
 }
 
+/** Average precision per class and IoU threshold, with precision and recall. */
 export interface ApResult {
   /** Classes that have labels, ascending. */
   readonly classes: number[];

@@ -3,6 +3,7 @@
 // suppress each other unless agnostic, greedy IoU suppression (strictly above `iou`), at most `maxDet` kept.
 // Works on the read-back (4 + nc, A) output of one image.
 
+/** Options of nms() (the official non_max_suppression arguments). */
 export interface NmsOptions {
   readonly conf?: number;
   readonly iou?: number;

@@ -7,8 +7,10 @@ import { DetectionModel } from '../../models/yolo';
 import type { Module } from '../../models/module';
 import { assertFlat, batches, dispatchMulti, slotsFor } from './multi-tensor';
 
+/** The EMA decay after `updates` updates: decay · (1 − e^(−updates/tau)), as the official ModelEMA. */
 export const emaDecay = (updates: number, decay = 0.9999, tau = 2000): number => decay * (1 - Math.exp(-updates / tau));
 
+/** An exponential moving average of a model's weights (the official ModelEMA), used for validation and the saved weights. */
 export class ModelEMA<M extends Module = DetectionModel> {
   readonly ema: M;
   updates: number;
@@ -24,6 +26,7 @@ export class ModelEMA<M extends Module = DetectionModel> {
     });
   }
 
+  /** Moves the average towards `model`'s current weights. */
   update(model: M): void {
     const dev = model.device;
     const src = new Map([...model.stateEntries()].map(([k, t]) => [k, t] as const));
@@ -39,6 +42,7 @@ export class ModelEMA<M extends Module = DetectionModel> {
     for (const b of batches(pairs, slotsFor(dev, 'ema'))) dispatchMulti('ema', b, {}, { d });
   }
 
+  /** Frees the averaged model. */
   dispose(): void {
     this.ema.dispose();
   }

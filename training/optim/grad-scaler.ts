@@ -7,6 +7,7 @@ import { type Tensor, tensor } from '../../engine/tensor';
 import { mul, slice } from '../../engine/ops';
 import { OpError } from '../../engine/errors';
 
+/** Options of GradScaler (torch.cuda.amp.GradScaler's). */
 export interface GradScalerOptions {
   /** Initial scale (PyTorch: 2^16). */
   readonly initScale?: number;
@@ -14,6 +15,7 @@ export interface GradScalerOptions {
   readonly growthInterval?: number;
 }
 
+/** Dynamic loss scaling for mixed-precision training (torch.cuda.amp.GradScaler semantics), kept on the GPU. */
 export class GradScaler {
   /** [scale, good steps since the last change], updated by the optimiser step. */
   readonly state: Tensor;
@@ -41,6 +43,7 @@ export class GradScaler {
     return { scale, goodSteps };
   }
 
+  /** Frees the scaler's GPU state. */
   dispose(): void {
     this.state.dispose();
   }

@@ -13,6 +13,7 @@ export interface ParamRef {
   readonly group: GroupName;
 }
 
+/** The model's parameters in the official three groups: weights with decay, BatchNorm weights and biases. */
 export function parameterGroups(model: Module): Record<GroupName, ParamRef[]> {
   const groups: Record<GroupName, ParamRef[]> = { bias: [], weight: [], bn: [] };
   const visit = (m: Module, prefix: string): void => {

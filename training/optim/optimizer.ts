@@ -19,8 +19,10 @@ export interface GroupSettings {
   weightDecay: number;
 }
 
+/** An optimiser the trainer offers. */
 export type OptimizerName = 'SGD' | 'AdamW';
 
+/** Options of Optimizer. */
 export interface OptimizerOptions {
   readonly name?: OptimizerName;
   readonly lr: number;
@@ -52,6 +54,7 @@ interface StateArenas {
   readonly segments: Map<string, Segment>;
 }
 
+/** SGD, Adam or AdamW over the official parameter groups (weights with decay, BatchNorm weights and biases without), stepped by GPU kernels. */
 export class Optimizer {
   readonly name: OptimizerName;
   readonly groups: Record<GroupName, GroupSettings>;
@@ -231,6 +234,7 @@ export class Optimizer {
     this.steps++;
   }
 
+  /** Clears the gradients of every parameter. */
   zeroGrad(): void {
     for (const [, p] of this.model.namedParameters()) {
       p.grad?.dispose();
@@ -238,6 +242,7 @@ export class Optimizer {
     }
   }
 
+  /** Frees the optimiser state (moments, momentum buffers). */
   dispose(): void {
     for (const st of this.state.values()) st.forEach((t) => t.dispose());
     this.state.clear();

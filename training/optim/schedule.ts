@@ -2,6 +2,7 @@
 // cosine from 1 to lrf) and per-iteration warmup of the learning rate, momentum and gradient accumulation.
 import { roundHalfEven } from '../data/round';
 
+/** Learning-rate schedule over epochs: linear, cosine or fixed. */
 export type ScheduleKind = 'linear' | 'cosine' | 'fixed';
 
 /** λ(e) for epoch e of E. */

@@ -3,6 +3,7 @@
 import { type Hyp, parseHyp } from '../hyp';
 import demoHypText from './hyp.demo.yaml?raw';
 
+/** The main job's training recipe: model, optimiser, epochs, batch, image size and the rest of its settings. */
 export interface DemoRecipe {
   readonly cfg: string;
   readonly optimizer: 'AdamW';
@@ -18,6 +19,7 @@ export interface DemoRecipe {
   readonly shapesVal: number;
 }
 
+/** The recipe `gelan demo` (npm start) trains with. */
 export const DEMO_RECIPE: DemoRecipe = {
   cfg: 'yolov9-shapes',
   optimizer: 'AdamW',

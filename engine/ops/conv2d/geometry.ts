@@ -6,6 +6,7 @@ import type { Tensor } from '../../tensor';
 
 export type { ConvGeometry };
 
+/** Options of conv2d(): stride, padding, dilation and groups as in PyTorch. */
 export interface Conv2dOptions {
   readonly stride?: number | readonly [number, number];
   readonly padding?: number | readonly [number, number];

@@ -18,6 +18,7 @@ export { convForwardTuned } from './forward';
 export { convWgrad } from './wgrad';
 export type { FwdTune, WgradTune } from './plan';
 
+/** 2-D convolution of x [N, C, H, W] with w [O, C/groups, kh, kw] and an optional bias [O] (torch.nn.functional.conv2d). */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   x.assertAlive('conv2d', 'input');
   w.assertAlive('conv2d', 'weight');
