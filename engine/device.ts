@@ -20,6 +20,7 @@ import type { Tensor } from './tensor';
 
 /** Runs backward() from a tensor (engine/autograd.ts); injected so the tensor and the tape depend on no op. */
 export interface Autograd {
+  /** Reverse-mode autodiff from `root` (see Tensor.backward). */
   backward(root: Tensor, gradient?: Tensor): void;
 }
 

@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { type ModelConfig, parseModelConfig } from './config';
 import { planModel } from './yolo';
 
+/** The single-head (GELAN) config of a dual-head YOLOv9 config, derived from its graph: the rows the main head reads. */
 export function gelanConfigFor(dual: ModelConfig): ModelConfig {
   const rows = planModel(dual).rows;
   const head = rows[rows.length - 1];

@@ -16,6 +16,7 @@ import { type OnnxValueInfo, encodeOnnx } from './onnx-proto';
 /** Opsets whose versions of every op used here were checked against onnxruntime. */
 export const ONNX_OPSETS = { min: 17, max: 21 } as const;
 
+/** The NonMaxSuppression appended by `--nms`: confidence and IoU thresholds, detections kept per image. */
 export interface OnnxNmsOptions {
   /** Keep detections whose best class probability is above this (strict), default 0.25. */
   readonly conf?: number;
@@ -25,6 +26,7 @@ export interface OnnxNmsOptions {
   readonly maxDet?: number;
 }
 
+/** What exportOnnx writes: input size and batch (or symbolic with `dynamic`), f16, NMS, opset, class names. */
 export interface OnnxExportOptions {
   /** Input height and width (a number = square), default 640; must be multiples of the largest stride. */
   readonly imgsz?: number | readonly [number, number];
@@ -44,6 +46,7 @@ export interface OnnxExportOptions {
   readonly source?: string;
 }
 
+/** The NMS thresholds the official detect.py uses. */
 export const NMS_DEFAULTS = { conf: 0.25, iou: 0.45, maxDet: 100 } as const;
 
 /** Python's repr of the names dict, as the official export stores it ("{0: 'person', 1: 'bicycle'}"). */

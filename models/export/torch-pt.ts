@@ -13,6 +13,7 @@ import { DDetect, DFL, DualDDetect, REG_MAX } from '../heads';
 import { stateDict } from '../weights';
 import type { DetectionModel } from '../yolo';
 
+/** What exportTorchCheckpoint records besides the weights: class names and the source file for messages. */
 export interface TorchExportOptions {
   /** Class names stored as model.names (default '0', '1', …). */
   readonly names?: readonly string[];

@@ -36,8 +36,11 @@ import { type ReadmeApi, readmeApi, readmeApiModule } from './readme-api';
 const CI = process.env.CI === 'true' || process.env.CI === '1';
 /** float32 sums of 27 products against float64 ones. */
 const CONV_TOL = 1e-5;
-/** Size budget (bytes): the packed tarball, and the minified single-file browser bundle raw and gzipped. */
-const BUDGET = { tarball: 800 * 1024, minified: 520 * 1024, minifiedGzip: 180 * 1024 };
+/**
+ * Size budget (bytes): the packed tarball, and the minified single-file browser bundle raw and gzipped (the ONNX
+ * export's protobuf writer, onnx-proto with protobufjs, is about 150 KiB of the minified bundle).
+ */
+const BUDGET = { tarball: 1000 * 1024, minified: 640 * 1024, minifiedGzip: 200 * 1024 };
 const TYPESCRIPTS = [
   { name: 'TypeScript 5', tsc: join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc') },
   { name: 'TypeScript latest', tsc: join(ROOT, 'node_modules', 'typescript-latest', 'bin', 'tsc') },
