@@ -44,7 +44,7 @@ describe('gelan CLI: surface', () => {
   test('--help of every command marks its required options', () => {
     const want: Record<string, string[]> = {
       info: ['--cfg'],
-      reparam: ['--cfg', '--out', '--weights'],
+      reparam: ['--out', '--weights'],
       predict: ['--input', '--out', '--weights'],
       val: ['--weights'],
       detect: ['--source', '--weights'],
