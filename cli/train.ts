@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { createDevice } from '../engine/create-device';
 import type { Device } from '../engine/device';
-import { DetectionModel, builtinConfig, fuseModel, removeAuxBranch, saveSafetensors, seededRandom } from '../models';
+import { DetectionModel, builtinConfig, fuseModel, removeAuxBranch, saveSafetensors, seededRandom, transferWeights } from '../models';
 import { DataLoader } from '../training/data/loader';
 import { decodeImage, encodeJpeg, encodePng, type RgbImage } from '../training/data/image';
 import { annotate } from '../training/data/draw';
@@ -16,7 +16,7 @@ import { Trainer } from '../training/trainer';
 import { readCheckpoint } from '../training/checkpoint';
 import { type ValResult, type Prediction, validate } from '../training/validate';
 import { plotResults } from '../training/plot';
-import { configArg, modelFromWeights, writeAtomic } from './common';
+import { configArg, modelFromWeights, readWeights, writeAtomic } from './common';
 import { DEMO_RECIPE, demoHyp } from '../training/presets/demo';
 import { type DataSplits, loadData } from './data';
 import { RESULT_COLUMNS, progress, runDir, writeResultsCsv } from './runs';
@@ -119,9 +119,10 @@ export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<Tr
   const dir = ck ? join(a.resume!, '..', '..') : runDir(opts.project, opts.name);
   mkdirSync(join(dir, 'weights'), { recursive: true });
   const model = new DetectionModel(dev, config, seededRandom(opts.seed));
-  if (opts.weights) {
-    const { model: src } = modelFromWeights(dev, opts.weights, opts.cfg);
-    for (const [k, t] of src.stateEntries()) model.setTensor(k, t.detach());
+  if (opts.weights && !ck) {
+    // fine-tuning: matching tensors transfer, the rest keep their initialisation (a resumed run has its own)
+    const w = readWeights(opts.weights);
+    console.log(transferWeights(model, w.tensors, opts.weights, { sourceConfig: w.config }).line);
   }
   const trainLoader = new DataLoader(data.train, { imgsz: opts.imgsz, batchSize: opts.batch, augment: true, seed: opts.seed });
   const valLoader = new DataLoader(data.val, { imgsz: opts.imgsz, batchSize: Math.max(1, opts.batch * 2), augment: false });

@@ -12,6 +12,7 @@ export { DetectionModel, planModel, type ModelOutput, type ResolvedRow, SUPPORTE
 export { type BranchOutput, makeAnchors, REG_MAX } from './heads';
 export { type FuseOptions, fuseModel } from './fuse';
 export { auxRemovalMapping, removeAuxBranch } from './reparam';
+export { type TransferMapping, type TransferOptions, type TransferReport, transferWeights } from './transfer';
 export { stateDict, loadStateDict, readWeightFile, saveSafetensors, type WeightFile } from './weights';
 export { Module } from './module';
 

@@ -55,6 +55,34 @@ export function auxRemovalMapping(dual: readonly ResolvedRow[], gelan: readonly 
   return { rows, head: { gelan: gelanHead.index, dual: dualHead.index } };
 }
 
+/** The dual model's name of a GELAN state-dict key under `map` (null for a head entry outside cv2/cv3/dfl). */
+export function dualKey(map: AuxRemovalMapping, gelanKey: string): string | null {
+  const m = /^model\.(\d+)\.(.*)$/.exec(gelanKey);
+  if (!m) return null;
+  const [, idx, rest] = m;
+  const g = Number(idx);
+  if (g === map.head.gelan) {
+    const part = HEAD_PARTS.find(([a]) => rest.startsWith(`${a}.`));
+    return part ? `model.${map.head.dual}.${part[1]}${rest.slice(part[0].length)}` : null;
+  }
+  const d = map.rows.get(g);
+  return d === undefined ? null : `model.${d}.${rest}`;
+}
+
+/** The inverse of dualKey: the GELAN name of a dual-model key (null for the auxiliary branch and head half). */
+export function gelanKey(map: AuxRemovalMapping, dualModelKey: string): string | null {
+  const m = /^model\.(\d+)\.(.*)$/.exec(dualModelKey);
+  if (!m) return null;
+  const [, idx, rest] = m;
+  const d = Number(idx);
+  if (d === map.head.dual) {
+    const part = HEAD_PARTS.find(([, b]) => rest.startsWith(`${b}.`));
+    return part ? `model.${map.head.gelan}.${part[0]}${rest.slice(part[1].length)}` : null;
+  }
+  for (const [g, dd] of map.rows) if (dd === d) return `model.${g}.${rest}`;
+  return null;
+}
+
 /** Build the GELAN model for `target` and copy the main-branch weights of `dual` into it (GPU copies). */
 export function removeAuxBranch(dual: DetectionModel, target: ModelConfig): DetectionModel {
   target = withClassCount(target, dual.nc);
@@ -64,14 +92,9 @@ export function removeAuxBranch(dual: DetectionModel, target: ModelConfig): Dete
     const src = new Map([...dual.stateEntries()].map(([k, t]) => [k, t] as const));
     const srcBn = new Map([...dual.batchNorms()].map(([k, bn]) => [k, bn] as const));
     const sourceKey = (key: string): string => {
-      const [, idx, rest] = /^model\.(\d+)\.(.*)$/.exec(key)!;
-      const g = Number(idx);
-      if (g === map.head.gelan) {
-        const part = HEAD_PARTS.find(([a]) => rest.startsWith(`${a}.`));
-        if (!part) throw new Error(`unexpected head entry ${key}`);
-        return `model.${map.head.dual}.${part[1]}${rest.slice(part[0].length)}`;
-      }
-      return `model.${map.rows.get(g)!}.${rest}`;
+      const k = dualKey(map, key);
+      if (!k) throw new Error(`unexpected head entry ${key}`);
+      return k;
     };
     noGrad(gelan.device, () => {
       for (const [key, t] of [...gelan.stateEntries()]) {
