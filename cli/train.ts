@@ -1,7 +1,7 @@
 // Training, validation and detection commands, and the end-to-end main job (`gelan demo`, run by `npm start`).
 import type { TileCacheJSON } from '../engine/tile-search';
 import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { createDevice } from '../engine/create-device';
@@ -81,6 +81,8 @@ export interface TrainArgs {
   tileCache?: string;
   /** f16 activations, f32 master weights, dynamic loss scaling (needs shader-f16). */
   mixedPrecision: boolean;
+  /** With --resume: --data given on the command line (the dataset's location now). */
+  resumeData?: string;
 }
 
 /** Stop adding epochs beyond this many minutes of training (decided after the first epoch). */
@@ -111,12 +113,14 @@ async function trainDevice(o: TrainArgs): Promise<Device> {
 
 export async function train(dev: Device, a: TrainArgs & TrainBudget): Promise<TrainOutcome> {
   const ck = a.resume ? readCheckpoint(new Uint8Array(readFileSync(a.resume)), a.resume) : null;
-  const opts = ck ? (ck.meta.options as unknown as TrainArgs) : a;
+  // a resumed run keeps its recorded options; --data given with --resume says where its dataset is now
+  const opts = ck ? ({ ...ck.meta.options, ...(a.resumeData ? { data: a.resumeData } : {}) } as unknown as TrainArgs) : a;
   const hyp: Hyp = ck ? ck.meta.hyp : a.hyp === 'demo' ? demoHyp() : a.hyp ? parseHyp(readFileSync(a.hyp, 'utf8'), a.hyp) : { ...HYP_SCRATCH_HIGH };
   const data = await loadData(opts.data, { trainImages: opts.shapesTrain, valImages: opts.shapesVal, imgsz: opts.imgsz, seed: opts.seed }, opts.names?.split(','));
   const config = ck ? ck.config : configArg(opts.cfg, data.names.length);
   if (config.nc !== data.names.length) throw new Error(`${config.source} has ${config.nc} classes but ${data.source} has ${data.names.length}`);
-  const dir = ck ? join(a.resume!, '..', '..') : runDir(opts.project, opts.name);
+  // a checkpoint from a run folder continues there; one from elsewhere (the demo page's download) gets a new run folder
+  const dir = ck && basename(dirname(a.resume!)) === 'weights' ? join(a.resume!, '..', '..') : runDir(opts.project ?? 'runs/train', opts.name ?? 'exp');
   mkdirSync(join(dir, 'weights'), { recursive: true });
   const model = new DetectionModel(dev, config, seededRandom(opts.seed));
   if (opts.weights && !ck) {
@@ -284,7 +288,8 @@ export function registerTrainCommands(program: Command): void {
 
   trainOptions(program.command('train').description('train a model (YOLOv9 with PGI, or GELAN) on a dataset'))
     .option('--resume <last.safetensors>', 'continue a run from its checkpoint (same loss sequence as without interruption)')
-    .action(async (o: TrainArgs) => {
+    .action(async (o: TrainArgs, cmd: Command) => {
+      if (o.resume && cmd.getOptionValueSource('data') === 'cli') o.resumeData = o.data;
       const dev = await trainDevice(o);
       const r = await train(dev, o);
       console.log(`results in ${r.dir}: weights/last.safetensors, weights/best.safetensors, results.csv, results.png, val_batch0_pred.jpg`);
