@@ -13,7 +13,7 @@ import { bytesSource, openZip } from '../../training/data/archive';
 import { openUserDataset } from '../../training/data/user-dataset';
 import { readCheckpoint } from '../../training/checkpoint';
 import { demoHyp } from '../../training/presets/demo';
-import { createRun, demoRecord, resumeRun, type RunRecord } from '../../web/demo/run';
+import { createRun, demoRecord, resumeRun, trainArgs } from '../../web/demo/run';
 import { shapesZip } from '../shared/yolo-zip';
 
 const cli = builtCli('gelan-tab-resume-', 600_000);
@@ -22,13 +22,6 @@ const WEIGHTS = join(ROOT, 'test', 'fixtures', 'demo', 'gelan-shapes.safetensors
 /** results.csv rows (epoch → the columns as printed: 5 significant digits). */
 const csvRows = (file: string): string[][] =>
   readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map((s) => s.trim()));
-
-/** `gelan train` flags for a record (what the page's run stores in its checkpoints). */
-const flags = (r: RunRecord, data: string): string[] => [
-  '--cfg', r.cfg, '--data', data, '--epochs', String(r.epochs), '--batch', String(r.batch), '--imgsz', String(r.imgsz), '--hyp', r.hyp,
-  '--seed', String(r.seed), '--optimizer', r.optimizer, '--close-mosaic', String(r.closeMosaic), '--val-every', String(r.valEvery),
-  '--nbs', String(r.nbs), '--min-warmup', String(r.minWarmup), ...(r.weights ? ['--weights', WEIGHTS] : []),
-];
 
 test('a run started as in the tab (zip dataset, fine-tuned) continues in Node with the uninterrupted epochs', async () => {
   const zipPath = join(cli.dir, 'three.zip');
@@ -57,7 +50,7 @@ test('a run started as in the tab (zip dataset, fine-tuned) continues in Node wi
     dev.dispose();
   }
 
-  const full = cli.gelan('train', ...flags(rec, 'three.zip'), '--name', 'full');
+  const full = cli.gelan('train', ...trainArgs(rec, WEIGHTS), '--name', 'full');
   expect(full.code, full.err).toBe(0);
   expect(full.out).toMatch(/^transferred 692\/698 tensors from .*gelan-shapes\.safetensors/m);
   expect(full.out).toContain('three.zip (16 train / 4 val images, 3 classes, names from data.yaml; no val split: every 5th image held out for validation)');
@@ -75,7 +68,7 @@ test('a run started as in the tab (zip dataset, fine-tuned) continues in Node wi
 
   // Node → tab: a `gelan train` run interrupted after its first epoch (its checkpoint copied, the process killed)
   // continues through the page's code path with the uninterrupted run's epochs
-  const node = spawn('node', [join(ROOT, 'dist/cli/gelan.js'), 'train', ...flags(rec, 'three.zip'), '--name', 'node'], { cwd: cli.dir, stdio: 'ignore' });
+  const node = spawn('node', [join(ROOT, 'dist/cli/gelan.js'), 'train', ...trainArgs(rec, WEIGHTS), '--name', 'node'], { cwd: cli.dir, stdio: 'ignore' });
   const last = join(cli.dir, 'runs/train/node/weights/last.safetensors');
   let ckBytes: Uint8Array | null = null;
   for (let t = 0; t < 6000 && !ckBytes; t++) {

@@ -78,6 +78,16 @@ export function demoRecord(s: RunSettings, data = 'shapes', weights?: string): R
   };
 }
 
+/** The `gelan train` arguments that repeat a record's run (`weights`: where the start weights are now). */
+export function trainArgs(r: RunRecord, weights?: string): string[] {
+  return [
+    '--cfg', r.cfg, '--data', r.data, '--epochs', String(r.epochs), '--batch', String(r.batch), '--imgsz', String(r.imgsz), '--hyp', r.hyp,
+    '--seed', String(r.seed), '--optimizer', r.optimizer, '--close-mosaic', String(r.closeMosaic), '--val-every', String(r.valEvery),
+    '--nbs', String(r.nbs), '--min-warmup', String(r.minWarmup), '--shapes-train', String(r.shapesTrain), '--shapes-val', String(r.shapesVal),
+    ...(r.cosLr ? ['--cos-lr'] : []), ...(r.mixedPrecision ? ['--mixed-precision'] : []), ...(r.weights ? ['--weights', weights ?? r.weights] : []),
+  ];
+}
+
 /** The embedded shapes data of a record (as `gelan train --data shapes` makes it). */
 export function shapesData(r: RunRecord): RunData {
   const d = shapesDataset({ seed: r.seed, train: r.shapesTrain, val: r.shapesVal, imgsz: r.imgsz });
