@@ -162,6 +162,9 @@ describeChromium('your dataset in the demo page (headless Chromium)', () => {
       });
       await run.trainer.run();
       nodeIps = median(nodeLosses.slice(1).map((r) => r[4]));
+      // its checkpoint after the same two epochs (the format gelan train writes), for the tab to continue
+      expect(run.trainer.state.epoch).toBe(TAB_EPOCHS);
+      writeFileSync(join(cli.dir, 'node.safetensors'), await run.trainer.checkpoint(run.names));
       run.trainer.dispose();
       run.model.dispose();
     } finally {
@@ -187,7 +190,30 @@ describeChromium('your dataset in the demo page (headless Chromium)', () => {
     // epochs may differ by one in the last digit when the devices' rounding differences straddle it
     const diff = resumed.map((row, k) => Math.max(...[1, 2, 3].map((c) => Math.abs(row[c] - want[k + 2][c]) / want[k + 2][c])));
     expect(Math.max(...diff), `resumed vs uninterrupted epoch losses ${JSON.stringify(resumed.map((x) => x.slice(1, 4)))} vs ${JSON.stringify(want.slice(2).map((x) => x.slice(1, 4)))}`).toBeLessThan(2e-4);
+
+    // the tab continues the Node run's checkpoint for one epoch: its mean losses are the uninterrupted run's
+    const page2 = await openPage(browser, server, `/web/demo/?steps=${STEPS_PER_EPOCH}`, 'window.gelanDemo !== undefined && (window.gelanDemo.ready || window.gelanDemo.fatal !== null)', { logs, timeoutMs: 120_000 });
+    let tabResumed: number[] = [];
+    try {
+      await page2.setInputFiles('#data-zip', zipFile(ZIP, good.bytes));
+      await page2.waitForFunction(() => window.gelanDemo!.dataset !== null || window.gelanDemo!.errors.length > 0, undefined, { timeout: 120_000 });
+      await page2.setInputFiles('#checkpoint-input', join(cli.dir, 'node.safetensors'));
+      await page2.waitForFunction(() => window.gelanDemo!.errors.length > 0 || window.gelanDemo!.epochs.length > 0, undefined, { timeout: 900_000, polling: 250 });
+      await page2.waitForFunction(() => window.gelanDemo!.errors.length > 0 || window.gelanDemo!.state === 'paused' || window.gelanDemo!.state === 'done', undefined, { timeout: 300_000, polling: 250 });
+      const s2 = await state(page2);
+      expect(s2.errors).toEqual([]);
+      expect(s2.notes.join('\n')).toContain(`resume: resuming node.safetensors at epoch ${TAB_EPOCHS}, iteration ${TAB_EPOCHS * STEPS_PER_EPOCH}`);
+      expect(s2.losses.map((r) => r[0])).toEqual([6, 7, 8]);
+      expect(s2.epochs.map((e) => e.epoch)).toEqual([TAB_EPOCHS]);
+      tabResumed = [...s2.epochs[0].train];
+    } finally {
+      await page2.close();
+    }
+    const diff3 = tabResumed.map((v, c) => Math.abs(v - want[TAB_EPOCHS][c + 1]) / want[TAB_EPOCHS][c + 1]);
+    expect(Math.max(...diff3), `tab-resumed epoch ${TAB_EPOCHS + 1} ${tabResumed} vs uninterrupted ${want[TAB_EPOCHS].slice(1, 4)}`).toBeLessThan(2e-4);
+
     console.log(
+      `Node checkpoint continued in the tab: epoch ${TAB_EPOCHS + 1} losses within ${Math.max(...diff3).toExponential(1)} of the uninterrupted run; ` +
       `user dataset (${ZIP}, 20 train / 4 val at 64 px, fine-tuned ${SETTINGS.cfg} 6 → 3 classes): per-step losses tab vs Node within ${Math.max(...rel).toExponential(1)} relative; ` +
         `gelan train --resume of the tab's checkpoint vs uninterrupted: epoch losses within ${Math.max(...diff).toExponential(1)}; ` +
         `training images/s: tab (SwiftShader) ${tabIps.toFixed(2)}, Node (Dawn lavapipe) ${nodeIps.toFixed(2)}`,
