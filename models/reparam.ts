@@ -55,32 +55,34 @@ export function auxRemovalMapping(dual: readonly ResolvedRow[], gelan: readonly 
   return { rows, head: { gelan: gelanHead.index, dual: dualHead.index } };
 }
 
+/**
+ * A state-dict key renamed across the mapping: the row index through `rows`, and in the head row the head part
+ * `from[k]` becomes `to[k]`; null when the row or head part has no counterpart.
+ */
+function renameKey(key: string, headRow: number, headTo: number, from: readonly string[], to: readonly string[], row: (i: number) => number | undefined): string | null {
+  const m = /^model\.(\d+)\.(.*)$/.exec(key);
+  if (!m) return null;
+  const i = Number(m[1]);
+  const rest = m[2];
+  if (i === headRow) {
+    const k = from.findIndex((a) => rest.startsWith(`${a}.`));
+    return k < 0 ? null : `model.${headTo}.${to[k]}${rest.slice(from[k].length)}`;
+  }
+  const j = row(i);
+  return j === undefined ? null : `model.${j}.${rest}`;
+}
+
+const GELAN_PARTS = HEAD_PARTS.map(([g]) => g);
+const DUAL_PARTS = HEAD_PARTS.map(([, d]) => d);
+
 /** The dual model's name of a GELAN state-dict key under `map` (null for a head entry outside cv2/cv3/dfl). */
 export function dualKey(map: AuxRemovalMapping, gelanKey: string): string | null {
-  const m = /^model\.(\d+)\.(.*)$/.exec(gelanKey);
-  if (!m) return null;
-  const [, idx, rest] = m;
-  const g = Number(idx);
-  if (g === map.head.gelan) {
-    const part = HEAD_PARTS.find(([a]) => rest.startsWith(`${a}.`));
-    return part ? `model.${map.head.dual}.${part[1]}${rest.slice(part[0].length)}` : null;
-  }
-  const d = map.rows.get(g);
-  return d === undefined ? null : `model.${d}.${rest}`;
+  return renameKey(gelanKey, map.head.gelan, map.head.dual, GELAN_PARTS, DUAL_PARTS, (g) => map.rows.get(g));
 }
 
 /** The inverse of dualKey: the GELAN name of a dual-model key (null for the auxiliary branch and head half). */
 export function gelanKey(map: AuxRemovalMapping, dualModelKey: string): string | null {
-  const m = /^model\.(\d+)\.(.*)$/.exec(dualModelKey);
-  if (!m) return null;
-  const [, idx, rest] = m;
-  const d = Number(idx);
-  if (d === map.head.dual) {
-    const part = HEAD_PARTS.find(([, b]) => rest.startsWith(`${b}.`));
-    return part ? `model.${map.head.gelan}.${part[0]}${rest.slice(part[1].length)}` : null;
-  }
-  for (const [g, dd] of map.rows) if (dd === d) return `model.${g}.${rest}`;
-  return null;
+  return renameKey(dualModelKey, map.head.dual, map.head.gelan, DUAL_PARTS, GELAN_PARTS, (d) => [...map.rows].find(([, dd]) => dd === d)?.[0]);
 }
 
 /** Build the GELAN model for `target` and copy the main-branch weights of `dual` into it (GPU copies). */
