@@ -4,8 +4,8 @@
 // each epoch; the loss falls; the training checkpoint downloads and `gelan train --resume` continues it in Node.
 // The same run in Node gives the per-step losses and speed to compare with; the live loop runs on a video file
 // recorded in the page (no camera in headless Chromium) and reports frames per second.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ROOT, buildBrowserDist } from '../../scripts/browser-bundle.mjs';
@@ -84,6 +84,8 @@ describeChromium('your dataset in the demo page (headless Chromium)', () => {
       expect(d.train.perClass.reduce((a, b) => a + b, 0)).toBe(d.train.boxes);
       expect(d.thumbnails).toBe(6);
       expect(await page.locator('#data-thumbs canvas').count()).toBe(6);
+      mkdirSync(join(ROOT, 'test', 'browser', 'artifacts'), { recursive: true });
+      await page.locator('#data-section').screenshot({ path: join(ROOT, 'test', 'browser', 'artifacts', 'demo-dataset.png') });
 
       await page.setInputFiles('#weights-input', WEIGHTS);
       await page.waitForFunction(() => window.gelanDemo!.model !== null || window.gelanDemo!.errors.length > 0, undefined, { timeout: 60_000 });
@@ -195,14 +197,22 @@ describeChromium('your dataset in the demo page (headless Chromium)', () => {
     const page2 = await openPage(browser, server, `/web/demo/?steps=${STEPS_PER_EPOCH}`, 'window.gelanDemo !== undefined && (window.gelanDemo.ready || window.gelanDemo.fatal !== null)', { logs, timeoutMs: 120_000 });
     let tabResumed: number[] = [];
     try {
-      await page2.setInputFiles('#data-zip', zipFile(ZIP, good.bytes));
+      // this time the dataset as a picked folder (the zip's files unpacked): the same images, labels and split
+      const folder = join(cli.dir, 'shapes3');
+      for (const [name, bytes] of Object.entries(good.files)) {
+        mkdirSync(dirname(join(folder, name)), { recursive: true });
+        writeFileSync(join(folder, name), bytes);
+      }
+      await page2.setInputFiles('#data-folder', folder);
       await page2.waitForFunction(() => window.gelanDemo!.dataset !== null || window.gelanDemo!.errors.length > 0, undefined, { timeout: 120_000 });
       await page2.setInputFiles('#checkpoint-input', join(cli.dir, 'node.safetensors'));
       await page2.waitForFunction(() => window.gelanDemo!.errors.length > 0 || window.gelanDemo!.epochs.length > 0, undefined, { timeout: 900_000, polling: 250 });
       await page2.waitForFunction(() => window.gelanDemo!.errors.length > 0 || window.gelanDemo!.state === 'paused' || window.gelanDemo!.state === 'done', undefined, { timeout: 300_000, polling: 250 });
       const s2 = await state(page2);
       expect(s2.errors).toEqual([]);
+      expect(s2.dataset!.source).toMatch(/^shapes3 \(20 train \/ 4 val images, 3 classes, names from data\.yaml/);
       expect(s2.notes.join('\n')).toContain(`resume: resuming node.safetensors at epoch ${TAB_EPOCHS}, iteration ${TAB_EPOCHS * STEPS_PER_EPOCH}`);
+      expect(s2.notes.join('\n')).toContain(`node.safetensors was trained on '${ZIP}'; continuing on the loaded 'shapes3'`);
       expect(s2.losses.map((r) => r[0])).toEqual([6, 7, 8]);
       expect(s2.epochs.map((e) => e.epoch)).toEqual([TAB_EPOCHS]);
       tabResumed = [...s2.epochs[0].train];

@@ -276,7 +276,7 @@ function startWorker(): void {
         thumbs.replaceChildren();
         for (const t of m.thumbnails) {
           const c = document.createElement('canvas');
-          paint(c, annotate(t.image, t.labels.map(([k, x1, y1, x2, y2]) => [x1, y1, x2, y2, 1, k] as Box), m.names));
+          paint(c, annotate(t.image, t.labels.map(([k, x1, y1, x2, y2]) => [x1, y1, x2, y2, NaN, k] as Box), m.names));
           thumbs.appendChild(c);
         }
         const userOpt = $<HTMLSelectElement>('data').querySelector<HTMLOptionElement>('option[value=user]')!;

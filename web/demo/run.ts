@@ -98,7 +98,7 @@ export function shapesData(r: RunRecord): RunData {
  * A run from a record, as cli/train.ts builds it (same model seed, loaders and trainer options); `weights` (named
  * by `r.weights`) are transferred into the fresh model before the trainer copies it into its EMA.
  */
-export function createRun(dev: Device, r: RunRecord, data: RunData, o: { hyp: Hyp; config?: ModelConfig; weights?: WeightFile }): DemoRun {
+export function createRun(dev: Device, r: RunRecord, data: RunData, o: { hyp: Hyp; config?: ModelConfig; weights?: WeightFile; cacheBytes?: number }): DemoRun {
   const config = o.config ?? builtinConfig(r.cfg, { nc: data.names.length });
   if (config.nc !== data.names.length) throw new Error(`${config.source} has ${config.nc} classes but the dataset has ${data.names.length}`);
   const model = new DetectionModel(dev, config, seededRandom(r.seed));
@@ -109,8 +109,9 @@ export function createRun(dev: Device, r: RunRecord, data: RunData, o: { hyp: Hy
     model.dispose();
     throw e;
   }
-  const train = new DataLoader(data.train, { imgsz: r.imgsz, batchSize: r.batch, augment: true, seed: r.seed });
-  const val = new DataLoader(data.val, { imgsz: r.imgsz, batchSize: Math.max(1, r.batch * 2), augment: false });
+  // the decoded-image caches are bounded (a tab's memory is tighter); caching never changes the batches
+  const train = new DataLoader(data.train, { imgsz: r.imgsz, batchSize: r.batch, augment: true, seed: r.seed, cacheBytes: o.cacheBytes });
+  const val = new DataLoader(data.val, { imgsz: r.imgsz, batchSize: Math.max(1, r.batch * 2), augment: false, cacheBytes: o.cacheBytes });
   const trainer = new Trainer(model, train, val, {
     epochs: r.epochs,
     hyp: o.hyp,
@@ -128,10 +129,10 @@ export function createRun(dev: Device, r: RunRecord, data: RunData, o: { hyp: Hy
 }
 
 /** A run continued from a training checkpoint (the page's or `gelan train`'s), as `gelan train --resume` does. */
-export function resumeRun(dev: Device, ck: LoadedCheckpoint, file: string, data: RunData): DemoRun {
+export function resumeRun(dev: Device, ck: LoadedCheckpoint, file: string, data: RunData, cacheBytes?: number): DemoRun {
   const r = ck.meta.options as unknown as RunRecord;
   if (typeof r.imgsz !== 'number' || typeof r.batch !== 'number' || typeof r.seed !== 'number') throw new Error(`${file}: its run options lack imgsz, batch or seed`);
-  const run = createRun(dev, r, data, { hyp: ck.meta.hyp, config: ck.config });
+  const run = createRun(dev, r, data, { hyp: ck.meta.hyp, config: ck.config, cacheBytes });
   try {
     run.trainer.resume(ck, file);
   } catch (e) {

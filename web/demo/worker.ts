@@ -33,6 +33,8 @@ import type { Box, DeviceReport, FolderFile, FromWorker, LabelBox, Rgb, RunSetti
 
 /** Thumbnails of a loaded dataset the page shows with their labels. */
 const THUMBNAILS = 6;
+/** Decoded-image cache of each loader of a run on a loaded dataset (images are decoded per batch beyond it). */
+const TAB_CACHE_BYTES = 128 * 2 ** 20;
 
 interface Run {
   readonly settings: RunSettings;
@@ -134,6 +136,7 @@ class Session {
         ? createRun(this.dev, demoRecord(s, s.userData ? this.dataset!.name : 'shapes', s.finetune ? this.loaded!.source : undefined), s.userData ? this.dataset!.data : shapesData(demoRecord(s)), {
             hyp: demoHyp(),
             weights: s.finetune ? this.loaded!.weights : undefined,
+            cacheBytes: TAB_CACHE_BYTES,
           })
         : createDemoRun(this.dev, s);
     if (demo.transfer) this.post({ type: 'note', about: 'fine-tuning', message: demo.transfer.line });
@@ -150,7 +153,7 @@ class Session {
     else if (this.dataset) data = this.dataset.data;
     else throw new Error(`${name} trains on '${String(o.data)}': load that dataset first (drop it on the page), then resume`);
     if (o.data !== 'shapes' && this.dataset && this.dataset.name !== o.data) this.post({ type: 'note', about: 'resume', message: `${name} was trained on '${String(o.data)}'; continuing on the loaded '${this.dataset.name}'` });
-    const demo = resumeRun(this.dev, ck, name, data);
+    const demo = resumeRun(this.dev, ck, name, data, TAB_CACHE_BYTES);
     const s: RunSettings = { cfg: String(o.cfg), imgsz: demo.record.imgsz, batch: demo.record.batch, epochs: demo.record.epochs, trainImages: data.train.length, valImages: data.val.length, seed: demo.record.seed, maxSteps, userData: o.data !== 'shapes' };
     this.post({ type: 'note', about: 'resume', message: `resuming ${name} at epoch ${ck.meta.state.epoch}, iteration ${ck.meta.state.iteration}` });
     await this.begin(s, demo);
@@ -218,7 +221,7 @@ class Session {
         await run.trainer.run();
       } catch (e) {
         const msg = (e as Error).message;
-        if (/out of memory|allocation failed|OutOfMemory/i.test(msg)) this.outOfMemory(msg);
+        if (/out of memory|allocation failed|OutOfMemory|maxStorageBufferBindingSize/i.test(msg)) this.outOfMemory(msg);
         else this.post({ type: 'error', about: 'training', message: msg });
       }
       if (this.run !== run) return;
