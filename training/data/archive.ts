@@ -153,6 +153,8 @@ async function readEntry(src: ByteSource, e: ArchiveEntry, archive: string, limi
     if (want === e.size && crc32([data]) !== e.crc) throw new Error(`${where}: CRC mismatch (corrupt archive)`);
     return data;
   }
+  // small packed chunks: DEFLATE expands at most ~1032×, so one push produces a bounded amount
+  const STEP = 4096;
   const out = new Uint8Array(want);
   let got = 0;
   let over = false;
@@ -164,11 +166,11 @@ async function readEntry(src: ByteSource, e: ArchiveEntry, archive: string, limi
     got += chunk.length;
     if (final) ended = true;
   });
-  // small packed chunks: DEFLATE expands at most ~1032×, so one push produces a bounded amount
-  const STEP = 4096;
   const done = (): boolean => over || (want < e.size && got >= want);
-  for (let o = 0; o < e.packed && !done(); o += 65536) {
-    const block = await src.read(start + o, Math.min(65536, e.packed - o));
+  // a head read (an image's signature) fetches the packed data a little at a time
+  const BLOCK = want < e.size ? STEP : 65536;
+  for (let o = 0; o < e.packed && !done(); o += BLOCK) {
+    const block = await src.read(start + o, Math.min(BLOCK, e.packed - o));
     for (let k = 0; k < block.length && !done(); k += STEP) {
       try {
         inflate.push(block.subarray(k, k + STEP), o + k + STEP >= e.packed);

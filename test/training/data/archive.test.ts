@@ -4,6 +4,7 @@
 import { zipSync } from 'fflate';
 import { describe, expect, test } from 'vitest';
 import { bytesSource, openZip } from '../../../training/data/archive';
+import { encodePng } from '../../../training/data/image';
 import { datasetStats, openUserDataset, splitIndices } from '../../../training/data/user-dataset';
 import { labelName, shapesZip } from '../../shared/yolo-zip';
 
@@ -107,6 +108,28 @@ describe('user datasets from an archive', () => {
     expect(st.images).toBe(10);
     expect(st.perClass.reduce((x, y) => x + y, 0)).toBe(st.boxes);
     expect(st.boxes).toBeGreaterThan(10);
+  });
+
+  test('opening reads the directory, labels and image signatures only: images are read when a batch loads them', async () => {
+    // noisy 512×512 PNGs barely compress, so the images are nearly all of the archive's bytes; a signature read
+    // inflates a few stored DEFLATE blocks' worth (fflate emits a stored block once it has enough of it)
+    const files: Record<string, Uint8Array> = {};
+    let seed = 1;
+    for (let i = 0; i < 4; i++) {
+      const data = new Uint8Array(512 * 512 * 3).map(() => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
+      files[`images/n${i}.png`] = encodePng({ width: 512, height: 512, data });
+      files[`labels/n${i}.txt`] = enc.encode('0 0.5 0.5 0.2 0.2\n');
+    }
+    const zip = zipSync(files, { level: 6 });
+    let read = 0;
+    const src = bytesSource(zip);
+    const counting = { size: src.size, read: async (o: number, n: number) => ((read += n), src.read(o, n)) };
+    const ds = await openUserDataset((await openZip(counting, 'noise.zip')).fs, '/', { label: 'noise.zip' });
+    expect(ds.train.length + ds.val.length).toBe(4);
+    expect(read / zip.length, `read ${read} of ${zip.length} bytes to open`).toBeLessThan(0.1);
+    const before = read;
+    await ds.train.load(0);
+    expect(read - before).toBeGreaterThan(512 * 512 * 3 * 0.9);
   });
 
   test('a bad label line is reported by file and line; a non-image named .jpg is skipped and named', async () => {
