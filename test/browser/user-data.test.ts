@@ -1,6 +1,6 @@
 // Your own data in the demo page (headless Chromium, SwiftShader WebGPU): a zipped YOLO dataset made from the shapes
 // renderer (test/shared/yolo-zip.ts; 3 classes, mixed image sizes) is loaded through the page — a copy with one bad
-// label line is reported by file and line — fine-tuned from gelan-shapes weights trained on 6 classes, validated
+// label line, dropped on the page, is reported by file and line — fine-tuned from gelan-shapes weights trained on 6 classes, validated
 // each epoch; the loss falls; the training checkpoint downloads and `gelan train --resume` continues it in Node.
 // The same run in Node gives the per-step losses and speed to compare with; the live loop runs on a video file
 // recorded in the page (no camera in headless Chromium) and reports frames per second.
@@ -68,8 +68,12 @@ describeChromium('your dataset in the demo page (headless Chromium)', () => {
     let tabLosses: number[][] = [];
     try {
       expect((await state(page)).fatal).toBeNull();
-      // the bad copy: refused with the label file and line
-      await page.setInputFiles('#data-zip', zipFile('bad.zip', bad.bytes));
+      // the bad copy, dropped on the page: refused with the label file and line
+      await page.evaluate((bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], 'bad.zip', { type: 'application/zip' }));
+        document.querySelector('#data-drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }, Array.from(bad.bytes));
       await page.waitForFunction(() => window.gelanDemo!.errors.length > 0, undefined, { timeout: 120_000 });
       expect((await state(page)).errors.join('\n')).toContain(`dataset: /labels/${labelName(7)}.txt:2: expected 5 values (class cx cy w h) or a polygon`);
       await page.evaluate(() => void (window.gelanDemo!.errors.length = 0));
