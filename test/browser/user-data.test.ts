@@ -233,6 +233,33 @@ describeChromium('your dataset in the demo page (headless Chromium)', () => {
         `training images/s: tab (SwiftShader) ${tabIps.toFixed(2)}, Node (Dawn lavapipe) ${nodeIps.toFixed(2)}`,
     );
   }, 1_500_000);
+
+  test('a batch too large for the device is refused with the largest batch that fits', async () => {
+    // the first conv's output (16 channels at half the input side) of gelan-shapes at a large side outgrows the
+    // adapter's binding limit: refused before any data is loaded, naming the largest batch that fits
+    const probe = await openPage(browser, server, '/web/demo/', 'window.gelanDemo !== undefined && (window.gelanDemo.ready || window.gelanDemo.fatal !== null)', { logs, timeoutMs: 120_000 });
+    const limit = (await state(probe)).device!.limits.maxStorageBufferBindingSize;
+    await probe.close();
+    const imgsz = 1920;
+    const perImage = 16 * (imgsz / 2) ** 2 * 4;
+    const fits = Math.floor(limit / perImage);
+    const batch = fits + 2;
+    if (batch > 64) {
+      console.log(`too-large batch test not run: this adapter binds ${limit} bytes, more than batch 64 at ${imgsz} px needs`);
+      return;
+    }
+    const page = await openPage(browser, server, `/web/demo/?cfg=gelan-shapes&imgsz=${imgsz}&batch=${batch}&epochs=1&train=8&val=4&autostart=1`, 'window.gelanDemo !== undefined && (window.gelanDemo.ready || window.gelanDemo.fatal !== null)', { logs, timeoutMs: 120_000 });
+    try {
+      await page.waitForFunction(() => window.gelanDemo!.errors.length > 0 || window.gelanDemo!.fatal !== null, undefined, { timeout: 120_000, polling: 250 });
+      const s = await state(page);
+      expect(s.fatal).toBeNull();
+      expect(s.errors.join('\n')).toMatch(new RegExp(`^train: batch ${batch} at ${imgsz} px needs \\d+ MiB for layer 0's output in one buffer, more than this device binds \\(maxStorageBufferBindingSize \\d+ MiB\\) — try batch ${fits}$`, 'm'));
+      expect(s.steps).toBe(0);
+      console.log(`too-large batch on ${limit}-byte bindings: ${s.errors[0]}`);
+    } finally {
+      await page.close();
+    }
+  });
 });
 
 if (missing && CI) {

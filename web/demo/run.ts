@@ -143,6 +143,18 @@ export function resumeRun(dev: Device, ck: LoadedCheckpoint, file: string, data:
   return run;
 }
 
+/** How many images of `imgsz` the model's largest layer output (f32, one buffer) lets a batch hold within `limit` bytes. */
+export function largestBatch(model: DetectionModel, imgsz: number, limit: number): { batch: number; layer: number; bytesPerImage: number } {
+  let layer = -1;
+  let bytesPerImage = 3 * imgsz * imgsz * 4;
+  for (const r of model.rows) {
+    const ch = Array.isArray(r.channels) ? r.channels.reduce((a, b) => a + b, 0) : r.channels;
+    const b = ch * Math.ceil(imgsz / r.stride) ** 2 * 4;
+    if (b > bytesPerImage) [layer, bytesPerImage] = [r.index, b];
+  }
+  return { batch: Math.floor(limit / bytesPerImage), layer, bytesPerImage };
+}
+
 /** The page's run on the embedded shapes data. */
 export function createDemoRun(dev: Device, s: RunSettings): DemoRun {
   const r = demoRecord(s);

@@ -28,7 +28,7 @@ import {
   saveSafetensors,
 } from 'gelan-webgpu';
 import { parseCaseFilter, runBenchmarks } from '../../bench/suite';
-import { type DemoRun, type RunData, createDemoRun, createRun, demoRecord, resumeRun, shapesData } from './run';
+import { type DemoRun, type RunData, createDemoRun, createRun, demoRecord, largestBatch, resumeRun, shapesData } from './run';
 import type { Box, DeviceReport, FolderFile, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
 
 /** Thumbnails of a loaded dataset the page shows with their labels. */
@@ -161,6 +161,18 @@ class Session {
 
   private async begin(s: RunSettings, demo: DemoRun): Promise<void> {
     const { model, trainer, preview, names, config } = demo;
+    // a batch whose activations cannot be bound at all is refused before any data is loaded
+    const limit = this.dev.limits.maxStorageBufferBindingSize;
+    const fit = largestBatch(model, s.imgsz, limit);
+    if (s.batch > fit.batch) {
+      trainer.dispose();
+      model.dispose();
+      const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+      throw new Error(
+        `batch ${s.batch} at ${s.imgsz} px needs ${mib(s.batch * fit.bytesPerImage)} for layer ${fit.layer}'s output in one buffer, more than this device binds (maxStorageBufferBindingSize ${mib(limit)}) — ` +
+          (fit.batch >= 1 ? `try batch ${fit.batch}` : `even batch 1 does not fit: try a smaller image size than ${s.imgsz} px`),
+      );
+    }
     const run: Run = { settings: s, model, trainer, preview, names, maxSteps: s.maxSteps, steps: 0, loop: null };
     this.run = run;
     this.oomReported = false;
@@ -202,7 +214,7 @@ class Session {
     return b > 1 ? `try batch ${Math.max(1, Math.floor(b / 2))} (this run: batch ${b} at ${r.settings.imgsz} px)` : `batch is already 1: try a smaller image size than ${r.settings.imgsz} px or a smaller model`;
   }
 
-  /** The device reported an out-of-memory error: stop training and say which batch size to try. */
+  /** The device ran out of memory or a buffer outgrew its limits: stop training and say which batch size to try. */
   outOfMemory(message: string): void {
     if (this.oomReported) return;
     this.oomReported = true;
@@ -211,7 +223,7 @@ class Session {
       this.setState('pausing');
       r.trainer.stop();
     }
-    this.post({ type: 'error', about: 'GPU memory', message: `this browser's GPU ran out of memory (${message || 'out of memory'}): ${this.memoryHint()}` });
+    this.post({ type: 'error', about: 'GPU memory', message: `${message || 'out of memory'} — ${this.memoryHint()}` });
   }
 
   private async startLoop(run: Run): Promise<void> {
