@@ -7,6 +7,7 @@ import {
   type DetectionModel,
   type Device,
   type FileReader,
+  type FileSystem,
   type Trainer,
   type UserDataset,
   type WeightFile,
@@ -291,7 +292,7 @@ class Session {
   /** Open a YOLO dataset from a zip or a folder's files: checked now (labels, image signatures), decoded per batch. */
   private async loadDataset(name: string, zip: Blob | undefined, files: readonly FolderFile[] | undefined): Promise<void> {
     if (this.state === 'training' || this.state === 'pausing') throw new Error('pause training first');
-    let fs;
+    let fs: FileSystem;
     const warnings: string[] = [];
     if (zip) {
       const a = await openZip(blobSource(zip), name);
