@@ -1,8 +1,11 @@
-// --data: `shapes` (the embedded procedural dataset), a data YAML, or a folder of images with labels/ beside.
+// --data: `shapes` (the embedded procedural dataset), a data YAML, a folder of images with labels/ beside, or a
+// zip of a YOLO dataset (images/ + labels/ + optional data.yaml).
 import { existsSync, statSync } from 'node:fs';
 import type { DetectionDataset } from '../training/data/dataset';
 import { readDataYaml, yoloDataset } from '../training/data/dataset';
-import { nodeFileSystem } from '../training/data/fs-node';
+import { nodeByteSource, nodeFileSystem } from '../training/data/fs-node';
+import { openZip } from '../training/data/archive';
+import { openUserDataset } from '../training/data/user-dataset';
 import { shapesDataset } from '../training/data/shapes';
 
 export interface DataSplits {
@@ -25,6 +28,13 @@ export async function loadData(arg: string, shapes: ShapesOptions, names?: reado
     return { train: d.train, val: d.val, names: d.names, source: `shapes (embedded, seed ${shapes.seed}: ${shapes.trainImages} train / ${shapes.valImages} val images)` };
   }
   if (!existsSync(arg)) throw new Error(`--data ${arg}: no such file or folder (use 'shapes', a data YAML or an image folder)`);
+  if (/\.zip$/i.test(arg)) {
+    // a YOLO dataset archive, read as the demo page reads it (same split when it has no val folder)
+    const zip = await openZip(await nodeByteSource(arg), arg);
+    const ds = await openUserDataset(zip.fs, '/', { label: arg, names });
+    for (const w of [...zip.skipped, ...ds.warnings]) console.warn(w);
+    return ds;
+  }
   const fs = nodeFileSystem();
   if (statSync(arg).isDirectory()) {
     if (!names || names.length === 0) throw new Error(`--data ${arg} is a folder: give the class names with --names a,b,c (or use a data YAML)`);

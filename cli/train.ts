@@ -1,12 +1,12 @@
 // Training, validation and detection commands, and the end-to-end main job (`gelan demo`, run by `npm start`).
 import type { TileCacheJSON } from '../engine/tile-search';
 import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { createDevice } from '../engine/create-device';
 import type { Device } from '../engine/device';
-import { DetectionModel, type ModelConfig, builtinConfig, fuseModel, removeAuxBranch, saveSafetensors, seededRandom } from '../models';
+import { DetectionModel, type ModelConfig, builtinConfig, fuseModel, removeAuxBranch, saveSafetensors, seededRandom, transferWeights } from '../models';
 import { DataLoader } from '../training/data/loader';
 import { decodeImage, encodeJpeg, encodePng, type RgbImage } from '../training/data/image';
 import { annotate } from '../training/data/draw';
@@ -16,7 +16,7 @@ import { Trainer } from '../training/trainer';
 import { type LoadedCheckpoint, readCheckpoint } from '../training/checkpoint';
 import { type ValResult, type Prediction, validate } from '../training/validate';
 import { plotResults } from '../training/plot';
-import { checkImageSize, configArg, modelFromWeights, weightsArg, writeAtomic } from './common';
+import { checkImageSize, configArg, modelFromWeights, readWeights, weightsArg, writeAtomic } from './common';
 import { DEMO_RECIPE, demoHyp } from '../training/presets/demo';
 import { type DataSplits, loadData } from './data';
 import { RESULT_COLUMNS, discardOnFailure, nextRunDir, progress, writeResultsCsv } from './runs';
@@ -71,6 +71,8 @@ export interface TrainArgs {
   tileCache?: string;
   /** f16 activations, f32 master weights, dynamic loss scaling (needs shader-f16). */
   mixedPrecision: boolean;
+  /** With --resume: --data given on the command line (the dataset's location now). */
+  resumeData?: string;
 }
 
 /** Stop adding epochs beyond this many minutes of training (decided after the first epoch). */
@@ -108,18 +110,23 @@ export interface TrainInputs {
   readonly config: ModelConfig;
   /** The run folder: a resumed run's, or a new one's (named here, made when training starts). */
   readonly dir: string;
+  /** Whether `dir` is the folder of the checkpoint being resumed (never removed on failure). */
+  readonly inPlace: boolean;
 }
 
 export async function trainInputs(a: TrainArgs): Promise<TrainInputs> {
   const ck = a.resume ? readCheckpoint(new Uint8Array(readFileSync(a.resume)), a.resume) : null;
-  const opts = ck ? (ck.meta.options as unknown as TrainArgs) : a;
+  // a resumed run keeps its recorded options; --data given with --resume says where its dataset is now
+  const opts = ck ? ({ ...ck.meta.options, ...(a.resumeData ? { data: a.resumeData } : {}) } as unknown as TrainArgs) : a;
   const hyp: Hyp = ck ? ck.meta.hyp : a.hyp === 'demo' ? demoHyp() : a.hyp ? parseHyp(readFileSync(a.hyp, 'utf8'), a.hyp) : { ...HYP_SCRATCH_HIGH };
   const data = await loadData(opts.data, { trainImages: opts.shapesTrain, valImages: opts.shapesVal, imgsz: opts.imgsz, seed: opts.seed }, opts.names?.split(','));
   const config = ck ? ck.config : configArg(opts.cfg, data.names.length);
   if (config.nc !== data.names.length) throw new Error(`${config.source} has ${config.nc} classes but ${data.source} has ${data.names.length}`);
   checkImageSize(opts.imgsz, config);
-  const dir = ck ? join(a.resume!, '..', '..') : nextRunDir(opts.project, opts.name);
-  return { ck, opts, hyp, data, config, dir };
+  // a checkpoint from a run folder continues there; one from elsewhere (the demo page's download) gets a new run folder
+  const inPlace = ck !== null && basename(dirname(a.resume!)) === 'weights';
+  const dir = inPlace ? join(a.resume!, '..', '..') : nextRunDir(opts.project, opts.name);
+  return { ck, opts, hyp, data, config, dir, inPlace };
 }
 
 /**
@@ -128,15 +135,16 @@ export async function trainInputs(a: TrainArgs): Promise<TrainInputs> {
  */
 export async function train(dev: Device, a: TrainArgs & TrainBudget, inputs?: TrainInputs): Promise<TrainOutcome> {
   const run = inputs ?? (await trainInputs(a));
-  return discardOnFailure(run.ck ? null : run.dir, (f) => f.endsWith('.safetensors'), () => trainIn(dev, a, run));
+  return discardOnFailure(run.inPlace ? null : run.dir, (f) => f.endsWith('.safetensors'), () => trainIn(dev, a, run));
 }
 
 async function trainIn(dev: Device, a: TrainArgs & TrainBudget, { ck, opts, hyp, data, config, dir }: TrainInputs): Promise<TrainOutcome> {
   mkdirSync(join(dir, 'weights'), { recursive: true });
   const model = new DetectionModel(dev, config, seededRandom(opts.seed));
-  if (opts.weights) {
-    const { model: src } = modelFromWeights(dev, opts.weights, opts.cfg);
-    for (const [k, t] of src.stateEntries()) model.setTensor(k, t.detach());
+  if (opts.weights && !ck) {
+    // fine-tuning: matching tensors transfer, the rest keep their initialisation (a resumed run has its own)
+    const w = readWeights(opts.weights);
+    console.log(transferWeights(model, w.tensors, opts.weights, { sourceConfig: w.config }).line);
   }
   const trainLoader = new DataLoader(data.train, { imgsz: opts.imgsz, batchSize: opts.batch, augment: true, seed: opts.seed });
   const valLoader = new DataLoader(data.val, { imgsz: opts.imgsz, batchSize: Math.max(1, opts.batch * 2), augment: false });
@@ -297,7 +305,9 @@ export function registerTrainCommands(program: Command): void {
 
   trainOptions(program.command('train').description('train a model (YOLOv9 with PGI, or GELAN) on a dataset'))
     .addOption(checked('--resume <last.safetensors>', 'continue a run from its checkpoint (same loss sequence as without interruption)', existingFile))
-    .action(async (o: TrainArgs) => {
+    .action(async (o: TrainArgs, cmd: Command) => {
+      // --data given with --resume says where the run's dataset is now
+      if (o.resume && cmd.getOptionValueSource('data') === 'cli') o.resumeData = o.data;
       const inputs = await trainInputs(o);
       const dev = await trainDevice(o);
       const r = await train(dev, o, inputs);

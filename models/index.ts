@@ -13,6 +13,7 @@ export { type BranchOutput, makeAnchors, REG_MAX } from './heads';
 export { type FuseOptions, fuseModel } from './fuse';
 export { auxRemovalMapping, removeAuxBranch } from './reparam';
 export { gelanConfigFor } from './reparam-config';
+export { type TransferMapping, type TransferOptions, type TransferReport, transferWeights } from './transfer';
 export { stateDict, loadStateDict, readWeightFile, saveSafetensors, type WeightFile } from './weights';
 export { Module } from './module';
 

@@ -56,6 +56,36 @@ export function auxRemovalMapping(dual: readonly ResolvedRow[], gelan: readonly 
   return { rows, head: { gelan: gelanHead.index, dual: dualHead.index } };
 }
 
+/**
+ * A state-dict key renamed across the mapping: the row index through `rows`, and in the head row the head part
+ * `from[k]` becomes `to[k]`; null when the row or head part has no counterpart.
+ */
+function renameKey(key: string, headRow: number, headTo: number, from: readonly string[], to: readonly string[], row: (i: number) => number | undefined): string | null {
+  const m = /^model\.(\d+)\.(.*)$/.exec(key);
+  if (!m) return null;
+  const i = Number(m[1]);
+  const rest = m[2];
+  if (i === headRow) {
+    const k = from.findIndex((a) => rest.startsWith(`${a}.`));
+    return k < 0 ? null : `model.${headTo}.${to[k]}${rest.slice(from[k].length)}`;
+  }
+  const j = row(i);
+  return j === undefined ? null : `model.${j}.${rest}`;
+}
+
+const GELAN_PARTS = HEAD_PARTS.map(([g]) => g);
+const DUAL_PARTS = HEAD_PARTS.map(([, d]) => d);
+
+/** The dual model's name of a GELAN state-dict key under `map` (null for a head entry outside cv2/cv3/dfl). */
+export function dualKey(map: AuxRemovalMapping, gelanKey: string): string | null {
+  return renameKey(gelanKey, map.head.gelan, map.head.dual, GELAN_PARTS, DUAL_PARTS, (g) => map.rows.get(g));
+}
+
+/** The inverse of dualKey: the GELAN name of a dual-model key (null for the auxiliary branch and head half). */
+export function gelanKey(map: AuxRemovalMapping, dualModelKey: string): string | null {
+  return renameKey(dualModelKey, map.head.dual, map.head.gelan, DUAL_PARTS, GELAN_PARTS, (d) => [...map.rows].find(([, dd]) => dd === d)?.[0]);
+}
+
 /** Build the GELAN model for `target` and copy the main-branch weights of `dual` into it (GPU copies). */
 export function removeAuxBranch(dual: DetectionModel, target: ModelConfig): DetectionModel {
   target = withClassCount(target, dual.nc);
@@ -65,14 +95,9 @@ export function removeAuxBranch(dual: DetectionModel, target: ModelConfig): Dete
     const src = new Map([...dual.stateEntries()].map(([k, t]) => [k, t] as const));
     const srcBn = new Map([...dual.batchNorms()].map(([k, bn]) => [k, bn] as const));
     const sourceKey = (key: string): string => {
-      const [, idx, rest] = /^model\.(\d+)\.(.*)$/.exec(key)!;
-      const g = Number(idx);
-      if (g === map.head.gelan) {
-        const part = HEAD_PARTS.find(([a]) => rest.startsWith(`${a}.`));
-        if (!part) throw new Error(`unexpected head entry ${key}`);
-        return `model.${map.head.dual}.${part[1]}${rest.slice(part[0].length)}`;
-      }
-      return `model.${map.rows.get(g)!}.${rest}`;
+      const k = dualKey(map, key);
+      if (!k) throw new Error(`unexpected head entry ${key}`);
+      return k;
     };
     noGrad(gelan.device, () => {
       for (const [key, t] of [...gelan.stateEntries()]) {

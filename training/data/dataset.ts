@@ -146,8 +146,11 @@ export interface DatasetOptions {
   skipDir?: (path: string) => boolean;
 }
 
-/** A dataset from image sources (directories or list files) and class names; label files are read now. */
-export async function yoloDataset(fs: FileSystem, sources: readonly string[], names: readonly string[], options: DatasetOptions = {}): Promise<FileDataset> {
+/**
+ * A dataset from image sources (directories or list files) and class names; label files are read now. With names
+ * null the classes are numbered from the labels.
+ */
+export async function yoloDataset(fs: FileSystem, sources: readonly string[], names: readonly string[] | null, options: DatasetOptions = {}): Promise<FileDataset> {
   return buildDataset(fs, sources, names, options);
 }
 

@@ -96,7 +96,8 @@ export function annotate(img: RgbImage, dets: readonly (readonly number[])[], na
   for (const [x1, y1, x2, y2, conf, cls] of dets) {
     const c = PALETTE[cls % PALETTE.length];
     drawBox(out, x1, y1, x2, y2, c, Math.max(1, Math.round(Math.min(img.width, img.height) / 200)));
-    drawText(out, x1, Math.max(0, y1 - 10), `${names[cls] ?? cls} ${conf.toFixed(2)}`, [255, 255, 255], c);
+    // a NaN confidence (ground-truth labels) draws the class name alone
+    drawText(out, x1, Math.max(0, y1 - 10), `${names[cls] ?? cls}${Number.isNaN(conf) ? '' : ` ${conf.toFixed(2)}`}`, [255, 255, 255], c);
   }
   return out;
 }

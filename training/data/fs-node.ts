@@ -2,6 +2,7 @@
 // built-ins; browser bundles leave it out.
 import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { type FileSystem, joinPaths } from './fs';
+import type { ByteSource } from './archive';
 
 export function nodeFileSystem(): FileSystem {
   return {
@@ -51,6 +52,22 @@ export function nodeFileSystem(): FileSystem {
       } finally {
         await fh.close();
       }
+    },
+  };
+}
+
+/** A file read slice by slice (a zip archive larger than memory); the handle stays open for the process. */
+export async function nodeByteSource(path: string): Promise<ByteSource> {
+  const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${path}: cannot read (${e.code ?? e.message})`);
+  });
+  const { size } = await fh.stat();
+  return {
+    size,
+    async read(offset, length) {
+      const buf = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      return buf.subarray(0, bytesRead);
     },
   };
 }

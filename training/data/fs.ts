@@ -78,24 +78,37 @@ export function extname(p: string): string {
   return i <= 0 ? '' : b.slice(i + 1).toLowerCase();
 }
 
+/** One file of a readerFileSystem: read on demand (lazily: from a Blob, an archive entry, ...). */
+export interface FileReader {
+  read(): Promise<Uint8Array>;
+  /** The first `bytes` bytes, where cheaper than the whole file. */
+  head?(bytes: number): Promise<Uint8Array>;
+}
+
 /**
- * An in-memory file system (platform-neutral): keys are paths, values bytes or text. Directories are implied by the
- * file paths. Handy for browsers (files from an <input type=file>) and for tests.
+ * A read-only file system over files that are read only when asked for (platform-neutral): keys are paths, values
+ * readers; directories are implied by the file paths. The demo page's dropped folders and zip archives use it.
  */
-export function memoryFileSystem(files: Record<string, Uint8Array | string>): FileSystem {
-  const enc = new TextEncoder();
-  const map = new Map<string, Uint8Array>();
-  for (const [k, v] of Object.entries(files)) map.set(normalizePath(k), typeof v === 'string' ? enc.encode(v) : v);
+export function readerFileSystem(files: ReadonlyMap<string, FileReader>): FileSystem {
+  const map = new Map<string, FileReader>();
+  for (const [k, v] of files) map.set(normalizePath(k), v);
   const dirs = new Set<string>();
   for (const k of map.keys()) for (let d = dirname(k); !dirs.has(d); d = dirname(d)) {
     dirs.add(d);
     if (d === '/' || d === '.' || d === dirname(d)) break;
   }
+  const get = (path: string): FileReader => {
+    const v = map.get(normalizePath(path));
+    if (!v) throw new Error(`${path}: no such file`);
+    return v;
+  };
   return {
     async readFile(path) {
-      const v = map.get(normalizePath(path));
-      if (!v) throw new Error(`${path}: no such file`);
-      return v;
+      return get(path).read();
+    },
+    async readFileHead(path, bytes) {
+      const f = get(path);
+      return f.head ? f.head(bytes) : (await f.read()).subarray(0, bytes);
     },
     async listDir(path) {
       const d = normalizePath(path);
@@ -119,4 +132,18 @@ export function memoryFileSystem(files: Record<string, Uint8Array | string>): Fi
     },
     join: joinPaths,
   };
+}
+
+/**
+ * An in-memory file system (platform-neutral): keys are paths, values bytes or text. Directories are implied by the
+ * file paths. Handy for browsers (files from an <input type=file>) and for tests.
+ */
+export function memoryFileSystem(files: Record<string, Uint8Array | string>): FileSystem {
+  const enc = new TextEncoder();
+  const readers = new Map<string, FileReader>();
+  for (const [k, v] of Object.entries(files)) {
+    const bytes = typeof v === 'string' ? enc.encode(v) : v;
+    readers.set(k, { read: async () => bytes });
+  }
+  return readerFileSystem(readers);
 }

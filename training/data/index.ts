@@ -18,7 +18,9 @@ export {
   yoloDataset,
   yoloFolderDataset,
 } from './dataset';
-export { type DirEntry, type FileSystem, basename, dirname, extname, isAbsolutePath, joinPaths, memoryFileSystem, normalizePath } from './fs';
+export { type DirEntry, type FileReader, type FileSystem, basename, dirname, extname, isAbsolutePath, joinPaths, memoryFileSystem, normalizePath, readerFileSystem } from './fs';
+export { type Archive, type ArchiveEntry, type ArchiveLimits, type ByteSource, DEFAULT_ARCHIVE_LIMITS, blobSource, bytesSource, openZip, unsafeEntryName } from './archive';
+export { type DatasetStats, type UserDataset, type UserDatasetOptions, datasetStats, openUserDataset, splitIndices, subsetDataset } from './user-dataset';
 export { type ImageFormat, type RgbImage, cloneImage, createImage, decodeImage, drawBox, drawText, encodeJpeg, encodePng, imageSize, sniffFormat, textSize } from './image';
 export { type Rgb, PALETTE, annotate, fillRect } from './draw';
 export { type Labels, type ParseLabelsOptions, type ParsedLabels, emptyLabels, labelCount, parseLabels } from './labels';

@@ -2,10 +2,10 @@
 // web/demo/worker.ts; this file only sends requests and draws what comes back, so the page never freezes.
 //
 // URL parameters preset the form (cfg, imgsz, batch, epochs, train, val, seed) and `steps=N` pauses training
-// after N steps; `autostart=1` starts at once. The browser tests use them.
+// after N steps (also after resuming a checkpoint); `autostart=1` starts at once. The browser tests use them.
 import { annotate } from '../../training/data/draw';
 import { LineChart } from './chart';
-import type { BenchRow, Box, DeviceReport, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
+import type { BenchRow, Box, DeviceReport, FolderFile, FromWorker, LabelBox, Rgb, RunSettings, RunState, SplitStats, ToWorker } from './protocol';
 
 /** What the page exposes for tests and the console (read-only view of its state). */
 export interface DemoState {
@@ -25,6 +25,11 @@ export interface DemoState {
   saved: { name: string; bytes: number } | null;
   bench: { adapter: string; peakGflops: number; rows: BenchRow[] } | null;
   errors: string[];
+  /** One-line reports: weights transferred, files skipped, resumed checkpoints. */
+  notes: string[];
+  dataset: { name: string; source: string; names: readonly string[]; train: SplitStats; val: SplitStats; warnings: readonly string[]; thumbnails: number } | null;
+  /** The live detection loop: frames detected and frames per second (detection + drawing, end to end). */
+  live: { running: boolean; frames: number; fps: number; source: string } | null;
 }
 
 declare global {
@@ -39,7 +44,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return el as T;
 };
 
-const demo: DemoState = { ready: false, fatal: null, device: null, state: 'starting', steps: 0, losses: [], epochs: [], predictionRounds: 0, detections: null, model: null, parameters: 0, saved: null, bench: null, errors: [] };
+const demo: DemoState = { ready: false, fatal: null, device: null, state: 'starting', steps: 0, losses: [], epochs: [], predictionRounds: 0, detections: null, model: null, parameters: 0, saved: null, bench: null, errors: [], notes: [], dataset: null, live: null };
 window.gelanDemo = demo;
 
 function fatal(message: string): void {
@@ -48,7 +53,7 @@ function fatal(message: string): void {
   el.textContent = message;
   el.style.display = 'block';
   $('device').textContent = 'no WebGPU device';
-  for (const id of ['start', 'pause', 'resume', 'save', 'camera', 'bench-run']) $<HTMLButtonElement>(id).disabled = true;
+  for (const id of ['start', 'pause', 'resume', 'save', 'camera', 'live', 'save-checkpoint', 'bench-run']) $<HTMLButtonElement>(id).disabled = true;
 }
 
 function logError(about: string, message: string): void {
@@ -117,7 +122,24 @@ function settings(): RunSettings {
     valImages: num('val-images', 1, 10_000),
     seed: Number(params.get('seed') ?? 0),
     maxSteps: Number(params.get('steps') ?? 0),
+    userData: $<HTMLSelectElement>('data').value === 'user',
+    finetune: $<HTMLInputElement>('finetune').checked,
   };
+}
+
+/** Every file under a dropped directory entry, with its path inside the drop. */
+async function walkEntry(entry: FileSystemEntry, out: FolderFile[]): Promise<void> {
+  if (entry.isFile) {
+    const file = await new Promise<File>((res, rej) => (entry as FileSystemFileEntry).file(res, rej));
+    out.push({ path: entry.fullPath.replace(/^\//, ''), file });
+  } else if (entry.isDirectory) {
+    const reader = (entry as FileSystemDirectoryEntry).createReader();
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
+      if (batch.length === 0) break;
+      for (const e of batch) await walkEntry(e, out);
+    }
+  }
 }
 
 const lossChart = new LineChart($<HTMLCanvasElement>('loss-chart'), 'training loss per step', [
@@ -154,6 +176,12 @@ function startWorker(): void {
     $<HTMLButtonElement>('pause').disabled = s !== 'training';
     $<HTMLButtonElement>('resume').disabled = s !== 'paused';
     $<HTMLButtonElement>('bench-run').disabled = s === 'training' || s === 'pausing' || s === 'starting';
+    $<HTMLButtonElement>('save-checkpoint').disabled = s !== 'paused' && s !== 'done';
+  };
+  const note = (about: string, message: string): void => {
+    demo.notes.push(`${about}: ${message}`);
+    const el = $('log');
+    el.textContent += `${about}: ${message}\n`;
   };
 
   worker.onmessage = (ev: MessageEvent<FromWorker>) => {
@@ -176,6 +204,7 @@ function startWorker(): void {
         break;
       case 'error':
         logError(m.about, m.message);
+        if (m.about === 'detect') stopLive();
         if (m.about === 'bench') $<HTMLButtonElement>('bench-run').disabled = false;
         break;
       case 'state':
@@ -189,6 +218,7 @@ function startWorker(): void {
         demo.model = m.source;
         demo.parameters = m.parameters;
         $('model-info').textContent = `${m.origin === 'loaded' ? 'loaded' : 'training'}: ${m.source} — ${m.parameters.toLocaleString('en-US')} parameters, ${m.gflops.toFixed(2)} GFLOPs${m.origin === 'loaded' ? ' at 640' : ''}; classes: ${m.names.join(', ')}`;
+        if (m.origin === 'loaded') $<HTMLInputElement>('finetune').disabled = false;
         $<HTMLButtonElement>('save').disabled = false;
         if (lastImage) detect(lastImage);
         break;
@@ -225,7 +255,38 @@ function startWorker(): void {
         }
         break;
       }
+      case 'note':
+        note(m.about, m.message);
+        break;
+      case 'dataset': {
+        demo.dataset = { name: m.name, source: m.source, names: m.names, train: m.train, val: m.val, warnings: m.warnings, thumbnails: m.thumbnails.length };
+        $('data-info').textContent = m.source;
+        for (const w of m.warnings) note('dataset', w);
+        const head = $('data-table').querySelector('thead')!;
+        head.replaceChildren();
+        const hr = head.appendChild(document.createElement('tr'));
+        for (const c of ['split', 'images', 'unlabelled', 'boxes', ...m.names]) hr.appendChild(document.createElement('th')).textContent = c;
+        const body = $('data-table').querySelector('tbody')!;
+        body.replaceChildren();
+        for (const [split, st] of [['train', m.train], ['val', m.val]] as const) {
+          const row = body.appendChild(document.createElement('tr'));
+          for (const c of [split, st.images, st.background, st.boxes, ...m.names.map((_, i) => st.perClass[i] ?? 0)]) row.appendChild(document.createElement('td')).textContent = String(c);
+        }
+        const thumbs = $('data-thumbs');
+        thumbs.replaceChildren();
+        for (const t of m.thumbnails) {
+          const c = document.createElement('canvas');
+          paint(c, annotate(t.image, t.labels.map(([k, x1, y1, x2, y2]) => [x1, y1, x2, y2, NaN, k] as Box), m.names));
+          thumbs.appendChild(c);
+        }
+        const userOpt = $<HTMLSelectElement>('data').querySelector<HTMLOptionElement>('option[value=user]')!;
+        userOpt.disabled = false;
+        userOpt.textContent = `loaded: ${m.name}`;
+        $<HTMLSelectElement>('data').value = 'user';
+        break;
+      }
       case 'detections': {
+        if (live && m.id === detectId) liveFrame();
         if (m.id !== detectId || !lastImage) break;
         demo.detections = { boxes: m.boxes, ms: m.ms, width: lastImage.width, height: lastImage.height };
         paint($<HTMLCanvasElement>('detect-canvas'), annotate(lastImage, m.boxes, m.names));
@@ -235,7 +296,8 @@ function startWorker(): void {
         break;
       }
       case 'weights': {
-        demo.saved = { name: m.name, bytes: m.bytes.byteLength };
+        if (m.kind === 'weights') demo.saved = { name: m.name, bytes: m.bytes.byteLength };
+        else note('checkpoint', `${m.name} (${(m.bytes.byteLength / 2 ** 20).toFixed(1)} MiB): continue it here, or in Node with gelan train --resume ${m.name}`);
         const url = URL.createObjectURL(new Blob([m.bytes as BlobPart], { type: 'application/octet-stream' }));
         const a = document.createElement('a');
         a.href = url;
@@ -330,6 +392,125 @@ function startWorker(): void {
     const f = e.dataTransfer?.files[0];
     if (f) void detectFile(f);
   };
+  // The live loop: one frame in flight at a time (the next is grabbed when the last one's boxes are back), so it
+  // runs as fast as detection allows and never queues frames behind a slow device.
+  let live: { video: HTMLVideoElement; t0: number; frames: number; times: number[]; source: string } | null = null;
+  const liveState = (running: boolean): void => {
+    if (!live) return;
+    const t = live.times;
+    const fps = t.length > 1 ? ((t.length - 1) * 1000) / (t[t.length - 1] - t[0]) : 0;
+    demo.live = { running, frames: live.frames, fps, source: live.source };
+    $('live-info').textContent = `live (${live.source}): ${live.frames} frames, ${fps.toFixed(1)} frames/s`;
+  };
+  const stopLive = (): void => {
+    if (!live) return;
+    liveState(false);
+    if (live.video.srcObject) (live.video.srcObject as MediaStream).getTracks().forEach((t) => t.stop());
+    live.video.pause();
+    live.video.srcObject = null;
+    live = null;
+    $<HTMLButtonElement>('live-stop').disabled = true;
+  };
+  function liveNext(): void {
+    if (!live) return;
+    const v = live.video;
+    if (v.ended) return stopLive();
+    if (v.readyState < 2 || v.videoWidth === 0) {
+      setTimeout(liveNext, 20);
+      return;
+    }
+    detect(toRgb(v, v.videoWidth, v.videoHeight, 640));
+  }
+  function liveFrame(): void {
+    if (!live) return;
+    live.frames++;
+    live.times.push(performance.now());
+    if (live.times.length > 30) live.times.shift();
+    liveState(true);
+    requestAnimationFrame(liveNext);
+  }
+  async function startLive(video: HTMLVideoElement, source: string): Promise<void> {
+    await video.play();
+    live = { video, t0: performance.now(), frames: 0, times: [], source };
+    $<HTMLButtonElement>('live-stop').disabled = false;
+    liveNext();
+  }
+  $('live').onclick = async () => {
+    stopLive();
+    const video = $<HTMLVideoElement>('video');
+    try {
+      if (!navigator.mediaDevices?.getUserMedia) throw new Error('this page has no camera access (needs https or localhost and a camera)');
+      video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+      await startLive(video, 'camera');
+    } catch (e) {
+      logError('camera', (e as Error).message);
+    }
+  };
+  $<HTMLInputElement>('video-input').onchange = async (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (!f) return;
+    stopLive();
+    const video = $<HTMLVideoElement>('video');
+    video.srcObject = null;
+    video.src = URL.createObjectURL(f);
+    video.muted = true;
+    try {
+      await startLive(video, f.name);
+    } catch (err) {
+      logError('video', `${f.name}: ${(err as Error).message || 'this browser cannot play it'}`);
+    }
+  };
+  $('live-stop').onclick = () => stopLive();
+
+  // datasets: a zip or a folder, picked or dropped; the worker reads them (File objects are passed, not copied)
+  const sendDataset = (name: string, zip?: File, files?: FolderFile[]): void => {
+    $('data-info').textContent = `reading ${name}…`;
+    send({ type: 'dataset', name, zip, files });
+  };
+  $<HTMLInputElement>('data-zip').onchange = (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (f) sendDataset(f.name, f);
+  };
+  $<HTMLInputElement>('data-folder').onchange = (e) => {
+    const list = Array.from((e.target as HTMLInputElement).files ?? []);
+    if (list.length === 0) return;
+    const top = list[0].webkitRelativePath.split('/')[0] || 'folder';
+    sendDataset(top, undefined, list.map((f) => ({ path: f.webkitRelativePath || f.name, file: f })));
+  };
+  const dataDrop = $('data-drop');
+  dataDrop.ondragover = (e) => {
+    e.preventDefault();
+    dataDrop.classList.add('over');
+  };
+  dataDrop.ondragleave = () => dataDrop.classList.remove('over');
+  dataDrop.ondrop = async (e) => {
+    e.preventDefault();
+    dataDrop.classList.remove('over');
+    const items = Array.from(e.dataTransfer?.items ?? []);
+    const entries = items.map((it) => it.webkitGetAsEntry()).filter((x): x is FileSystemEntry => x !== null);
+    const zip = Array.from(e.dataTransfer?.files ?? []).find((f) => /\.zip$/i.test(f.name));
+    if (zip && !entries.some((en) => en.isDirectory)) return sendDataset(zip.name, zip);
+    const files: FolderFile[] = [];
+    try {
+      for (const en of entries) await walkEntry(en, files);
+    } catch (err) {
+      return logError('dataset', (err as Error).message);
+    }
+    sendDataset(entries.length === 1 ? entries[0].name : 'dropped files', undefined, files);
+  };
+  $('save-checkpoint').onclick = () => send({ type: 'saveCheckpoint' });
+  $<HTMLInputElement>('checkpoint-input').onchange = async (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (!f) return;
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    lossChart.clear();
+    mapChart.clear();
+    demo.losses = [];
+    demo.epochs = [];
+    $('epochs-table').querySelector('tbody')!.replaceChildren();
+    send({ type: 'resumeCheckpoint', name: f.name, bytes, maxSteps: Number(params.get('steps') ?? 0) }, [bytes.buffer]);
+  };
+
   $('camera').onclick = async () => {
     const video = $<HTMLVideoElement>('video');
     try {

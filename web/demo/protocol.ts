@@ -13,6 +13,24 @@ export interface RunSettings {
   readonly seed: number;
   /** Pause by itself after this many training steps (0: never); the browser tests use it. */
   readonly maxSteps: number;
+  /** Train on the dataset the page loaded instead of the embedded shapes (trainImages/valImages then unused). */
+  readonly userData?: boolean;
+  /** Start from the loaded weights (fine-tuning: matching tensors transfer, the rest keep their initialisation). */
+  readonly finetune?: boolean;
+}
+
+/** Images, boxes per class and unlabelled images of one split. */
+export interface SplitStats {
+  readonly images: number;
+  readonly boxes: number;
+  readonly perClass: readonly number[];
+  readonly background: number;
+}
+
+/** A file of a dropped or picked folder, with its path inside the folder. */
+export interface FolderFile {
+  readonly path: string;
+  readonly file: Blob;
 }
 
 /** An RGB image (HWC bytes), as the engine's data pipeline holds it. */
@@ -50,6 +68,12 @@ export type ToWorker =
   | { readonly type: 'loadWeights'; readonly name: string; readonly bytes: Uint8Array }
   | { readonly type: 'saveWeights'; readonly removeAux: boolean }
   | { readonly type: 'bench'; readonly filter: string; readonly quick: boolean }
+  /** A YOLO dataset: a zip archive or a folder's files, read in the worker (nothing is uploaded or written). */
+  | { readonly type: 'dataset'; readonly name: string; readonly zip?: Blob; readonly files?: readonly FolderFile[] }
+  /** The run's full training checkpoint (model, EMA, optimiser, epoch) in the format of `gelan train`. */
+  | { readonly type: 'saveCheckpoint' }
+  /** Continue a run from a checkpoint of the page or of `gelan train` (its dataset must be loaded unless shapes). */
+  | { readonly type: 'resumeCheckpoint'; readonly name: string; readonly bytes: Uint8Array; readonly maxSteps?: number }
   | { readonly type: 'dispose' };
 
 /** One benchmark case as measured on this device (bench/suite.ts, our engine only). */
@@ -84,7 +108,19 @@ export type FromWorker =
   | { readonly type: 'epoch'; readonly epoch: number; readonly epochs: number; readonly train: readonly number[]; readonly val: ValSummary | null; readonly seconds: number }
   | { readonly type: 'predictions'; readonly epoch: number; readonly images: readonly { image: Rgb; boxes: Box[]; labels: LabelBox[] }[] }
   | { readonly type: 'detections'; readonly id: number; readonly boxes: Box[]; readonly ms: number; readonly names: readonly string[] }
-  | { readonly type: 'weights'; readonly name: string; readonly bytes: Uint8Array }
+  | { readonly type: 'weights'; readonly name: string; readonly bytes: Uint8Array; readonly kind: 'weights' | 'checkpoint' }
+  | {
+      readonly type: 'dataset';
+      readonly name: string;
+      readonly source: string;
+      readonly names: readonly string[];
+      readonly train: SplitStats;
+      readonly val: SplitStats;
+      readonly warnings: readonly string[];
+      readonly thumbnails: readonly { image: Rgb; labels: LabelBox[] }[];
+    }
+  /** A one-line report (weights transferred, files skipped) shown under Messages. */
+  | { readonly type: 'note'; readonly about: string; readonly message: string }
   | { readonly type: 'benchLine'; readonly text: string }
   | { readonly type: 'benchDone'; readonly adapter: string; readonly peakGflops: number; readonly rows: readonly BenchRow[] }
   | { readonly type: 'disposed'; readonly liveBytes: number };

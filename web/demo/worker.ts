@@ -3,23 +3,39 @@
 //
 // Built by scripts/browser-bundle.mjs into dist/browser/demo/worker.js with the engine compiled in.
 import {
-  type DataLoader,
+  DataLoader,
   type DetectionModel,
   type Device,
+  type FileReader,
+  type FileSystem,
   type Trainer,
+  type UserDataset,
+  type WeightFile,
   batchLabels,
+  blobSource,
   builtinConfig,
   createDevice,
+  datasetStats,
+  demoHyp,
   detectBatch,
   detectImage,
   modelFromWeights,
+  openUserDataset,
+  openZip,
+  readCheckpoint,
   readWeightFile,
+  readerFileSystem,
   removeAuxBranch,
   saveSafetensors,
 } from 'gelan-webgpu';
 import { parseCaseFilter, runBenchmarks } from '../../bench/suite';
-import { createDemoRun } from './run';
-import type { Box, DeviceReport, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
+import { type DemoRun, type RunData, createDemoRun, createRun, demoRecord, largestBatch, resumeRun, shapesData } from './run';
+import type { Box, DeviceReport, FolderFile, FromWorker, LabelBox, Rgb, RunSettings, RunState, ToWorker } from './protocol';
+
+/** Thumbnails of a loaded dataset the page shows with their labels. */
+const THUMBNAILS = 6;
+/** Decoded-image cache of each loader of a run on a loaded dataset (images are decoded per batch beyond it). */
+const TAB_CACHE_BYTES = 128 * 2 ** 20;
 
 interface Run {
   readonly settings: RunSettings;
@@ -36,11 +52,20 @@ interface Loaded {
   readonly model: DetectionModel;
   readonly names: readonly string[];
   readonly source: string;
+  /** The file as read (fine-tuning transfers from it). */
+  readonly weights: WeightFile;
+}
+
+interface LoadedData {
+  readonly name: string;
+  readonly data: UserDataset;
 }
 
 class Session {
   private run: Run | null = null;
   private loaded: Loaded | null = null;
+  private dataset: LoadedData | null = null;
+  private oomReported = false;
   private state: RunState = 'starting';
 
   constructor(
@@ -80,6 +105,12 @@ class Session {
         return this.loadWeights(m.name, m.bytes);
       case 'saveWeights':
         return this.saveWeights(m.removeAux);
+      case 'dataset':
+        return this.loadDataset(m.name, m.zip, m.files);
+      case 'saveCheckpoint':
+        return this.saveCheckpoint();
+      case 'resumeCheckpoint':
+        return this.resumeCheckpoint(m.name, m.bytes, m.maxSteps ?? 0);
       case 'bench':
         return this.bench(m.filter, m.quick);
       case 'dispose':
@@ -99,9 +130,53 @@ class Session {
 
   private async train(s: RunSettings): Promise<void> {
     await this.stopRun();
-    const { model, trainer, preview, names, config } = createDemoRun(this.dev, s);
+    if (s.userData && !this.dataset) throw new Error('no dataset loaded: drop a .zip or a folder of images/ and labels/ first');
+    if (s.finetune && !this.loaded) throw new Error('no weights loaded to fine-tune from: load a .safetensors or .pt first');
+    const demo =
+      s.userData || s.finetune
+        ? createRun(this.dev, demoRecord(s, s.userData ? this.dataset!.name : 'shapes', s.finetune ? this.loaded!.source : undefined), s.userData ? this.dataset!.data : shapesData(demoRecord(s)), {
+            hyp: demoHyp(),
+            weights: s.finetune ? this.loaded!.weights : undefined,
+            cacheBytes: TAB_CACHE_BYTES,
+          })
+        : createDemoRun(this.dev, s);
+    if (demo.transfer) this.post({ type: 'note', about: 'fine-tuning', message: demo.transfer.line });
+    await this.begin(s, demo);
+  }
+
+  /** Continue a run from a training checkpoint: the page's own download or `gelan train`'s last.safetensors. */
+  private async resumeCheckpoint(name: string, bytes: Uint8Array, maxSteps: number): Promise<void> {
+    await this.stopRun();
+    const ck = readCheckpoint(bytes, name);
+    const o = ck.meta.options;
+    let data: RunData;
+    if (o.data === 'shapes') data = shapesData(o as unknown as Parameters<typeof shapesData>[0]);
+    else if (this.dataset) data = this.dataset.data;
+    else throw new Error(`${name} trains on '${String(o.data)}': load that dataset first (drop it on the page), then resume`);
+    if (o.data !== 'shapes' && this.dataset && this.dataset.name !== o.data) this.post({ type: 'note', about: 'resume', message: `${name} was trained on '${String(o.data)}'; continuing on the loaded '${this.dataset.name}'` });
+    const demo = resumeRun(this.dev, ck, name, data, TAB_CACHE_BYTES);
+    const s: RunSettings = { cfg: String(o.cfg), imgsz: demo.record.imgsz, batch: demo.record.batch, epochs: demo.record.epochs, trainImages: data.train.length, valImages: data.val.length, seed: demo.record.seed, maxSteps, userData: o.data !== 'shapes' };
+    this.post({ type: 'note', about: 'resume', message: `resuming ${name} at epoch ${ck.meta.state.epoch}, iteration ${ck.meta.state.iteration}` });
+    await this.begin(s, demo);
+  }
+
+  private async begin(s: RunSettings, demo: DemoRun): Promise<void> {
+    const { model, trainer, preview, names, config } = demo;
+    // a batch whose activations cannot be bound at all is refused before any data is loaded
+    const limit = this.dev.limits.maxStorageBufferBindingSize;
+    const fit = largestBatch(model, s.imgsz, limit);
+    if (s.batch > fit.batch) {
+      trainer.dispose();
+      model.dispose();
+      const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+      throw new Error(
+        `batch ${s.batch} at ${s.imgsz} px needs ${mib(s.batch * fit.bytesPerImage)} for layer ${fit.layer}'s output in one buffer, more than this device binds (maxStorageBufferBindingSize ${mib(limit)}) — ` +
+          (fit.batch >= 1 ? `try batch ${fit.batch}` : `even batch 1 does not fit: try a smaller image size than ${s.imgsz} px`),
+      );
+    }
     const run: Run = { settings: s, model, trainer, preview, names, maxSteps: s.maxSteps, steps: 0, loop: null };
     this.run = run;
+    this.oomReported = false;
     this.post({ type: 'model', source: config.source, parameters: model.numParameters(), gflops: model.gflops(s.imgsz), names, origin: 'trained' });
     trainer.onStep((e) => {
       run.steps++;
@@ -132,13 +207,35 @@ class Session {
     this.post({ type: 'predictions', epoch, images }, images.map((x) => x.image.data.buffer as ArrayBuffer));
   }
 
+  /** What to try when the GPU runs out of memory during this run. */
+  memoryHint(): string {
+    const r = this.run;
+    if (!r) return 'free GPU memory (close other tabs using the GPU) and try again';
+    const b = r.settings.batch;
+    return b > 1 ? `try batch ${Math.max(1, Math.floor(b / 2))} (this run: batch ${b} at ${r.settings.imgsz} px)` : `batch is already 1: try a smaller image size than ${r.settings.imgsz} px or a smaller model`;
+  }
+
+  /** The device ran out of memory or a buffer outgrew its limits: stop training and say which batch size to try. */
+  outOfMemory(message: string): void {
+    if (this.oomReported) return;
+    this.oomReported = true;
+    const r = this.run;
+    if (r && (this.state === 'training' || this.state === 'pausing')) {
+      this.setState('pausing');
+      r.trainer.stop();
+    }
+    this.post({ type: 'error', about: 'GPU memory', message: `${message || 'out of memory'} — ${this.memoryHint()}` });
+  }
+
   private async startLoop(run: Run): Promise<void> {
     this.setState('training');
     const loop = (async () => {
       try {
         await run.trainer.run();
       } catch (e) {
-        this.post({ type: 'error', about: 'training', message: (e as Error).message });
+        const msg = (e as Error).message;
+        if (/out of memory|allocation failed|OutOfMemory|maxStorageBufferBindingSize/i.test(msg)) this.outOfMemory(msg);
+        else this.post({ type: 'error', about: 'training', message: msg });
       }
       if (this.run !== run) return;
       run.loop = null;
@@ -166,7 +263,7 @@ class Session {
     const model = modelFromWeights(this.dev, w, name);
     this.loaded?.model.dispose();
     const names = w.names ?? Array.from({ length: model.nc }, (_, i) => String(i));
-    this.loaded = { model, names, source: name };
+    this.loaded = { model, names, source: name, weights: w };
     this.post({ type: 'model', source: `${name}: ${model.config.source}`, parameters: model.numParameters(), gflops: model.gflops(640), names, origin: 'loaded' });
   }
 
@@ -177,10 +274,52 @@ class Session {
     try {
       const bytes = await saveSafetensors(out, { names: JSON.stringify(names) });
       const base = target ?? (this.loaded ? source.replace(/\.(pt|pth|safetensors)$/, '') : this.run!.settings.cfg);
-      this.post({ type: 'weights', name: `${base}.safetensors`, bytes }, [bytes.buffer as ArrayBuffer]);
+      this.post({ type: 'weights', name: `${base}.safetensors`, bytes, kind: 'weights' }, [bytes.buffer as ArrayBuffer]);
     } finally {
       if (out !== model) out.dispose();
     }
+  }
+
+  /** The run's training checkpoint, as `gelan train` writes weights/last.safetensors. */
+  private async saveCheckpoint(): Promise<void> {
+    const r = this.run;
+    if (!r) throw new Error('no training run to save: start training first');
+    if (this.state === 'training' || this.state === 'pausing') throw new Error('pause training first: a checkpoint is taken between steps');
+    const bytes = await r.trainer.checkpoint(r.names);
+    this.post({ type: 'weights', name: `${r.settings.cfg}-epoch${r.trainer.state.epoch}-last.safetensors`, bytes, kind: 'checkpoint' }, [bytes.buffer as ArrayBuffer]);
+  }
+
+  /** Open a YOLO dataset from a zip or a folder's files: checked now (labels, image signatures), decoded per batch. */
+  private async loadDataset(name: string, zip: Blob | undefined, files: readonly FolderFile[] | undefined): Promise<void> {
+    if (this.state === 'training' || this.state === 'pausing') throw new Error('pause training first');
+    let fs: FileSystem;
+    const warnings: string[] = [];
+    if (zip) {
+      const a = await openZip(blobSource(zip), name);
+      warnings.push(...a.skipped);
+      fs = a.fs;
+    } else if (files && files.length > 0) {
+      const map = new Map<string, FileReader>();
+      for (const f of files) {
+        map.set(`/${f.path.replace(/^\/+/, '')}`, {
+          read: async () => new Uint8Array(await f.file.arrayBuffer()),
+          head: async (n) => new Uint8Array(await f.file.slice(0, n).arrayBuffer()),
+        });
+      }
+      fs = readerFileSystem(map);
+    } else throw new Error(`${name}: no files`);
+    const data = await openUserDataset(fs, '/', { label: name });
+    warnings.push(...data.warnings);
+    this.dataset = { name, data };
+    const thumbs = new DataLoader(data.train, { imgsz: 160, batchSize: Math.min(THUMBNAILS, data.train.length), augment: false });
+    const batch = await thumbs.batch(0, 0);
+    const thumbnails: { image: Rgb; labels: LabelBox[] }[] = [];
+    for (let i = 0; i < batch.paths.length; i++) {
+      const { image } = await thumbs.item(batch.indices[i], () => 0.5);
+      thumbnails.push({ image, labels: batchLabels(batch, i) as LabelBox[] });
+    }
+    const [train, val] = [await datasetStats(data.train), await datasetStats(data.val)];
+    this.post({ type: 'dataset', name, source: data.source, names: data.names, train, val, warnings, thumbnails }, thumbnails.map((t) => t.image.data.buffer as ArrayBuffer));
   }
 
   /** The benchmark suite of `gelan bench` / `npm run bench` (our engine only) on this tab's device. */
@@ -222,10 +361,14 @@ async function start(): Promise<void> {
     post({ type: 'fatal', message: (e as Error).message });
     return;
   }
-  void dev.gpu.lost.then((info) => {
-    if (info.reason !== 'destroyed') post({ type: 'fatal', message: `the GPU device was lost: ${info.message || info.reason}` });
-  });
   const session = new Session(dev, post);
+  void dev.gpu.lost.then((info) => {
+    if (info.reason !== 'destroyed') post({ type: 'fatal', message: `the GPU device was lost: ${info.message || info.reason} (if it ran out of memory: ${session.memoryHint()})` });
+  });
+  dev.gpu.addEventListener('uncapturederror', (ev) => {
+    const err = (ev as GPUUncapturedErrorEvent).error;
+    if (typeof GPUOutOfMemoryError !== 'undefined' && err instanceof GPUOutOfMemoryError) session.outOfMemory(err.message);
+  });
   post({ type: 'device', device: session.report() });
   post({ type: 'state', state: 'idle', steps: 0 });
   // one message at a time, in order: a detect sent while training runs between training steps
