@@ -13,8 +13,10 @@ import { type DetectionModel, type ResolvedRow, planModel } from './yolo';
 
 const NBT = '.num_batches_tracked';
 
+/** How source names map to the model's: as they are, or through the auxiliary-branch renaming between a YOLOv9 and its GELAN model. */
 export type TransferMapping = 'name' | 'yolov9→gelan' | 'gelan→yolov9';
 
+/** What transferWeights did: counts, the modules left with their initialisation, and the one-line summary. */
 export interface TransferReport {
   /** Tensors of the model (parameters and BatchNorm statistics) that received the source's values. */
   readonly transferred: number;
@@ -30,6 +32,7 @@ export interface TransferReport {
   readonly line: string;
 }
 
+/** The source's config (to map YOLOv9 ↔ GELAN names) and an explicit mapping. */
 export interface TransferOptions {
   /** The source's model config (a `.pt`'s yaml, our safetensors' metadata): enables the gelan ↔ yolov9 mapping. */
   readonly sourceConfig?: ModelConfig | null;

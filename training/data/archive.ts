@@ -11,14 +11,17 @@ import { type FileReader, type FileSystem, normalizePath, readerFileSystem } fro
 /** Random access to the archive's bytes (a Uint8Array, a browser Blob/File, a Node file handle). */
 export interface ByteSource {
   readonly size: number;
+  /** `length` bytes from `offset`. */
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
+/** Bytes already in memory. */
 export const bytesSource = (bytes: Uint8Array): ByteSource => ({ size: bytes.length, read: async (o, n) => bytes.subarray(o, o + n) });
 
 /** A Blob or File (browser, or Node ≥ 18) read slice by slice. */
 export const blobSource = (blob: Blob): ByteSource => ({ size: blob.size, read: async (o, n) => new Uint8Array(await blob.slice(o, o + n).arrayBuffer()) });
 
+/** What an archive may declare before it is refused (zip-bomb limits). */
 export interface ArchiveLimits {
   /** Largest declared unpacked size of one entry. */
   readonly maxEntryBytes: number;
@@ -29,8 +32,10 @@ export interface ArchiveLimits {
   readonly maxEntries: number;
 }
 
+/** 256 MiB per entry, 16 GiB in all, ratio 200 above 1 MiB, a million entries. */
 export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = { maxEntryBytes: 256 * 2 ** 20, maxTotalBytes: 16 * 2 ** 30, maxRatio: 200, maxEntries: 1_000_000 };
 
+/** One file entry of the central directory. */
 export interface ArchiveEntry {
   /** Normalised path inside the archive, with a leading '/'. */
   readonly path: string;
@@ -41,6 +46,7 @@ export interface ArchiveEntry {
   readonly localOffset: number;
 }
 
+/** An opened zip: its files as a lazy read-only file system, its entries, and what was skipped. */
 export interface Archive {
   /** The archive's files under '/' (directories implied). */
   readonly fs: FileSystem;

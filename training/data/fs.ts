@@ -80,6 +80,7 @@ export function extname(p: string): string {
 
 /** One file of a readerFileSystem: read on demand (lazily: from a Blob, an archive entry, ...). */
 export interface FileReader {
+  /** The whole file. */
   read(): Promise<Uint8Array>;
   /** The first `bytes` bytes, where cheaper than the whole file. */
   head?(bytes: number): Promise<Uint8Array>;

@@ -8,6 +8,7 @@ import { type FileSystem, basename, extname, joinPaths } from './fs';
 import { sniffFormat } from './image';
 import type { Labels } from './labels';
 
+/** A YOLO-format dataset found in a file system: its splits, class names, where it came from, what was left out. */
 export interface UserDataset {
   readonly train: DetectionDataset;
   readonly val: DetectionDataset;
@@ -18,6 +19,7 @@ export interface UserDataset {
   readonly warnings: readonly string[];
 }
 
+/** How to read a user dataset: its name in messages, class names, the share held out for validation. */
 export interface UserDatasetOptions {
   /** Names the archive or folder in messages. */
   readonly label: string;
@@ -147,6 +149,7 @@ export async function openUserDataset(fs: FileSystem, dir: string, o: UserDatase
   return { train, val, names: finalNames, warnings, source: `${o.label} (${train.length} train / ${val.length} val images, ${finalNames.length} classes, ${nameSrc}; ${how})` };
 }
 
+/** Images and boxes per class of one split. */
 export interface DatasetStats {
   readonly images: number;
   readonly boxes: number;
