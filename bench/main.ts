@@ -1,7 +1,8 @@
 // `npm run bench`: our kernels next to TensorFlow.js WebGPU, onnxruntime-web WebGPU and jax-js on ONE shared
 // GPUDevice in this process, plus PyTorch CPU as a reference line. Launched by bench/benchmark.js (which
 // installs the peers and bundles this file). Options: --quick, --json FILE, --filter REGEX, --no-peers,
-// --peers tfjs,ort,jax, --no-torch, --no-models, --no-memory, --no-idle-wait, --tile-search.
+// --peers tfjs,ort,jax, --no-torch, --no-models, --no-memory, --no-idle-wait, --tile-search; the training table:
+// --train-only, --no-train, --no-browser, --yolov9 DIR, --torch-threads N.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,7 @@ import { type CaseData, type Peer, type PeerFactory, type PeerName, installNavig
 import { measurePeak } from './peak';
 import { type PeerCell, type PeerKey, type Row, jsonReport, ms, printTable } from './report';
 import { type MemoryLine, formatMemory, measureTrainingMemory, repsFor, runOurCase, selectCases } from './suite';
+import { type TrainTable, formatTrainTable, runTrainTable } from './train-table';
 
 interface Args {
   quick: boolean;
@@ -29,13 +31,19 @@ interface Args {
   memory: boolean;
   idleWait: boolean;
   tileSearch: boolean;
+  train: boolean;
+  trainOnly: boolean;
+  browser: boolean;
+  yolov9: string | null;
+  torchThreads: number;
 }
 
 const HELP = `npm run bench -- [--quick] [--json out.json] [--filter REGEX] [--peers tfjs,ort,jax | --no-peers]
-                  [--no-torch] [--no-models] [--no-memory] [--no-idle-wait] [--tile-search]`;
+                  [--no-torch] [--no-models] [--no-memory] [--no-idle-wait] [--tile-search]
+                  [--train-only | --no-train] [--no-browser] [--yolov9 DIR] [--torch-threads N]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, json: null, filter: undefined, peers: ['tfjs', 'ort', 'jax'], torch: true, models: true, memory: true, idleWait: true, tileSearch: false };
+  const a: Args = { quick: false, json: null, filter: undefined, peers: ['tfjs', 'ort', 'jax'], torch: true, models: true, memory: true, idleWait: true, tileSearch: false, train: true, trainOnly: false, browser: true, yolov9: process.env.GELAN_YOLOV9_DIR || null, torchThreads: 0 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = (): string => {
@@ -53,6 +61,14 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-memory') a.memory = false;
     else if (k === '--no-idle-wait') a.idleWait = false;
     else if (k === '--tile-search') a.tileSearch = true;
+    else if (k === '--train-only') a.trainOnly = true;
+    else if (k === '--no-train') a.train = false;
+    else if (k === '--no-browser') a.browser = false;
+    else if (k === '--yolov9') a.yolov9 = val();
+    else if (k === '--torch-threads') {
+      a.torchThreads = Number(val());
+      if (!Number.isInteger(a.torchThreads) || a.torchThreads < 0) throw new Error(`--torch-threads needs a whole number ≥ 0\n${HELP}`);
+    }
     else if (k === '--help' || k === '-h') {
       console.log(HELP);
       process.exit(0);
@@ -94,6 +110,18 @@ async function main(): Promise<void> {
       `maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize}, maxBufferSize ${device.limits.maxBufferSize}; ` +
       `Dawn idle wait ${args.idleWait ? 'on' : 'off'} (for every implementation alike)`,
   );
+
+  if (args.trainOnly) {
+    const training = await trainTable(dev, timer, args);
+    if (args.json) {
+      writeFileSync(args.json, `${JSON.stringify({ adapter: adapterName, date: new Date().toISOString(), training }, null, 2)}\n`);
+      console.log(`\nwrote ${args.json}`);
+    }
+    dev.dispose();
+    device.destroy();
+    console.log(`\ntotal ${elapsed()}`);
+    return;
+  }
 
   // 2. Peak.
   const peak = await measurePeak(device);
@@ -164,19 +192,36 @@ async function main(): Promise<void> {
     if (device.features.has('shader-f16')) mixedMemory = await measureTrainingMemory(device, 'gelan-t', 320, 8, true);
   }
 
-  // 7. Report.
+  // 7. Training throughput (whole steps, ours vs the official code on PyTorch CPU, Chromium vs Node).
+  const training = args.train ? await trainTable(dev, timer, args) : null;
+
+  // 8. Report.
   printTable(rows, peak.gflops, args.peers, unavailable);
   for (const f of failed) console.log(`FAILED (ours): ${f.name}: ${f.error}`);
   if (memory) console.log(`\n${formatMemory(memory)}`);
   if (mixedMemory) console.log(formatMemory(mixedMemory));
   for (const [k, why] of Object.entries(unavailable)) console.log(`not run: ${k}: ${why}`);
+  if (training) for (const l of formatTrainTable(training)) console.log(l);
   if (args.json) {
-    writeFileSync(args.json, `${JSON.stringify(jsonReport(adapterName, peak.gflops, rows, failed, unavailable, memory), null, 2)}\n`);
+    writeFileSync(args.json, `${JSON.stringify({ ...(jsonReport(adapterName, peak.gflops, rows, failed, unavailable, memory) as object), training }, null, 2)}\n`);
     console.log(`\nwrote ${args.json}`);
   }
   dev.dispose();
   device.destroy();
   console.log(`\ntotal ${elapsed()}`);
+}
+
+/** The training table, its progress lines as it goes and the table at the end (--train-only prints it here). */
+async function trainTable(dev: import('../engine').Device, timer: ReturnType<typeof instrument>, args: Args): Promise<TrainTable> {
+  console.log(`\n[${elapsed()}] training throughput${args.quick ? ' (--quick: 192 px only, 1 warm-up + 3 steps)' : ' (2 warm-up + 5 steps per model)'}...`);
+  const t = await runTrainTable(
+    dev,
+    timer,
+    { quick: args.quick, yolov9: args.yolov9, torch: args.torch, torchThreads: args.torchThreads, browser: args.browser, root: dirname(benchDir), outDir: join(benchDir, '.out', 'train-page') },
+    (l) => console.log(`[${elapsed()}] ${l}`),
+  );
+  if (args.trainOnly) for (const l of formatTrainTable(t)) console.log(l);
+  return t;
 }
 
 async function caseData(dev: import('../engine').Device, c: Case): Promise<CaseData> {
