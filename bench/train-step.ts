@@ -10,6 +10,7 @@ import { detectionLoss } from '../training/loss/detection-loss';
 import { ModelEMA } from '../training/optim/ema';
 import { Optimizer } from '../training/optim/optimizer';
 import type { GpuTimer } from './gpu-timer';
+import { stats } from './harness';
 
 export interface TrainConfig {
   readonly cfg: string;
@@ -60,10 +61,7 @@ export function syntheticBatch(c: TrainConfig, seed: number): { images: Float32A
   return { images, targets: Float32Array.from(rows), shape: [c.batch, 3, c.imgsz, c.imgsz] };
 }
 
-const median = (v: readonly number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const median = (v: readonly number[]): number => stats(v).median_ms;
 
 /** Train `c` on `dev` for warmup + steps (+1 counted, +1 profiled where no timer) steps; everything is disposed after. */
 export async function measureTraining(dev: Device, c: TrainConfig, o: TrainSteps, timer?: GpuTimer): Promise<TrainMeasurement> {
