@@ -74,6 +74,7 @@ function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else throw new Error(`unknown option ${k}\n${HELP}`);
   }
+  if (a.trainOnly && !a.train) throw new Error(`--train-only and --no-train exclude each other\n${HELP}`);
   return a;
 }
 

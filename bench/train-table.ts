@@ -56,6 +56,7 @@ const BROWSER_QUICK: TrainConfig = { cfg: 'yolov9-t', imgsz: 64, batch: 2, nc: N
 
 const isSkip = <T extends object>(r: T | { skipped: string }): r is { skipped: string } => 'skipped' in r;
 const f = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '—' : v.toFixed(d));
+const gpuCell = (m: TrainMeasurement): string => (m.gpuMs === null ? '—' : `${f(m.gpuMs, 0)}${m.gpuSource === 'profiled' ? 'p' : ''}`);
 const name = (c: TrainConfig): string => `${c.cfg} ${c.imgsz}px b${c.batch}`;
 
 export async function runTrainTable(dev: Device, timer: GpuTimer | undefined, o: TrainTableOptions, log: (line: string) => void): Promise<TrainTable> {
@@ -161,8 +162,7 @@ export function formatTrainTable(t: TrainTable): string[] {
     }
     const m = r.ours;
     const ratio = tr?.images_per_s ? `${(m.imagesPerSecond / tr.images_per_s).toFixed(2)}×` : '—';
-    const gpu = m.gpuMs === null ? '—' : `${f(m.gpuMs, 0)}${m.gpuSource === 'profiled' ? 'p' : ''}`;
-    out.push(`| ${name(r.config)} | ${f(m.imagesPerSecond, 2)} | ${tr ? f(tr.images_per_s, 2) : 'skipped'} | ${ratio} | ${f(m.stepMs, 0)} | ${f(m.hostMs, 0)} (${((100 * m.hostMs) / m.stepMs).toFixed(0)} %) | ${gpu} | ${m.dispatches} |`);
+    out.push(`| ${name(r.config)} | ${f(m.imagesPerSecond, 2)} | ${tr ? f(tr.images_per_s, 2) : 'skipped'} | ${ratio} | ${f(m.stepMs, 0)} | ${f(m.hostMs, 0)} (${((100 * m.hostMs) / m.stepMs).toFixed(0)} %) | ${gpuCell(m)} | ${m.dispatches} |`);
   }
   if ('skipped' in t.torch) out.push(`PyTorch line skipped: ${t.torch.skipped}`);
   else out.push(`PyTorch ${t.torch.version}, ${t.torch.threads} threads, official code ${t.torch.official}; GPU ms: timestamps around compute passes (p: one profiled step, a pass per dispatch)`);
@@ -170,12 +170,12 @@ export function formatTrainTable(t: TrainTable): string[] {
     const b = t.browser;
     const node = isSkip(b.node) ? null : b.node;
     const ch = isSkip(b.chromium) ? null : b.chromium.result;
-    out.push('', `Same model in headless Chromium beside Node (${name(b.config)})`, '| where | img/s | step ms | host ms | dispatches/step |', '|---|---|---|---|---|');
-    out.push(node ? `| Node (Dawn) | ${f(node.imagesPerSecond, 2)} | ${f(node.stepMs, 0)} | ${f(node.hostMs, 0)} | ${node.dispatches} |` : `| Node (Dawn) | FAILED: ${isSkip(b.node) ? b.node.skipped : ''} | | | |`);
+    out.push('', `Same model in headless Chromium beside Node (${name(b.config)})`, '| where | img/s | step ms | host ms | GPU ms | dispatches/step |', '|---|---|---|---|---|---|');
+    out.push(node ? `| Node (Dawn) | ${f(node.imagesPerSecond, 2)} | ${f(node.stepMs, 0)} | ${f(node.hostMs, 0)} | ${gpuCell(node)} | ${node.dispatches} |` : `| Node (Dawn) | FAILED: ${isSkip(b.node) ? b.node.skipped : ''} | | | | |`);
     out.push(
       ch && !isSkip(b.chromium)
-        ? `| Chromium (${b.chromium.adapter}) | ${f(ch.imagesPerSecond, 2)} | ${f(ch.stepMs, 0)} | ${f(ch.hostMs, 0)} | ${ch.dispatches} |`
-        : `| Chromium | skipped: ${isSkip(b.chromium) ? b.chromium.skipped : ''} | | | |`,
+        ? `| Chromium (${b.chromium.adapter}) | ${f(ch.imagesPerSecond, 2)} | ${f(ch.stepMs, 0)} | ${f(ch.hostMs, 0)} | ${gpuCell(ch)} | ${ch.dispatches} |`
+        : `| Chromium | skipped: ${isSkip(b.chromium) ? b.chromium.skipped : ''} | | | | |`,
     );
     if (node && ch) out.push(`Chromium/Node: ${(ch.imagesPerSecond / node.imagesPerSecond).toFixed(2)}×`);
   }
