@@ -2,7 +2,7 @@
 // GPUDevice in this process, plus PyTorch CPU as a reference line. Launched by bench/benchmark.js (which
 // installs the peers and bundles this file). Options: --quick, --json FILE, --filter REGEX, --no-peers,
 // --peers tfjs,ort,jax, --no-torch, --no-models, --no-memory, --no-idle-wait, --tile-search; the training table:
-// --train-only, --no-train, --no-browser, --yolov9 DIR, --torch-threads N.
+// --train-only, --no-train, --no-browser, --train-filter REGEX, --yolov9 DIR, --torch-threads N.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -36,14 +36,15 @@ interface Args {
   browser: boolean;
   yolov9: string | null;
   torchThreads: number;
+  trainFilter: RegExp | undefined;
 }
 
 const HELP = `npm run bench -- [--quick] [--json out.json] [--filter REGEX] [--peers tfjs,ort,jax | --no-peers]
                   [--no-torch] [--no-models] [--no-memory] [--no-idle-wait] [--tile-search]
-                  [--train-only | --no-train] [--no-browser] [--yolov9 DIR] [--torch-threads N]`;
+                  [--train-only | --no-train] [--no-browser] [--train-filter REGEX] [--yolov9 DIR] [--torch-threads N]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, json: null, filter: undefined, peers: ['tfjs', 'ort', 'jax'], torch: true, models: true, memory: true, idleWait: true, tileSearch: false, train: true, trainOnly: false, browser: true, yolov9: process.env.GELAN_YOLOV9_DIR || null, torchThreads: 0 };
+  const a: Args = { quick: false, json: null, filter: undefined, peers: ['tfjs', 'ort', 'jax'], torch: true, models: true, memory: true, idleWait: true, tileSearch: false, train: true, trainOnly: false, browser: true, yolov9: process.env.GELAN_YOLOV9_DIR || null, torchThreads: 0, trainFilter: undefined };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = (): string => {
@@ -65,6 +66,14 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-train') a.train = false;
     else if (k === '--no-browser') a.browser = false;
     else if (k === '--yolov9') a.yolov9 = val();
+    else if (k === '--train-filter') {
+      const v = val();
+      try {
+        a.trainFilter = new RegExp(v);
+      } catch {
+        throw new Error(`--train-filter ${v}: not a regular expression`);
+      }
+    }
     else if (k === '--torch-threads') {
       a.torchThreads = Number(val());
       if (!Number.isInteger(a.torchThreads) || a.torchThreads < 0) throw new Error(`--torch-threads needs a whole number ≥ 0\n${HELP}`);
@@ -218,7 +227,7 @@ async function trainTable(dev: import('../engine').Device, timer: ReturnType<typ
   const t = await runTrainTable(
     dev,
     timer,
-    { quick: args.quick, yolov9: args.yolov9, torch: args.torch, torchThreads: args.torchThreads, browser: args.browser, root: dirname(benchDir), outDir: join(benchDir, '.out', 'train-page') },
+    { quick: args.quick, yolov9: args.yolov9, torch: args.torch, torchThreads: args.torchThreads, browser: args.browser, filter: args.trainFilter, root: dirname(benchDir), outDir: join(benchDir, '.out', 'train-page') },
     (l) => console.log(`[${elapsed()}] ${l}`),
   );
   if (args.trainOnly) for (const l of formatTrainTable(t)) console.log(l);

@@ -18,6 +18,8 @@ export interface TrainTableOptions {
   /** Threads of the PyTorch line (0: every CPU). */
   readonly torchThreads: number;
   readonly browser: boolean;
+  /** Only the models whose name ('gelan-t 192px b16') matches. */
+  readonly filter?: RegExp;
   /** Repository root (the page is bundled from its sources) and a scratch folder for the page bundle. */
   readonly root: string;
   readonly outDir: string;
@@ -60,7 +62,7 @@ const gpuCell = (m: TrainMeasurement): string => (m.gpuMs === null ? '—' : `${
 const name = (c: TrainConfig): string => `${c.cfg} ${c.imgsz}px b${c.batch}`;
 
 export async function runTrainTable(dev: Device, timer: GpuTimer | undefined, o: TrainTableOptions, log: (line: string) => void): Promise<TrainTable> {
-  const configs = o.quick ? CONFIGS.slice(0, 2) : CONFIGS;
+  const configs = (o.quick ? CONFIGS.slice(0, 2) : CONFIGS).filter((c) => !o.filter || o.filter.test(name(c)));
   const steps: TrainSteps = o.quick ? { warmup: 1, steps: 3 } : { warmup: 2, steps: 5 };
   const rows: TrainRow[] = [];
   for (const c of configs) {
