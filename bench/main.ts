@@ -191,7 +191,7 @@ async function main(): Promise<void> {
   for (const p of peers) await p.dispose().catch(() => undefined);
 
   // 5. PyTorch CPU (after the GPU work: lavapipe and PyTorch share the same two cores).
-  if (args.torch) await runTorch(cases, rows, args.quick, unavailable);
+  if (args.torch) await runTorch(cases, rows, args.quick, args.yolov9, unavailable);
   else unavailable.torch_cpu = 'disabled (--no-torch)';
 
   // 6. Memory line.
@@ -292,7 +292,7 @@ async function runPeer(
 }
 
 /** Every selected case as PyTorch sees it; torch_cpu.py prints one JSON line per case (or skips it). */
-async function runTorch(cases: Case[], rows: Row[], quick: boolean, unavailable: Partial<Record<PeerKey, string>>): Promise<void> {
+async function runTorch(cases: Case[], rows: Row[], quick: boolean, yolov9: string | null, unavailable: Partial<Record<PeerKey, string>>): Promise<void> {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) {
     unavailable.torch_cpu = `${py} not found`;
@@ -304,7 +304,7 @@ async function runTorch(cases: Case[], rows: Row[], quick: boolean, unavailable:
     return c;
   });
   console.log(`\n[${elapsed()}] PyTorch CPU reference (${py} bench/torch_cpu.py)...`);
-  const r = spawnSync(py, [join(benchDir, 'torch_cpu.py'), ...(quick ? ['--quick'] : [])], { input: JSON.stringify(spec), encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(py, [join(benchDir, 'torch_cpu.py'), ...(quick ? ['--quick'] : [])], { input: JSON.stringify(spec), encoding: 'utf8', maxBuffer: 1 << 24, env: yolov9 ? { ...process.env, YOLOV9_DIR: yolov9 } : process.env });
   if (r.status !== 0) {
     const err = r.stdout.split('\n').find((l) => l.startsWith('{"error"'));
     unavailable.torch_cpu = err ? (JSON.parse(err) as { error: string }).error : (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()!;
