@@ -59,10 +59,12 @@ const BROWSER_QUICK: TrainConfig = { cfg: 'yolov9-t', imgsz: 64, batch: 2, nc: N
 const isSkip = <T extends object>(r: T | { skipped: string }): r is { skipped: string } => 'skipped' in r;
 const f = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '—' : v.toFixed(d));
 const gpuCell = (m: TrainMeasurement): string => (m.gpuMs === null ? '—' : `${f(m.gpuMs, 0)}${m.gpuSource === 'profiled' ? 'p' : ''}`);
+const torchCell = (r: TrainRow): string => (r.torch?.skipped ? `skipped: ${r.torch.skipped}` : f(r.torch?.images_per_s, 2));
 const name = (c: TrainConfig): string => `${c.cfg} ${c.imgsz}px b${c.batch}`;
 
 export async function runTrainTable(dev: Device, timer: GpuTimer | undefined, o: TrainTableOptions, log: (line: string) => void): Promise<TrainTable> {
   const configs = (o.quick ? CONFIGS.slice(0, 2) : CONFIGS).filter((c) => !o.filter || o.filter.test(name(c)));
+  if (configs.length === 0) throw new Error(`--train-filter ${String(o.filter)} matches none of: ${CONFIGS.map(name).join(', ')}${o.quick ? ' (--quick: 192 px only)' : ''}`);
   const steps: TrainSteps = o.quick ? { warmup: 1, steps: 3 } : { warmup: 2, steps: 5 };
   const rows: TrainRow[] = [];
   for (const c of configs) {
@@ -107,7 +109,6 @@ async function runTorch(o: TrainTableOptions, configs: readonly TrainConfig[], s
   if (!existsSync(py)) return skip(`${py} not found`);
   const args = [script, ...(o.yolov9 ? ['--yolov9', o.yolov9] : []), ...(o.torchThreads > 0 ? ['--threads', String(o.torchThreads)] : [])];
   const input = JSON.stringify(configs.map((c) => ({ ...c, ...steps })));
-  const lines: string[] = [];
   let head: TrainTable['torch'] | null = null;
   await new Promise<void>((resolve) => {
     const p = spawn(py, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -119,7 +120,6 @@ async function runTorch(o: TrainTableOptions, configs: readonly TrainConfig[], s
         const l = buf.slice(0, i);
         buf = buf.slice(i + 1);
         if (!l.startsWith('{')) continue;
-        lines.push(l);
         const v = JSON.parse(l) as { cfg?: string; imgsz?: number; batch?: number; images_per_s?: number; skipped?: string; torch?: string; threads?: number; official?: string; stubbed?: string[]; error?: string };
         if (v.error) head = skip(v.error);
         else if (v.torch) {
@@ -159,12 +159,12 @@ export function formatTrainTable(t: TrainTable): string[] {
   for (const r of t.rows) {
     const tr = r.torch && !r.torch.skipped ? r.torch : null;
     if (isSkip(r.ours)) {
-      out.push(`| ${name(r.config)} | FAILED: ${r.ours.skipped} | ${f(tr?.images_per_s, 2)} | — | — | — | — | — |`);
+      out.push(`| ${name(r.config)} | FAILED: ${r.ours.skipped} | ${torchCell(r)} | — | — | — | — | — |`);
       continue;
     }
     const m = r.ours;
     const ratio = tr?.images_per_s ? `${(m.imagesPerSecond / tr.images_per_s).toFixed(2)}×` : '—';
-    out.push(`| ${name(r.config)} | ${f(m.imagesPerSecond, 2)} | ${tr ? f(tr.images_per_s, 2) : 'skipped'} | ${ratio} | ${f(m.stepMs, 0)} | ${f(m.hostMs, 0)} (${((100 * m.hostMs) / m.stepMs).toFixed(0)} %) | ${gpuCell(m)} | ${m.dispatches} |`);
+    out.push(`| ${name(r.config)} | ${f(m.imagesPerSecond, 2)} | ${torchCell(r)} | ${ratio} | ${f(m.stepMs, 0)} | ${f(m.hostMs, 0)} (${((100 * m.hostMs) / m.stepMs).toFixed(0)} %) | ${gpuCell(m)} | ${m.dispatches} |`);
   }
   if ('skipped' in t.torch) out.push(`PyTorch line skipped: ${t.torch.skipped}`);
   else out.push(`PyTorch ${t.torch.version}, ${t.torch.threads} threads, official code ${t.torch.official}; GPU ms: timestamps around compute passes (p: one profiled step, a pass per dispatch)`);
