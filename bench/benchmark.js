@@ -16,7 +16,7 @@ const args = process.argv.slice(2);
 const say = (m) => console.log(`bench: ${m}`);
 
 // 1. Peers: installed with their own package.json so they never enter the library's dependency tree.
-if (!args.includes('--no-peers')) {
+if (!args.includes('--no-peers') && !args.includes('--train-only')) {
   const pkg = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
   const missing = Object.keys(pkg.dependencies ?? {}).filter((d) => !existsSync(join(here, 'node_modules', d, 'package.json')));
   if (missing.length > 0) {

@@ -1,7 +1,8 @@
 // `npm run bench`: our kernels next to TensorFlow.js WebGPU, onnxruntime-web WebGPU and jax-js on ONE shared
 // GPUDevice in this process, plus PyTorch CPU as a reference line. Launched by bench/benchmark.js (which
 // installs the peers and bundles this file). Options: --quick, --json FILE, --filter REGEX, --no-peers,
-// --peers tfjs,ort,jax, --no-torch, --no-models, --no-memory, --no-idle-wait, --tile-search.
+// --peers tfjs,ort,jax, --no-torch, --no-models, --no-memory, --no-idle-wait, --tile-search; the training table:
+// --train-only, --no-train, --no-browser, --train-filter REGEX, --yolov9 DIR, --torch-threads N.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,7 @@ import { type CaseData, type Peer, type PeerFactory, type PeerName, installNavig
 import { measurePeak } from './peak';
 import { type PeerCell, type PeerKey, type Row, jsonReport, ms, printTable } from './report';
 import { type MemoryLine, formatMemory, measureTrainingMemory, repsFor, runOurCase, selectCases } from './suite';
+import { type TrainTable, formatTrainTable, runTrainTable } from './train-table';
 
 interface Args {
   quick: boolean;
@@ -29,13 +31,20 @@ interface Args {
   memory: boolean;
   idleWait: boolean;
   tileSearch: boolean;
+  train: boolean;
+  trainOnly: boolean;
+  browser: boolean;
+  yolov9: string | null;
+  torchThreads: number;
+  trainFilter: RegExp | undefined;
 }
 
 const HELP = `npm run bench -- [--quick] [--json out.json] [--filter REGEX] [--peers tfjs,ort,jax | --no-peers]
-                  [--no-torch] [--no-models] [--no-memory] [--no-idle-wait] [--tile-search]`;
+                  [--no-torch] [--no-models] [--no-memory] [--no-idle-wait] [--tile-search]
+                  [--train-only | --no-train] [--no-browser] [--train-filter REGEX] [--yolov9 DIR] [--torch-threads N]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, json: null, filter: undefined, peers: ['tfjs', 'ort', 'jax'], torch: true, models: true, memory: true, idleWait: true, tileSearch: false };
+  const a: Args = { quick: false, json: null, filter: undefined, peers: ['tfjs', 'ort', 'jax'], torch: true, models: true, memory: true, idleWait: true, tileSearch: false, train: true, trainOnly: false, browser: true, yolov9: process.env.GELAN_YOLOV9_DIR || null, torchThreads: 0, trainFilter: undefined };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = (): string => {
@@ -53,11 +62,28 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-memory') a.memory = false;
     else if (k === '--no-idle-wait') a.idleWait = false;
     else if (k === '--tile-search') a.tileSearch = true;
+    else if (k === '--train-only') a.trainOnly = true;
+    else if (k === '--no-train') a.train = false;
+    else if (k === '--no-browser') a.browser = false;
+    else if (k === '--yolov9') a.yolov9 = val();
+    else if (k === '--train-filter') {
+      const v = val();
+      try {
+        a.trainFilter = new RegExp(v);
+      } catch {
+        throw new Error(`--train-filter ${v}: not a regular expression`);
+      }
+    }
+    else if (k === '--torch-threads') {
+      a.torchThreads = Number(val());
+      if (!Number.isInteger(a.torchThreads) || a.torchThreads < 0) throw new Error(`--torch-threads needs a whole number ≥ 0\n${HELP}`);
+    }
     else if (k === '--help' || k === '-h') {
       console.log(HELP);
       process.exit(0);
     } else throw new Error(`unknown option ${k}\n${HELP}`);
   }
+  if (a.trainOnly && !a.train) throw new Error(`--train-only and --no-train exclude each other\n${HELP}`);
   return a;
 }
 
@@ -94,6 +120,18 @@ async function main(): Promise<void> {
       `maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize}, maxBufferSize ${device.limits.maxBufferSize}; ` +
       `Dawn idle wait ${args.idleWait ? 'on' : 'off'} (for every implementation alike)`,
   );
+
+  if (args.trainOnly) {
+    const training = await trainTable(dev, timer, args);
+    if (args.json) {
+      writeFileSync(args.json, `${JSON.stringify({ adapter: adapterName, date: new Date().toISOString(), training }, null, 2)}\n`);
+      console.log(`\nwrote ${args.json}`);
+    }
+    dev.dispose();
+    device.destroy();
+    console.log(`\ntotal ${elapsed()}`);
+    return;
+  }
 
   // 2. Peak.
   const peak = await measurePeak(device);
@@ -153,7 +191,7 @@ async function main(): Promise<void> {
   for (const p of peers) await p.dispose().catch(() => undefined);
 
   // 5. PyTorch CPU (after the GPU work: lavapipe and PyTorch share the same two cores).
-  if (args.torch) await runTorch(cases, rows, args.quick, unavailable);
+  if (args.torch) await runTorch(cases, rows, args.quick, args.yolov9, unavailable);
   else unavailable.torch_cpu = 'disabled (--no-torch)';
 
   // 6. Memory line.
@@ -164,19 +202,36 @@ async function main(): Promise<void> {
     if (device.features.has('shader-f16')) mixedMemory = await measureTrainingMemory(device, 'gelan-t', 320, 8, true);
   }
 
-  // 7. Report.
+  // 7. Training throughput (whole steps, ours vs the official code on PyTorch CPU, Chromium vs Node).
+  const training = args.train ? await trainTable(dev, timer, args) : null;
+
+  // 8. Report.
   printTable(rows, peak.gflops, args.peers, unavailable);
   for (const f of failed) console.log(`FAILED (ours): ${f.name}: ${f.error}`);
   if (memory) console.log(`\n${formatMemory(memory)}`);
   if (mixedMemory) console.log(formatMemory(mixedMemory));
   for (const [k, why] of Object.entries(unavailable)) console.log(`not run: ${k}: ${why}`);
+  if (training) for (const l of formatTrainTable(training)) console.log(l);
   if (args.json) {
-    writeFileSync(args.json, `${JSON.stringify(jsonReport(adapterName, peak.gflops, rows, failed, unavailable, memory), null, 2)}\n`);
+    writeFileSync(args.json, `${JSON.stringify({ ...(jsonReport(adapterName, peak.gflops, rows, failed, unavailable, memory) as object), training }, null, 2)}\n`);
     console.log(`\nwrote ${args.json}`);
   }
   dev.dispose();
   device.destroy();
   console.log(`\ntotal ${elapsed()}`);
+}
+
+/** The training table, its progress lines as it goes and the table at the end (--train-only prints it here). */
+async function trainTable(dev: import('../engine').Device, timer: ReturnType<typeof instrument>, args: Args): Promise<TrainTable> {
+  console.log(`\n[${elapsed()}] training throughput${args.quick ? ' (--quick: 192 px only, 1 warm-up + 3 steps)' : ' (2 warm-up + 5 steps per model)'}...`);
+  const t = await runTrainTable(
+    dev,
+    timer,
+    { quick: args.quick, yolov9: args.yolov9, torch: args.torch, torchThreads: args.torchThreads, browser: args.browser, filter: args.trainFilter, root: dirname(benchDir), outDir: join(benchDir, '.out', 'train-page') },
+    (l) => console.log(`[${elapsed()}] ${l}`),
+  );
+  if (args.trainOnly) for (const l of formatTrainTable(t)) console.log(l);
+  return t;
 }
 
 async function caseData(dev: import('../engine').Device, c: Case): Promise<CaseData> {
@@ -237,7 +292,7 @@ async function runPeer(
 }
 
 /** Every selected case as PyTorch sees it; torch_cpu.py prints one JSON line per case (or skips it). */
-async function runTorch(cases: Case[], rows: Row[], quick: boolean, unavailable: Partial<Record<PeerKey, string>>): Promise<void> {
+async function runTorch(cases: Case[], rows: Row[], quick: boolean, yolov9: string | null, unavailable: Partial<Record<PeerKey, string>>): Promise<void> {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) {
     unavailable.torch_cpu = `${py} not found`;
@@ -249,7 +304,7 @@ async function runTorch(cases: Case[], rows: Row[], quick: boolean, unavailable:
     return c;
   });
   console.log(`\n[${elapsed()}] PyTorch CPU reference (${py} bench/torch_cpu.py)...`);
-  const r = spawnSync(py, [join(benchDir, 'torch_cpu.py'), ...(quick ? ['--quick'] : [])], { input: JSON.stringify(spec), encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(py, [join(benchDir, 'torch_cpu.py'), ...(quick ? ['--quick'] : [])], { input: JSON.stringify(spec), encoding: 'utf8', maxBuffer: 1 << 24, env: yolov9 ? { ...process.env, YOLOV9_DIR: yolov9 } : process.env });
   if (r.status !== 0) {
     const err = r.stdout.split('\n').find((l) => l.startsWith('{"error"'));
     unavailable.torch_cpu = err ? (JSON.parse(err) as { error: string }).error : (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()!;
