@@ -4,7 +4,10 @@ import { Command } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { selfcheck } from './selfcheck';
 import { registerModelCommands } from './models';
-import { registerTrainCommands } from './train';
+import { registerTrainCommand } from './train';
+import { registerValCommand } from './val';
+import { registerDetectCommand } from './detect';
+import { registerDemoCommand } from './demo';
 import { registerBenchCommand } from './bench';
 import { registerExportCommand } from './export';
 import { markRequiredOptions } from './options';
@@ -23,7 +26,10 @@ program
   });
 
 registerModelCommands(program);
-registerTrainCommands(program);
+registerTrainCommand(program);
+registerValCommand(program);
+registerDetectCommand(program);
+registerDemoCommand(program);
 registerBenchCommand(program);
 registerExportCommand(program);
 

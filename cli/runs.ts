@@ -1,6 +1,6 @@
 // Run directories (runs/<task>/<name>, incremented like the official increment_path), results.csv with the
 // official column names, and progress output: a bar on a TTY, plain lines otherwise.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 
@@ -50,6 +50,20 @@ export const RESULT_COLUMNS = [
 ] as const;
 
 /** results.csv exactly as the official loggers write it: right-aligned %20s header and %20.5g values. */
+/** The rows of a results.csv written by writeResultsCsv. */
+export function readResultsCsv(path: string): Record<string, number>[] {
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => {
+      const v = l.split(',').map((x) => Number(x.trim()));
+      const row: Record<string, number> = { epoch: v[0] };
+      RESULT_COLUMNS.forEach((c, i) => (row[c] = v[i + 1]));
+      return row;
+    });
+}
+
 export function writeResultsCsv(path: string, rows: readonly Record<string, number>[]): void {
   const g5 = (v: number): string => {
     if (!Number.isFinite(v)) return String(v);
