@@ -83,7 +83,9 @@ export function trainArgs(r: RunRecord, weights?: string): string[] {
   return [
     '--cfg', r.cfg, '--data', r.data, '--epochs', String(r.epochs), '--batch', String(r.batch), '--imgsz', String(r.imgsz), '--hyp', r.hyp,
     '--seed', String(r.seed), '--optimizer', r.optimizer, '--close-mosaic', String(r.closeMosaic), '--val-every', String(r.valEvery),
-    '--nbs', String(r.nbs), '--min-warmup', String(r.minWarmup), '--shapes-train', String(r.shapesTrain), '--shapes-val', String(r.shapesVal),
+    '--nbs', String(r.nbs), '--min-warmup', String(r.minWarmup),
+    // the shapes sizes only describe the embedded data (a user dataset's record has 0 there)
+    ...(r.data === 'shapes' ? ['--shapes-train', String(r.shapesTrain), '--shapes-val', String(r.shapesVal)] : []),
     ...(r.cosLr ? ['--cos-lr'] : []), ...(r.mixedPrecision ? ['--mixed-precision'] : []), ...(r.weights ? ['--weights', weights ?? r.weights] : []),
   ];
 }
