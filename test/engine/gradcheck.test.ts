@@ -4,15 +4,16 @@
 // float64 CPU reference loss (test/reference/ops.ts), (L(x + h·e_j) − L(x − h·e_j)) / 2h with h = 1e-6, whose
 // own error (~h²·L''' + 1e-16·|L|/h ≈ 1e-10) is negligible next to float32. Inputs stay >= 0.05 away from kinks
 // and ties (relu/abs at 0, clamp bounds, maximum/minimum, max and max-pool), far more than h.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Device } from '../../engine/device';
 import { type Tensor, tidy } from '../../engine/tensor';
 import * as ops from '../../engine/ops';
 import { BINARY, type BinaryOp, type UnaryOp } from '../../engine/ops/elementwise';
-import { closeness, rng, testDevice } from '../helpers';
+import { testDevice } from '../helpers';
 import * as ref from '../reference/ops';
 import type { NdArray } from '../reference/ops';
 import { type Rand, awayFrom, distinct, normal, toGpu, uniform } from '../reference/data';
+import { type GradCase, gradCases } from './checks';
 
 let dev: Device;
 beforeAll(async () => {
@@ -20,101 +21,8 @@ beforeAll(async () => {
 });
 afterAll(() => dev?.dispose());
 
-// GPU gradients are float32 (unit roundoff 6e-8) and sum at most a few hundred O(1) terms, so their error is
-// ~1e-6; the finite differences are exact to ~1e-10. atol 1e-4 + rtol 1e-3 leaves a wide margin for that,
-// while a wrong index, sign or missing term moves a gradient by O(0.1–1).
-const TOL: readonly [number, number] = [1e-4, 1e-3];
-const H = 1e-6;
-
-interface GradCase {
-  /** Op name the worst error is reported under. */
-  readonly op: string;
-  readonly inputs: readonly NdArray[];
-  /** Inputs that require grad (default: all). */
-  readonly diff?: readonly number[];
-  readonly gpu: (xs: Tensor[]) => Tensor | Tensor[];
-  readonly cpu: (xs: NdArray[]) => NdArray | NdArray[];
-  /** Check this many coordinates per input (first, last and random ones) instead of all: for large shapes. */
-  readonly sample?: number;
-}
-
-const list = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 const worst = new Map<string, number>();
-
-/** Coordinates of an input to differentiate numerically. */
-function coords(n: number, sample: number | undefined, r: Rand): number[] {
-  if (sample === undefined || sample >= n) return [...Array(n).keys()];
-  const s = new Set([0, n - 1]);
-  while (s.size < sample) s.add(Math.floor(r() * n));
-  return [...s];
-}
-
-async function gradcheck(c: GradCase, seed: number): Promise<void> {
-  const r = rng(seed);
-  const diff = c.diff ?? c.inputs.map((_, i) => i);
-  const xs = c.inputs.map((a) => ref.nd(a.shape, a.data)); // private copies, perturbed in place below
-  const want = list(c.cpu(xs));
-  const weights = want.map((y) => normal(r, y.shape));
-  const loss = (): number => list(c.cpu(xs)).reduce((acc, y, i) => acc + ref.dot(y, weights[i]), 0);
-
-  // Analytic: the engine's backward on the GPU.
-  const before = dev.memory().liveTensors;
-  const reads = tidy(dev, () => {
-    const ts = xs.map((a, i) => toGpu(dev, a, diff.includes(i)));
-    const ys = list(c.gpu(ts));
-    expect(ys.map((y) => y.shape)).toEqual(want.map((y) => y.shape));
-    const forward = ys.map((y) => y.data());
-    if (ys.length === 1) ys[0].backward(toGpu(dev, weights[0]));
-    else ys.map((y, i) => ops.sum(ops.mul(y, toGpu(dev, weights[i])))).reduce((a, b) => ops.add(a, b)).backward();
-    const grads = diff.map((i) => {
-      const g = ts[i].grad;
-      expect(g, `${c.op}: no gradient for input ${i}`).not.toBeNull();
-      expect(g!.shape).toEqual(xs[i].shape);
-      return g!.data();
-    });
-    return { forward, grads };
-  });
-  expect(dev.memory().liveTensors, `${c.op} leaked tensors`).toBe(before);
-
-  // The forward must match too, or the gradient check would be of a different function.
-  for (const [i, f] of reads.forward.entries()) {
-    const cl = closeness(await f, want[i].data, 1e-4, 1e-4);
-    expect(cl.ok, `${c.op} forward output ${i}: ${cl.worst}`).toBe(true);
-  }
-
-  // Numerical: central differences of the float64 reference loss.
-  for (const [k, i] of diff.entries()) {
-    const analytic = await reads.grads[k];
-    const at = coords(xs[i].data.length, c.sample, r);
-    const numeric = at.map((j) => {
-      const v = xs[i].data[j];
-      xs[i].data[j] = v + H;
-      const lp = loss();
-      xs[i].data[j] = v - H;
-      const lm = loss();
-      xs[i].data[j] = v;
-      return (lp - lm) / (2 * H);
-    });
-    const cl = closeness(at.map((j) => analytic[j]), numeric, ...TOL);
-    worst.set(c.op, Math.max(worst.get(c.op) ?? 0, cl.maxAbs));
-    expect(cl.ok, `${c.op} d/d(input ${i}): max abs err ${cl.maxAbs.toExponential(2)}; worst ${cl.worst} (coordinate list index)`).toBe(true);
-  }
-}
-
-/** A seed from a group title, so each group's data do not depend on the other groups or on test order. */
-const seedOf = (title: string): number => [...title].reduce((h, ch) => Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0, 2166136261);
-
-/** Register one test per case of a group; the inputs come from one generator seeded by the group title. */
-function cases(title: string, build: (r: Rand) => GradCase[]): void {
-  describe(title, () => {
-    const all = build(rng(seedOf(title)));
-    all.forEach((c, i) => {
-      test(`${c.op} #${i}: ${c.inputs.map((x) => `[${x.shape}]`).join(' ')}`, async () => {
-        await gradcheck(c, 1000 + i);
-      });
-    });
-  });
-}
+const cases = (title: string, build: (r: Rand) => GradCase[]): void => gradCases(() => dev, worst, title, build);
 
 /** a and b (broadcast together) at least `gap` apart everywhere: no ties for maximum/minimum. */
 function apart(r: Rand, sa: number[], sb: number[], gap = 0.05): [NdArray, NdArray] {
@@ -288,37 +196,7 @@ cases('matmul', (r) => [
   },
 ]);
 
-// ---- conv2d --------------------------------------------------------------------------------------------------
-
-cases('conv2d', (r) => {
-  const conv = (x: number[], w: number[], bias: boolean, o: ref.ConvOptions): GradCase => ({
-    op: 'conv2d',
-    inputs: [normal(r, x), ref.scale(normal(r, w), 0.3), ...(bias ? [normal(r, [w[0]])] : [])],
-    gpu: ([xt, wt, bt]) => ops.conv2d(xt, wt, bt ?? null, o),
-    cpu: ([xa, wa, ba]) => ref.conv2d(xa, wa, ba ?? null, o),
-  });
-  return [
-    conv([2, 8, 7, 6], [8, 4, 3, 3], true, { stride: [2, 2], padding: [1, 1], groups: 2 }), // 4-wide tiles, wgrad splits
-    conv([1, 6, 9, 8], [9, 2, 3, 3], true, { padding: [2, 2], dilation: [2, 2], groups: 3 }), // scalar tiles
-    conv([2, 4, 6, 5], [4, 1, 3, 3], false, { stride: [2, 1], padding: [1, 0], groups: 4 }), // depthwise
-    conv([2, 5, 4, 3], [6, 5, 1, 1], false, {}), // 1x1
-    conv([1, 3, 7, 7], [4, 3, 5, 5], true, { padding: [2, 2] }), // 5x5
-    conv([2, 3, 8, 7], [4, 3, 3, 3], true, { stride: [2, 2], padding: [1, 1], dilation: [2, 1] }),
-    // input-gradient phases: stride 3 (three tap sets per axis), a kernel smaller than the stride (pixels no tap
-    // reaches), a 4×4 kernel at stride 2, no padding at odd sizes, and padding past the kernel (negative phase padding)
-    conv([1, 4, 8, 7], [4, 4, 3, 3], false, { stride: [3, 3], padding: [1, 1] }),
-    conv([2, 3, 5, 6], [4, 3, 1, 1], false, { stride: [2, 2] }),
-    conv([1, 4, 9, 8], [8, 4, 4, 4], false, { stride: [2, 2], padding: [1, 1] }),
-    conv([1, 4, 9, 7], [4, 4, 3, 3], false, { stride: [2, 2] }),
-    conv([1, 3, 4, 5], [4, 3, 1, 1], false, { padding: [1, 1] }),
-    {
-      op: 'conv2d',
-      inputs: [normal(r, [2, 5, 6, 4]), ref.scale(normal(r, [4, 4, 3, 3]), 0.3)],
-      gpu: ([x, w]) => ops.conv2d(ops.permute(x, [0, 3, 1, 2]), w, null, { padding: [1, 1] }), // NHWC view as input
-      cpu: ([x, w]) => ref.conv2d(ref.permute(x, [0, 3, 1, 2]), w, null, { padding: [1, 1] }),
-    },
-  ];
-});
+// ---- conv2d: test/engine/conv2d.test.ts ----------------------------------------------------------------------
 
 // ---- batch norm ----------------------------------------------------------------------------------------------
 
@@ -433,20 +311,6 @@ cases('larger shapes (sampled coordinates)', (r) => [
   { op: 'logsumexp', inputs: [ref.scale(normal(r, [3, 300]), 3)], sample: 24, gpu: ([x]) => ops.logsumexp(x, 1), cpu: ([x]) => ref.logsumexp(x, 1) },
   { op: 'max', inputs: [distinct(r, [3, 300], 0.01)], sample: 24, gpu: ([x]) => ops.max(x, 1), cpu: ([x]) => ref.max(x, 1) },
   { op: 'sum', inputs: [normal(r, [25000])], sample: 12, gpu: ([x]) => ops.sum(x), cpu: ([x]) => ref.sum(x) },
-  {
-    op: 'conv2d',
-    inputs: [normal(r, [2, 16, 13, 11]), ref.scale(normal(r, [16, 16, 3, 3]), 0.1), normal(r, [16])],
-    sample: 16,
-    gpu: ([x, w, b]) => ops.conv2d(x, w, b, { padding: [1, 1] }),
-    cpu: ([x, w, b]) => ref.conv2d(x, w, b, { padding: [1, 1] }),
-  },
-  {
-    op: 'conv2d',
-    inputs: [normal(r, [1, 64, 20, 20]), ref.scale(normal(r, [64, 64, 3, 3]), 0.05)],
-    sample: 6,
-    gpu: ([x, w]) => ops.conv2d(x, w, null, { padding: [1, 1], stride: [2, 2] }),
-    cpu: ([x, w]) => ref.conv2d(x, w, null, { padding: [1, 1], stride: [2, 2] }),
-  },
   {
     op: 'batchNorm2d(train)',
     inputs: [normal(r, [4, 16, 10, 10]), uniform(r, [16], 0.5, 1.5), normal(r, [16])],

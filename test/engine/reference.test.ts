@@ -2,15 +2,16 @@
 // fixtures: odd sizes, batches, every conv variant, the kernels' other schedules (group-mode and two-pass
 // reductions, 4-wide conv tiles, large K matmul) and non-contiguous views as inputs. Inputs are float32; the
 // reference is exact for them, so the tolerances below bound the float32 error of each kernel.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { Device } from '../../engine/device';
-import { type Tensor, tidy } from '../../engine/tensor';
+import type { Tensor } from '../../engine/tensor';
 import * as ops from '../../engine/ops';
 import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../../engine/ops/elementwise';
-import { closeness, rng, testDevice } from '../helpers';
+import { testDevice } from '../helpers';
 import * as ref from '../reference/ops';
 import type { NdArray } from '../reference/ops';
 import { type Rand, distinct, normal, toGpu, uniform } from '../reference/data';
+import { type Pair, expectClose as check } from './checks';
 
 let dev: Device;
 beforeAll(async () => {
@@ -20,28 +21,7 @@ afterAll(() => dev?.dispose());
 
 const worst = new Map<string, number>();
 
-/** A GPU result, its reference, and optionally the op name to report it under (default: the test's op). */
-type Pair = [Tensor, NdArray] | [Tensor, NdArray, string];
-
-/**
- * Run `build` in a tidy scope, compare every (GPU tensor, reference) pair with |got - want| <= atol + rtol·|want|,
- * record the worst error per op, and check that no tensor leaked.
- */
-async function expectClose(op: string, [atol, rtol]: readonly [number, number], build: (r: Rand) => Pair[], seed = 1): Promise<void> {
-  const before = dev.memory().liveTensors;
-  const reads = tidy(dev, () =>
-    build(rng(seed)).map(([t, want, name], i) => {
-      expect(t.shape, `${op} output ${i} shape`).toEqual(want.shape);
-      return { got: t.data(), want, i, name: name ?? op };
-    }),
-  );
-  for (const { got, want, i, name } of reads) {
-    const cl = closeness(await got, want.data, atol, rtol);
-    worst.set(name, Math.max(worst.get(name) ?? 0, cl.maxAbs));
-    expect(cl.ok, `${name} (output ${i}): max abs err ${cl.maxAbs.toExponential(2)}; worst ${cl.worst}`).toBe(true);
-  }
-  expect(dev.memory().liveTensors, `${op} leaked tensors`).toBe(before);
-}
+const expectClose = (op: string, tol: readonly [number, number], build: (r: Rand) => Pair[], seed = 1): Promise<void> => check(dev, worst, op, tol, build, seed);
 
 const up = (a: NdArray): Tensor => toGpu(dev, a);
 
@@ -51,7 +31,6 @@ const POINTWISE = [1e-5, 1e-5] as const; // one float32 rounding; llvmpipe exp/l
 const SUM = [2e-5, 2e-5] as const; // float32 sums of up to ~300 O(1) terms: error ~ sqrt(R)·ulp·|terms|
 const BIG_SUM = [2e-3, 1e-5] as const; // ~25000 O(1) terms: |sum| ~ 150, accumulated rounding ~1e-4 absolute
 const MATMUL = [1e-4, 1e-5] as const; // K <= 1000 products of N(0,1): |dot| ~ 30, error ~ sqrt(K)·ulp·30
-const CONV = [1e-4, 1e-5] as const; // up to 64·9 = 576 products per output
 const NORM = [1e-4, 1e-4] as const; // batch statistics and rsqrt in float32 over <= 400 values
 
 // ---- elementwise ----------------------------------------------------------------------------------------------
@@ -314,68 +293,7 @@ describe('matmul', () => {
   });
 });
 
-// ---- conv2d --------------------------------------------------------------------------------------------------
-
-interface ConvCase {
-  name: string;
-  x: number[];
-  w: number[];
-  bias?: boolean;
-  o: ref.ConvOptions;
-}
-
-describe('conv2d', () => {
-  const cases: ConvCase[] = [
-    { name: '1x1', x: [2, 16, 9, 7], w: [8, 16, 1, 1], bias: true, o: {} },
-    { name: '3x3 s1 p1', x: [2, 8, 11, 9], w: [12, 8, 3, 3], bias: true, o: { padding: [1, 1] } },
-    { name: '3x3 s2 p1', x: [2, 8, 13, 11], w: [16, 8, 3, 3], o: { stride: [2, 2], padding: [1, 1] } },
-    { name: 'groups 4 (2 outputs per group)', x: [2, 16, 10, 9], w: [8, 4, 3, 3], bias: true, o: { padding: [1, 1], groups: 4 } },
-    { name: 'groups 4 (4 outputs per group)', x: [2, 8, 10, 9], w: [16, 2, 3, 3], o: { padding: [1, 1], groups: 4 } },
-    { name: '5x5 p2', x: [1, 6, 12, 10], w: [8, 6, 5, 5], bias: true, o: { padding: [2, 2] } },
-    { name: 'depthwise 3x3 s2', x: [2, 12, 9, 11], w: [12, 1, 3, 3], bias: true, o: { stride: [2, 2], padding: [1, 1], groups: 12 } },
-    { name: 'dilation 2', x: [2, 4, 15, 13], w: [8, 4, 3, 3], o: { padding: [2, 2], dilation: [2, 2] } },
-    { name: 'asymmetric 3x5, stride (2,1), padding (0,2), dilation (1,2)', x: [2, 3, 12, 14], w: [5, 3, 3, 5], bias: true, o: { stride: [2, 1], padding: [0, 2], dilation: [1, 2] } },
-    { name: '64 -> 64 channels on 20x20', x: [1, 64, 20, 20], w: [64, 64, 3, 3], bias: true, o: { padding: [1, 1] } },
-    { name: '32 -> 64 channels on odd 13x11, batch 2', x: [2, 32, 13, 11], w: [64, 32, 3, 3], bias: true, o: { padding: [1, 1] } },
-    { name: 'odd output channels (7), no padding', x: [3, 5, 8, 6], w: [7, 5, 3, 3], o: {} },
-  ];
-  for (const c of cases) {
-    test(c.name, async () => {
-      await expectClose('conv2d', CONV, (r) => {
-        const x = normal(r, c.x);
-        const w = ref.scale(normal(r, c.w), 0.2);
-        const b = c.bias ? normal(r, [c.w[0]]) : null;
-        return [[ops.conv2d(up(x), up(w), b ? up(b) : null, c.o), ref.conv2d(x, w, b, c.o)]];
-      });
-    });
-  }
-
-  test('fused SiLU epilogue equals silu(conv)', async () => {
-    await expectClose('conv2d', CONV, (r) => {
-      const x = normal(r, [2, 8, 9, 7]);
-      const w = ref.scale(normal(r, [8, 8, 3, 3]), 0.2);
-      const b = normal(r, [8]);
-      const o = { padding: [1, 1] as [number, number] };
-      return [[ops.conv2d(up(x), up(w), up(b), { ...o, activation: 'silu' }), ref.unary('silu', ref.conv2d(x, w, b, o)), 'conv2d(silu)']];
-    });
-  });
-
-  test('non-contiguous input (NHWC permuted to NCHW), an offset batch slice, a permuted weight', async () => {
-    await expectClose('conv2d', CONV, (r) => {
-      const nhwc = normal(r, [2, 9, 7, 8]);
-      const w = ref.scale(normal(r, [8, 8, 3, 3]), 0.2);
-      const o = { padding: [1, 1] as [number, number], stride: [2, 2] as [number, number] };
-      const xs = normal(r, [3, 8, 9, 7]);
-      const hwio = normal(r, [3, 3, 8, 8]);
-      const oihw = (t: Tensor): Tensor => ops.permute(t, [3, 2, 0, 1]);
-      return [
-        [ops.conv2d(up(xs), oihw(up(hwio)), null, o), ref.conv2d(xs, ref.permute(hwio, [3, 2, 0, 1]), null, o)],
-        [ops.conv2d(ops.permute(up(nhwc), [0, 3, 1, 2]), up(w), null, o), ref.conv2d(ref.permute(nhwc, [0, 3, 1, 2]), w, null, o)],
-        [ops.conv2d(ops.slice(up(xs), 0, 1, 3), up(w), null, o), ref.conv2d(ref.slice(xs, 0, 1, 3), w, null, o)],
-      ];
-    });
-  });
-});
+// ---- conv2d: test/engine/conv2d.test.ts ----------------------------------------------------------------------
 
 // ---- batch norm ----------------------------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
-// The tile search (engine/tile-search.ts): every candidate tiling it may pick computes the same conv / matmul as a
-// float64 CPU reference; with the search on, unseen shapes are queued, timed and cached, the cached choice is
-// what the op then uses, and the cache saves and reloads only onto the same adapter. Scratch tensors are freed.
+// The tile search (engine/tile-search.ts): with the search on, unseen shapes are queued, timed and cached, the
+// cached choice is what the op then uses (and computes what the float64 reference does), and the cache saves and
+// reloads only onto the same adapter. Scratch tensors are freed. Every conv tiling it may pick is checked in
+// test/engine/conv2d.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDevice } from '../../engine/create-device';
 import type { Device } from '../../engine/device';
 import { type Tensor, tensor } from '../../engine/tensor';
-import { type Conv2dOptions, type FwdTune, conv2d, convForwardTuned, convGeometry } from '../../engine/ops/conv2d';
+import { conv2d } from '../../engine/ops/conv2d';
 import { matmul } from '../../engine/ops/matmul';
 import * as ref from '../reference/ops';
 import { closeness, randn, rng, testDevice } from '../helpers';
@@ -15,68 +16,6 @@ beforeAll(async () => {
   dev = await testDevice();
 });
 afterAll(() => dev?.dispose());
-
-const pair = (v: number | undefined, d: number): [number, number] => [v ?? d, v ?? d];
-
-interface ConvCase {
-  name: string;
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  o: { stride?: number; padding?: number; groups?: number };
-}
-const CONV_CASES: ConvCase[] = [
-  { name: '3x3 p1, width 13 (no tile width divides it)', x: [2, 8, 5, 13], w: [16, 8, 3, 3], o: { padding: 1 } },
-  { name: '3x3 s2 p1, odd width', x: [1, 8, 9, 19], w: [8, 8, 3, 3], o: { stride: 2, padding: 1 } },
-  { name: '3x3 groups 2', x: [1, 8, 6, 10], w: [8, 4, 3, 3], o: { padding: 1, groups: 2 } },
-  { name: '3x3 p1, 32 outputs in 2 groups of 16', x: [2, 8, 7, 9], w: [32, 4, 3, 3], o: { padding: 1, groups: 2 } },
-  { name: '1x1 (matmul path), 3 images, 37 pixels', x: [3, 24, 1, 37], w: [40, 24, 1, 1], o: {} },
-  { name: '1x1 stride 2 (window path)', x: [1, 8, 7, 9], w: [16, 8, 1, 1], o: { stride: 2 } },
-];
-const FWD_TUNES: Record<string, FwdTune> = {
-  'window 4 columns': { columns: 4 },
-  'window 8 columns': { columns: 8 },
-  'window 12 columns': { columns: 12 },
-  'window 4 channels x 8 columns': { outChannels: 4, columns: 8 },
-  'window 16 channels x 4 columns (two weight loads per tap)': { outChannels: 16, columns: 4 },
-  'window 16 channels x 8 columns': { outChannels: 16, columns: 8 },
-  'matmul 4x16': { mm: { TM: 4, TN: 16 } },
-  'matmul 2x32': { mm: { TM: 2, TN: 32 } },
-  'matmul 4x24': { mm: { TM: 4, TN: 24 } },
-  'matmul 8x16, k unrolled by 2': { mm: { TM: 8, TN: 16, KU: 2 } },
-  'matmul subgroup lanes 4': { mm: { SG: 4, TM: 4, TN: 16 } },
-};
-
-describe('every forward tiling matches the float64 reference', () => {
-  for (const c of CONV_CASES) {
-    test(c.name, async () => {
-      const r = rng(11);
-      const xa = ref.nd(c.x, randn(r, c.x.reduce((a, b) => a * b)));
-      const wa = ref.nd(c.w, randn(r, c.w.reduce((a, b) => a * b)));
-      const o: Conv2dOptions = c.o;
-      const want = ref.conv2d(xa, wa, null, { stride: pair(c.o.stride, 1), padding: pair(c.o.padding, 0), groups: c.o.groups ?? 1 });
-      const x = tensor(dev, Float32Array.from(xa.data), c.x);
-      const w = tensor(dev, Float32Array.from(wa.data), c.w);
-      const g = convGeometry(x, w, null, o);
-      const failures: string[] = [];
-      let ran = 0;
-      for (const [name, tune] of Object.entries(FWD_TUNES)) {
-        // the matmul tilings apply to dense 1×1 convs on devices with subgroups of ≥ their lane count
-        if (tune.mm && (c.w[2] !== 1 || (c.o.stride ?? 1) !== 1 || dev.subgroupMinSize < (tune.mm.SG ?? 8))) continue;
-        if (tune.outChannels && (c.w[0] / (c.o.groups ?? 1)) % tune.outChannels !== 0) continue;
-        if (tune.outChannels === 16 && dev.subgroupMinSize < 8) continue; // needs 8-lane subgroups
-        const y: Tensor = convForwardTuned(x, w, g, tune);
-        const cl = closeness(await y.data(), want.data, 1e-4, 1e-5);
-        y.dispose();
-        ran++;
-        if (!cl.ok) failures.push(`${name}: max abs err ${cl.maxAbs.toExponential(2)}; worst ${cl.worst}`);
-      }
-      x.dispose();
-      w.dispose();
-      expect(failures).toEqual([]);
-      expect(ran).toBeGreaterThanOrEqual(4);
-    });
-  }
-});
 
 describe('tile search', () => {
   test('is off by default: no shape is queued', async () => {
