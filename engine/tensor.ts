@@ -8,6 +8,7 @@ import { type Shape, checkShape, contiguousStrides, isContiguous, numel } from '
 import type { DType } from '../kernels/common';
 import type { GradNode } from './tape';
 import { f16ToF32, f32ToF16 } from './half';
+import { gatherStrided, stridedExtent } from './strided';
 
 export type { DType };
 
@@ -18,7 +19,7 @@ export interface Storage {
   refs: number;
 }
 
-export const BYTES: Record<DType, number> = { f32: 4, f16: 2 };
+export const BYTES: Record<DType, 2 | 4> = { f32: 4, f16: 2 };
 
 /** An n-dimensional array on the GPU (f32 or f16) that records its op for autograd when a gradient is needed. */
 export class Tensor {
@@ -92,10 +93,10 @@ export class Tensor {
     this.assertAlive('data');
     const bpe = BYTES[this.dtype];
     // a view is read as the span of storage it covers and gathered here: reading never records a kernel
-    const span = this.size === 0 ? 0 : 1 + this.shape.reduce((s, n, d) => s + (n - 1) * this.strides[d], 0);
-    const raw = await this.device.read(this.storage.buf, this.offset * bpe, span * bpe);
-    const flat = this.dtype === 'f16' ? f16ToF32(new Uint16Array(raw)) : new Float32Array(raw);
-    return this.isContiguous ? flat : gatherStrided(flat, this.shape, this.strides);
+    const span = stridedExtent(0, this.shape, this.strides);
+    const raw = new Uint8Array(await this.device.read(this.storage.buf, this.offset * bpe, span * bpe));
+    const dense = this.isContiguous ? raw : gatherStrided(raw, bpe, 0, this.shape, this.strides);
+    return this.dtype === 'f16' ? f16ToF32(new Uint16Array(dense.buffer, dense.byteOffset, dense.length / 2)) : new Float32Array(dense.buffer, dense.byteOffset, dense.length / 4);
   }
 
   /** The value of a one-element tensor. */
@@ -119,25 +120,6 @@ export class Tensor {
   toString(): string {
     return `Tensor(${fmtShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
-}
-
-/** The elements of a strided view, row-major, from the storage span it covers (element 0 at index 0). */
-function gatherStrided(span: Float32Array, shape: Shape, strides: readonly number[]): Float32Array {
-  const out = new Float32Array(numel(shape));
-  const r = shape.length;
-  const idx = new Array<number>(r).fill(0);
-  let src = 0;
-  for (let i = 0; i < out.length; i++) {
-    out[i] = span[src];
-    // odometer step over the dims, innermost first
-    for (let d = r - 1; d >= 0; d--) {
-      src += strides[d];
-      if (++idx[d] < shape[d]) break;
-      src -= strides[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-  return out;
 }
 
 /** A new view of `t`'s storage (no gradient history; ops attach it). */

@@ -41,12 +41,7 @@ export interface KernelSource {
   code(): string;
 }
 
-export interface KernelSpec {
-  readonly name: string;
-  readonly key: string;
-  readonly workgroupSize: readonly [number, number, number];
-  readonly bindings: readonly Binding[];
-  readonly params: readonly ParamField[];
+export interface KernelSpec extends Omit<KernelSource, 'code'> {
   /** WGSL extensions to enable besides f16, which follows from the binding types (e.g. ['subgroups']). */
   readonly enable?: readonly string[];
   /** Everything after the Params struct and the binding declarations: helper functions and `main`. */

@@ -18,4 +18,4 @@ export {
   type ModelRow, type PlainValue, attr, children, isModule, modelRows, modelYaml, stateTensors, submodule, toPlain,
 } from './torch-module';
 export { type CheckpointEntry, type TorchCheckpoint, loadTorchCheckpoint } from './torch-checkpoint';
-export { gatherStrided, isDenseRowMajor, stridedExtent } from './strided';
+export { gatherStrided, isDenseRowMajor, stridedExtent } from '../../engine/strided';

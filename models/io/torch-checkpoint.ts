@@ -7,7 +7,7 @@ import { WeightFileError } from './errors';
 import { type DType, DTYPE_BYTES, type HostTensor, tensorFromBytes } from './dtypes';
 import { unpickle } from './pickle';
 import { type PickleObject, type PickleTensor, type PickleValue, type TorchStorage, describe, isDict, isGlobal, isTensor } from './pickle-values';
-import { gatherStrided, stridedExtent } from './strided';
+import { gatherStrided, stridedExtent } from '../../engine/strided';
 import { isModule, stateTensors } from './torch-module';
 
 /** Which model of a checkpoint dict: 'auto' = `ema` unless it is None, else `model` (as YOLO's attempt_load). */

@@ -1,7 +1,7 @@
 // Host tensor helpers and the strided gather, checked against direct computations.
 import { describe, expect, it } from 'vitest';
 import { fromFloat32, int64ToNumbers, tensorFromBytes, toFloat32 } from '../../../models/io/dtypes';
-import { gatherStrided, isDenseRowMajor, stridedExtent } from '../../../models/io/strided';
+import { gatherStrided, isDenseRowMajor, stridedExtent } from '../../../engine/strided';
 
 describe('dtypes', () => {
   it('widens F16 and BF16 bit patterns to float32', () => {

@@ -1,5 +1,6 @@
-// Copies a strided view (torch's storage_offset + size + stride, all in elements) out of a storage into dense
-// row-major order. Works on bytes with an element size so one routine serves every dtype.
+// Copies a strided view (offset + shape + strides, all in elements; torch's storage_offset/size/stride) out of a
+// storage into dense row-major order: tensor read-backs and .pt tensors. Works on bytes with an element size so
+// one routine serves every dtype.
 
 /** One past the largest element index the view touches (0 for an empty view). */
 export function stridedExtent(offset: number, shape: readonly number[], stride: readonly number[]): number {
