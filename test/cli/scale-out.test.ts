@@ -68,6 +68,10 @@ describe('scale-out: ours → official train_dual.py → ours → ONNX', () => {
     // 3. gelan convert runs/exp/weights/best.pt best.safetensors
     r = cli.gelan('convert', join(dir, 'runs/exp/weights/best.pt'), 'best.safetensors');
     expect(r.code, r.err).toBe(0);
+    // 3b. gelan train --weights best.safetensors … (fine-tune the result in Node, same code path as the page)
+    r = cli.gelan('train', '--weights', 'best.safetensors', '--cfg', cfgPath, '--data', data, '--epochs', '1', '--batch', '2', '--imgsz', '64', '--project', join(dir, 'ft'), '--name', 'exp');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/transferred (\d+)\/\1 tensors from best\.safetensors/);
     // 4. gelan reparam --weights best.safetensors --out deploy.safetensors
     r = cli.gelan('reparam', '--weights', 'best.safetensors', '--out', 'deploy.safetensors');
     expect(r.code, r.err).toBe(0);
