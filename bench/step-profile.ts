@@ -25,8 +25,11 @@ const top = Number(arg('--top', '25'));
 const dev = await createDevice({ tileSearch: process.argv.includes('--tile-search') });
 const mixed = process.argv.includes('--mixed-precision');
 const model = createModel(dev, cfg, { nc: 6, seed: 0 }).train().setMixedPrecision(mixed);
-const data = shapesDataset({ seed: 0, train: batch * 2, val: 1, imgsz });
-const loader = new DataLoader(data.train, { imgsz, batchSize: batch, augment: false, seed: 0 });
+// --augment: training batches as the trainer gets them (mosaic, affine, HSV; a different batch every step), so
+// target counts vary between steps; otherwise two fixed batches alternate
+const augment = process.argv.includes('--augment');
+const data = shapesDataset({ seed: 0, train: batch * (augment ? 8 : 2), val: 1, imgsz });
+const loader = new DataLoader(data.train, { imgsz, batchSize: batch, augment, seed: 0 });
 const opt = new Optimizer(model, { name: 'SGD', lr: 0.01, momentum: 0.937, weightDecay: 0.0005 });
 const ema = new ModelEMA(model);
 const scaler = mixed ? new GradScaler(dev, { initScale: 256 }) : null;

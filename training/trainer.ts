@@ -163,8 +163,14 @@ export class Trainer {
       let lastLr = [0, 0, 0];
       const first = this.state.iteration - epoch * nb;
       let pending: { items: Promise<Float32Array>; i: number; t: number; lr: number[]; stepped: boolean; images: number } | null = null;
+      // steps overlap (a step's losses are read while the next one runs), so throughput is images per interval
+      // between consecutive reports, not per step start to its report (that spans two steps)
+      let lastReport: number | null = null;
       const report = async (p: NonNullable<typeof pending>): Promise<void> => {
         const items = Array.from(await p.items);
+        const now = performance.now();
+        const since = lastReport ?? p.t;
+        lastReport = now;
         if (items.some((v) => !Number.isFinite(v))) throw new Error(`training diverged at epoch ${epoch} batch ${p.i}: loss items ${items.join(', ')} (lower lr0 or check the data)`);
         items.forEach((v, k) => (sum[k] += v));
         count++;
@@ -175,7 +181,7 @@ export class Trainer {
           iteration: epoch * nb + p.i,
           items,
           mean: sum.map((v) => v / count),
-          imagesPerSecond: p.images / ((performance.now() - p.t) / 1000),
+          imagesPerSecond: p.images / ((now - since) / 1000),
           lr: p.lr,
           optimizerStep: p.stepped,
         };
