@@ -3,7 +3,7 @@
 // The elementwise kernels (apply, input gradient) give each invocation a run of BN_RUN values of one channel
 // plane, so the per-channel parameters are loaded once per run instead of once per value (loads, not arithmetic,
 // bound these kernels).
-import { type Binding, type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, variantKey, write } from './common';
+import { type Binding, type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, variantKey, write as w } from './common';
 
 export const BN_WG = 64;
 /** Values of one channel plane per invocation in the elementwise kernels. */
@@ -21,7 +21,6 @@ const PARAMS: ParamField[] = [
   { name: 'momentum', type: 'f32' },
 ];
 
-const w = write;
 
 /**
  * Storage type of the activations x, y and their gradients (f16 in mixed-precision training); statistics,

@@ -3,7 +3,7 @@
 import type { DType } from '../../../kernels/common';
 import type { Device } from '../../device';
 import { type Tensor, empty } from '../../tensor';
-import { type ConvGeometry, type OutLayout, denseLayout, flattened } from './geometry';
+import { type ConvGeometry, type OutLayout, denseLayout } from './geometry';
 import { type FwdTune, planForward } from './plan';
 import { pointwiseForward } from './pointwise';
 import { gemmForward } from './sgmat';
@@ -27,9 +27,9 @@ export function convForward(
     case 'window':
       return windowForward(dev, plan, x, w, b, y, act, acc, out);
     case 'matmul':
-      return pointwiseForward(dev, flattened(g), x, w, b, y, act, plan);
+      return pointwiseForward(dev, plan.g, x, w, b, y, act, plan);
     case 'gemm-sgmat':
-      if (plan.flat) return pointwiseForward(dev, flattened(g), x, w, b, y, act, plan);
+      if (plan.flat) return pointwiseForward(dev, plan.g, x, w, b, y, act, plan);
       return gemmForward(dev, g, x, w, b, y, act, out, plan.tune);
   }
 }

@@ -27,9 +27,9 @@ export interface FwdTune {
 export type ForwardPlan =
   /** `g` is the geometry the kernel walks: a pointwise conv into dense rows is one long row per image (`flat`). */
   | { readonly kind: 'window'; readonly g: ConvGeometry; readonly flat: boolean; readonly outChannels: 1 | 2 | 4 | 8 | 16; readonly columns: 4 | 8 | 12; readonly subgroups: boolean }
-  | { readonly kind: 'matmul'; readonly tune: MatmulTune }
-  /** `flat`: a dense pointwise conv, a plain product; else the implicit GEMM over im2col(x). */
-  | { readonly kind: 'gemm-sgmat'; readonly flat: boolean; readonly tune: SgmatTune };
+  | { readonly kind: 'matmul'; readonly g: ConvGeometry; readonly tune: MatmulTune }
+  /** `flat`: a dense pointwise conv, a plain product over `g` (flattened); else the implicit GEMM over im2col(x). */
+  | { readonly kind: 'gemm-sgmat'; readonly g: ConvGeometry; readonly flat: boolean; readonly tune: SgmatTune };
 
 const channelTile = (opg: number): 1 | 2 | 4 | 8 => ([8, 4, 2, 1] as const).find((t) => opg % t === 0)!;
 
@@ -43,8 +43,8 @@ export function planForward(
   const sgmatOk = g.groups === 1 && dtype === 'f16' && dev.subgroupMatrix !== null;
   const opg = g.O / g.groups;
   const t = tune ?? forwardTiling(dev, g0, g, matmulOk, sgmatOk, opg, dtype, bench);
-  if (sgmatOk && t.sgmat) return { kind: 'gemm-sgmat', flat: flat && dense, tune: t.sgmat };
-  if (matmulOk && t.outChannels === undefined && t.columns === undefined) return { kind: 'matmul', tune: t.mm ?? {} };
+  if (sgmatOk && t.sgmat) return { kind: 'gemm-sgmat', g, flat: flat && dense, tune: t.sgmat };
+  if (matmulOk && t.outChannels === undefined && t.columns === undefined) return { kind: 'matmul', g, tune: t.mm ?? {} };
   const outChannels = t.outChannels ?? channelTile(opg);
   if (opg % outChannels !== 0) throw new OpError('conv2d', `tile of ${outChannels} output channels does not divide ${opg} channels per group`);
   const subgroups = outChannels > 1 && dev.subgroupMinSize >= Math.min(outChannels, 8);
