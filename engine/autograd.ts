@@ -79,17 +79,20 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         throw new OpError('backward', `${node.op} saved a tensor of shape ${fmtShape(s.shape)} that was freed when the tidy() scope it was made in ended; call backward() inside that scope`);
       }
     }
-    const gins = node.backward(gy, node.saved);
+    // A closure may hand back gy itself or one tensor for two inputs: give each its own view (taken before gy
+    // is released).
+    const given = new Set<Tensor>();
+    const gins = node.backward(gy, node.saved).map((g0) => {
+      const g = g0 && (g0 === gy || given.has(g0)) ? g0.detach() : g0;
+      if (g0) given.add(g0);
+      return g;
+    });
     if (owned.has(gy)) {
       gy.dispose();
       owned.delete(gy);
     }
-    const given = new Set<Tensor>();
     node.inputs.forEach((inp, i) => {
-      // A closure may hand back gy itself or one tensor for two inputs: give each its own view.
-      const g0 = gins[i];
-      const g = g0 && (g0 === gy || given.has(g0)) ? g0.detach() : g0;
-      if (g0) given.add(g0);
+      const g = gins[i];
       if (!inp || !g) {
         if (g && !inp) g.dispose();
         return;

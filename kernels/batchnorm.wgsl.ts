@@ -87,7 +87,11 @@ const treeSum = (v: string): string => `  sh[lid] = ${v};
 
 const SHARED = `var<workgroup> sh: array<f32, ${BN_WG}>;\nvar<workgroup> sh2: array<f32, ${BN_WG}>;`;
 
-/** Batch mean and biased variance per channel; `update` also folds them into the running stats in place. */
+/**
+ * Batch mean and biased variance per channel in one pass over x (the loads bound this kernel): each invocation
+ * keeps a Welford running mean and sum of squared deviations, and the tree combines them with Chan's formula,
+ * as accurate as two passes. `update` also folds them into the running stats in place.
+ */
 export function bnStatsKernel(v: { update: boolean } & BnDtype): KernelSource {
   const decls = [r('x', dt(v)), w('mean'), w('var_'), ...(v.update ? [w('rm'), w('rv')] : [])];
   return kernel(
@@ -95,23 +99,36 @@ export function bnStatsKernel(v: { update: boolean } & BnDtype): KernelSource {
     v,
     decls,
     () => `  let c = wid.x;
-  var s = 0.0;
-  ${perChannel('s += f32(x[xi]);')}
-${treeSum('s')}
-  let mu = sh[0] / f32(p.M);
+  var cnt = 0.0;
+  var mu = 0.0;
+  var m2 = 0.0;
+  ${perChannel('let xv = f32(x[xi]); cnt += 1.0; let d = xv - mu; mu += d / cnt; m2 += d * (xv - mu);')}
+  sh[lid] = cnt;
+  sh2[lid] = mu;
+  sh3[lid] = m2;
   workgroupBarrier();
-  var q = 0.0;
-  ${perChannel('let d = f32(x[xi]) - mu; q += d * d;')}
-${treeSum('q')}
+  for (var st = ${BN_WG / 2}u; st > 0u; st = st >> 1u) {
+    if (lid < st && sh[lid + st] > 0.0) {
+      let na = sh[lid];
+      let nb = sh[lid + st];
+      let f = nb / (na + nb);
+      let d = sh2[lid + st] - sh2[lid];
+      sh2[lid] = sh2[lid] + d * f;
+      sh3[lid] = sh3[lid] + sh3[lid + st] + d * d * na * f;
+      sh[lid] = na + nb;
+    }
+    workgroupBarrier();
+  }
   if (lid == 0u) {
-    let vb = sh[0] / f32(p.M);
-    mean[c] = mu;
+    let mu_ = sh2[0];
+    let vb = sh3[0] / f32(p.M);
+    mean[c] = mu_;
     var_[c] = vb;
 ${v.update ? `    let unbiased = vb * f32(p.M) / f32(max(p.M, 2u) - 1u);
-    rm[c] = (1.0 - p.momentum) * rm[c] + p.momentum * mu;
+    rm[c] = (1.0 - p.momentum) * rm[c] + p.momentum * mu_;
     rv[c] = (1.0 - p.momentum) * rv[c] + p.momentum * unbiased;` : ''}
   }`,
-    SHARED,
+    `${SHARED}\nvar<workgroup> sh3: array<f32, ${BN_WG}>;`,
   );
 }
 

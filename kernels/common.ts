@@ -144,15 +144,43 @@ export const computeEntry = (wg: readonly [number, number, number]): string =>
 
 /** Stable, sorted-key stringification of a variant object: the pipeline cache key. */
 export function variantKey(name: string, variant: object): string {
-  const norm = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(norm);
-    if (v !== null && typeof v === 'object') {
+  return `${name}:${canonical(variant)}`;
+}
+
+/**
+ * JSON.stringify of `v` with object keys sorted (undefined members left out, as JSON does), written directly:
+ * it runs for every dispatch, before the pipeline lookup, so it builds no intermediate objects.
+ */
+function canonical(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (Array.isArray(v)) {
+        let s = '[';
+        for (let i = 0; i < v.length; i++) s += (i > 0 ? ',' : '') + (v[i] === undefined || typeof v[i] === 'function' ? 'null' : canonical(v[i]));
+        return `${s}]`;
+      }
       const o = v as Record<string, unknown>;
-      return Object.fromEntries(Object.keys(o).sort().map((k) => [k, norm(o[k])]));
+      const keys = Object.keys(o).sort();
+      let s = '{';
+      let first = true;
+      for (const k of keys) {
+        const x = o[k];
+        if (x === undefined || typeof x === 'function') continue;
+        s += `${first ? '' : ','}${JSON.stringify(k)}:${canonical(x)}`;
+        first = false;
+      }
+      return `${s}}`;
     }
-    return v;
-  };
-  return `${name}:${JSON.stringify(norm(variant))}`;
+    default:
+      return 'null';
+  }
 }
 
 /** Element type of a GPU tensor. */

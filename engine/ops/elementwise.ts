@@ -3,7 +3,7 @@
 // input is summed back to its shape.
 import { record } from '../tape';
 import { OpError } from '../errors';
-import { broadcastShapes } from '../shape';
+import { broadcastShapes, sameShape } from '../shape';
 import type { Tensor } from '../tensor';
 import { checkF32, checkFloat, convert, pointwise } from './run';
 import { sumTo } from './reduce';
@@ -89,9 +89,15 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const y = pointwise({ op, expr: row.fwd, inputs: [a, b], shape, outDtype: dtype });
   if (!row.grads) return y;
   const [ga, gb] = row.grads;
-  return record(y, op, [a, b], [a, b], (gy, [as, bs]) => [
-    a.requiresGrad ? reduceGrad(pointwise({ op: `${op}.grad0`, expr: ga, inputs: [as, bs, gy], shape }), a) : null,
-    b.requiresGrad ? reduceGrad(pointwise({ op: `${op}.grad1`, expr: gb, inputs: [as, bs, gy], shape }), b) : null,
+  // A gradient that is gy itself (add, sub's first input) for an input of the output's shape needs no kernel:
+  // the autograd walk takes gy as a view.
+  const grad = (expr: string, i: 0 | 1, input: Tensor, saved: readonly Tensor[], gy: Tensor): Tensor =>
+    expr === 'a2' && sameShape(input.shape, shape)
+      ? gy
+      : reduceGrad(pointwise({ op: `${op}.grad${i}`, expr, inputs: [saved[0], saved[1], gy], shape }), input);
+  return record(y, op, [a, b], [a, b], (gy, saved) => [
+    a.requiresGrad ? grad(ga, 0, a, saved, gy) : null,
+    b.requiresGrad ? grad(gb, 1, b, saved, gy) : null,
   ]);
 }
 
