@@ -2,7 +2,8 @@
 // [outer, A, inner]; input k covers [start_k, start_{k+1}) of A and is read at
 // off_k + o·ostride_k + (a − start_k)·inner + i, so channel slices of larger tensors need no copy. Each
 // invocation copies a run of CONCAT_RUN values along `inner`: the index arithmetic and the choice of input are
-// made once per run (on llvmpipe they cost more than the copy).
+// made once per run (on llvmpipe they cost more than the copy). The slice gradient (padKernel) is the same walk
+// with one input and zeros around it.
 import { type DType, type KernelSource, type ParamField, type VariantList, at8, computeEntry, defineKernel, flatIndex, variantKey } from './common';
 
 export const CONCAT_WG = 64;
@@ -53,5 +54,42 @@ ${ks.map((k) => `  if (which == ${k}u) { for (var e = 0u; e < len; e++) { out[ds
   });
 }
 
+const PAD_PARAMS: ParamField[] = ['n', 'A', 'inner', 'runs', 'start', 'len', 'off', 'ostride'].map((name) => ({ name, type: 'u32' }) as ParamField);
+
+/**
+ * The gradient of a slice in one pass: the output, seen as [outer, A, inner], is the input on [start, start + len)
+ * of A (read at off + o·ostride + (a − start)·inner + i) and zero elsewhere — instead of zero-filling the whole
+ * output and then writing the slice.
+ */
+export function padKernel(dtype: DType = 'f32'): KernelSource {
+  const R = CONCAT_RUN;
+  return defineKernel({
+    name: 'slice.grad',
+    key: `slice.grad.${dtype}`,
+    workgroupSize: [CONCAT_WG, 1, 1],
+    bindings: [{ name: 'src', access: 'read', type: dtype }, { name: 'out', access: 'write', type: dtype }],
+    params: PAD_PARAMS,
+    body: () => `${computeEntry([CONCAT_WG, 1, 1])} {
+  let r = ${flatIndex(CONCAT_WG)};
+  if (r >= (p.n / p.inner) * p.runs) { return; }
+  let row = r / p.runs;
+  let i0 = (r % p.runs) * ${R}u;
+  let a = row % p.A;
+  let o = row / p.A;
+  let dst = row * p.inner + i0;
+  let len = min(${R}u, p.inner - i0);
+  if (a >= p.start && a < p.start + p.len) {
+    let at = p.off + o * p.ostride + (a - p.start) * p.inner + i0;
+    for (var e = 0u; e < len; e++) { out[dst + e] = src[at + e]; }
+  } else {
+    for (var e = 0u; e < len; e++) { out[dst + e] = ${dtype}(0.0); }
+  }
+}`,
+  });
+}
+
 export const variants: VariantList = (caps) =>
-  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) => Array.from({ length: 8 }, (_, k) => concatKernel({ inputs: k + 1, dtype })));
+  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) => [
+    ...Array.from({ length: 8 }, (_, k) => concatKernel({ inputs: k + 1, dtype })),
+    padKernel(dtype),
+  ]);

@@ -3,7 +3,7 @@
 import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, numel, sameShape } from '../shape';
-import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, concatKernel } from '../../kernels/concat.wgsl';
+import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, concatKernel, padKernel } from '../../kernels/concat.wgsl';
 import { indexed } from '../../kernels/common';
 import { BYTES, type Tensor, empty, view } from '../tensor';
 import { pointwise } from './run';
@@ -119,13 +119,32 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   }
   const shape = x.shape.map((d, i) => (i === a ? end - start : d));
   const y = view(x, shape, x.strides, x.offset + start * x.strides[a]);
-  return record(y, 'slice', [x], [], (gy) => {
-    const gx = zeros(gy.device, x.shape, x.dtype);
-    const region = view(gx, shape, gx.strides, start * gx.strides[a]);
-    pointwise({ op: 'slice.grad', expr: 'a0', inputs: [gy], shape, into: region });
-    region.dispose();
-    return [gx];
-  });
+  return record(y, 'slice', [x], [], (gy) => [padSlice(gy, x.shape, a, start)]);
+}
+
+/** A tensor of `shape` that is `gy` on [start, start + gy.shape[axis]) of `axis` and zero elsewhere (a slice's gradient). */
+function padSlice(gy: Tensor, shape: Shape, axis: number, start: number): Tensor {
+  const dev = gy.device;
+  const gx = empty(dev, shape, gy.dtype, 'slice.grad');
+  const inner = numel(shape.slice(axis + 1));
+  const stride = outerStride(gy, axis);
+  if (gx.size > 0 && inner > 0 && stride !== null && isContiguous(gy.shape.slice(axis), gy.strides.slice(axis))) {
+    const runs = Math.ceil(inner / CONCAT_RUN);
+    dev.dispatch(
+      padKernel(gy.dtype),
+      { src: gy.storage.buf, out: gx.storage.buf },
+      { n: gx.size, A: shape[axis], inner, runs, start, len: gy.shape[axis], off: gy.offset, ostride: stride },
+      dev.grid1d((gx.size / inner) * runs, CONCAT_WG),
+    );
+    return gx;
+  }
+  // a gradient strided inside the slice: zero-fill, then the strided copy
+  gx.dispose();
+  const z = zeros(dev, shape, gy.dtype);
+  const region = view(z, gy.shape, z.strides, start * z.strides[axis]);
+  pointwise({ op: 'slice.grad', expr: 'a0', inputs: [gy], shape: gy.shape, into: region });
+  region.dispose();
+  return z;
 }
 
 /** Split along `axis` into pieces of the given sizes (views). */

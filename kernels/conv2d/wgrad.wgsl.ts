@@ -39,7 +39,8 @@ export interface ConvWgradVariant {
 }
 
 export const WGRAD_PARAMS: ParamField[] = [
-  'N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'KH', 'sh', 'dh', 'cpg', 'opg', 'groups', 'xoff',
+  // x may be a channel slice of a larger tensor: its planes are dense, its batch stride is xbs
+  'N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'KH', 'sh', 'dh', 'cpg', 'opg', 'groups', 'xoff', 'xbs',
   // work decomposition: kernel-row blocks, ci tiles, oc blocks per group, workgroups, (n, oy) rows, column
   // blocks per row, (row, column block) steps per split
   'khb', 'nct', 'ocb', 'tiles', 'rows', 'nblk', 'chunk',
@@ -162,7 +163,7 @@ ${J.map((j) => `    let gr${j} = ((n * p.O + oc0 + ${j}u) * p.OH + oy) * p.OW;`)
 ${Rs.map((r) => `    let iy${r} = i32(oy * p.sh + (kh0 + ${r}u) * p.dh) - p.ph;
     let ok${r} = iy${r} >= 0 && iy${r} < i32(p.H);
     let yo${r} = u32(clamp(iy${r}, 0, i32(p.H) - 1)) * p.W;`).join('\n')}
-${Cs.map((c) => `    let xc${c} = p.xoff + (n * p.C + grp * p.cpg + cl0 + ${c}u) * p.H * p.W;\n${Rs.map((r) => `    let xr${c}_${r} = xc${c} + yo${r};`).join('\n')}`).join('\n')}
+${Cs.map((c) => `    let xc${c} = p.xoff + n * p.xbs + (grp * p.cpg + cl0 + ${c}u) * p.H * p.W;\n${Rs.map((r) => `    let xr${c}_${r} = xc${c} + yo${r};`).join('\n')}`).join('\n')}
     let ox0 = blk * ${B}u + ${OFF}u;
     let ix0 = blk * ${QN}u;
 ${HALO > 0 ? `    if (blk == 0u || t == t0) {

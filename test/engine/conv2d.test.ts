@@ -309,15 +309,21 @@ describe('every weight-gradient schedule matches a float64 sum', () => {
     test(c.name, async () => {
       const r = rng(7);
       const [N, C, H, W] = c.x;
-      // x is a batch slice of a larger tensor, so the kernel sees a nonzero input offset
-      const xs = Float32Array.from(randn(r, (N + 1) * C * H * W));
-      const big = tensor(dev, xs, [N + 1, C, H, W]);
-      const x = slice(big, 0, 1, N + 1);
+      // x is a batch and channel slice of a larger tensor (as a chunk of a Conv's output is): the kernel sees an
+      // input offset and a batch stride of (C + 1)·H·W
+      const xs = Float32Array.from(randn(r, (N + 1) * (C + 1) * H * W));
+      const big = tensor(dev, xs, [N + 1, C + 1, H, W]);
+      const batch = slice(big, 0, 1, N + 1);
+      const x = slice(batch, 1, 1, C + 1);
+      batch.dispose();
+      const plane = H * W;
+      const xDense = new Float32Array(N * C * plane);
+      for (let n = 0; n < N; n++) xDense.set(xs.subarray(((n + 1) * (C + 1) + 1) * plane, ((n + 1) * (C + 1) + 1 + C) * plane), n * C * plane);
       const w = tensor(dev, new Float32Array(c.w.reduce((a, b) => a * b)), c.w);
       const g = convGeometry(x, w, null, c.o);
       const gyData = Float32Array.from(randn(r, N * g.O * g.OH * g.OW));
       const gy = tensor(dev, gyData, [N, g.O, g.OH, g.OW]);
-      const want = wgradReference(xs.subarray(C * H * W), gyData, c, g.OH, g.OW);
+      const want = wgradReference(xDense, gyData, c, g.OH, g.OW);
       const failures: string[] = [];
       for (const [name, tune] of Object.entries(c.extra ? { ...WGRAD_TUNES, ...WGRAD_EXTRA_TUNES } : WGRAD_TUNES)) {
         if (tune.lanes && tune.lanes > 1 && !(dev.features.subgroups && dev.subgroupMinSize >= tune.lanes)) continue;

@@ -39,9 +39,15 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
   if (bd && b) releaseCopy(bd, b);
   if (act !== 'none') return y; // fused inference path: no gradient
   const inputs = b ? [x, w, b] : [x, w];
-  return record(y, 'conv2d', inputs, [x, w], (gy, [xs, ws]) => [
-    x.requiresGrad ? convDgrad(gy, ws, g) : null,
-    w.requiresGrad ? convWgrad(gy, xs, g) : null,
-    ...(b ? [b.requiresGrad ? sum(gy, [0, 2, 3]) : null] : []),
-  ]);
+  return record(y, 'conv2d', inputs, [x, w], (gy, [xs, ws]) => {
+    // both gradients read gy densely: a channel slice (a concat's gradient) is copied once for the two
+    const gyd = x.requiresGrad && w.requiresGrad ? denseFromStart(gy) : gy;
+    const grads = [
+      x.requiresGrad ? convDgrad(gyd, ws, g) : null,
+      w.requiresGrad ? convWgrad(gyd, xs, g) : null,
+      ...(b ? [b.requiresGrad ? sum(gyd, [0, 2, 3]) : null] : []),
+    ];
+    releaseCopy(gyd, gy);
+    return grads;
+  });
 }

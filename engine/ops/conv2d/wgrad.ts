@@ -25,7 +25,9 @@ export function convWgrad(gy: Tensor, x: Tensor, g: ConvGeometry, tune?: WgradTu
     };
   });
   const gyd = denseFromStart(gy);
-  const xd = x.isContiguous ? x : copy(x);
+  // every path reads x by planes with a batch stride: a channel slice of a larger tensor needs no copy
+  const planesDense = x.strides[3] === 1 && x.strides[2] === g.W && x.strides[1] === g.H * g.W;
+  const xd = planesDense ? x : copy(x);
   const part = plan.kind === 'window' ? windowWgrad(plan, gyd, xd) : productWgrad(plan, gyd, xd);
   releaseCopy(gyd, gy);
   releaseCopy(xd, x);
@@ -42,7 +44,7 @@ function windowWgrad(plan: Extract<WgradPlan, { kind: 'window' }>, gy: Tensor, x
   dev.dispatch(
     convWgradKernel(plan.variant),
     { GY: gy.storage.buf, X: x.storage.buf, GW: part.storage.buf },
-    { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, sh: g.sh, dh: g.dh, ph: g.ph, cpg, opg: g.O / g.groups, groups: g.groups, xoff: x.offset, khb, nct, ocb, tiles, rows, nblk, chunk },
+    { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, sh: g.sh, dh: g.dh, ph: g.ph, cpg, opg: g.O / g.groups, groups: g.groups, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0, khb, nct, ocb, tiles, rows, nblk, chunk },
     dev.grid1d(tiles, 1),
   );
   return part;
