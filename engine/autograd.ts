@@ -48,14 +48,33 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     throw new OpError('backward', `gradient shape ${fmtShape(gradient.shape)} does not match output shape ${fmtShape(root.shape)}`);
   }
   const order = topoOrder(root);
-  const grads = new Map<Tensor, Tensor>();
-  grads.set(root, gradient ?? ones(root.device, root.shape, root.dtype));
-  const owned = new Set<Tensor>(gradient ? [] : [grads.get(root)!]);
+  // Each tensor's gradient so far, in parts: one part unless its node sums up to `sums` parts itself (BatchNorm
+  // reads two in its backward kernels), so a tensor used twice costs no separate addition.
+  const grads = new Map<Tensor, Tensor[]>();
+  const first = gradient ?? ones(root.device, root.shape, root.dtype);
+  grads.set(root, [first]);
+  const owned = new Set<Tensor>(gradient ? [] : [first]);
+  /** Add the last two parts into one (owned) tensor. */
+  const merge = (parts: Tensor[]): void => {
+    const b = parts.pop()!;
+    const a = parts.pop()!;
+    const sum = add(a, b);
+    for (const x of [a, b]) {
+      if (owned.has(x)) {
+        x.dispose();
+        owned.delete(x);
+      }
+    }
+    parts.push(sum);
+    owned.add(sum);
+  };
   for (const t of order) {
-    const gy = grads.get(t);
-    if (!gy) continue;
+    const parts = grads.get(t);
+    if (!parts) continue;
     grads.delete(t);
     const node = t.node;
+    while (parts.length > Math.max(1, node?.sums ?? 1)) merge(parts);
+    const [gy, ...more] = parts;
     if (!node) {
       if (t.requiresGrad && !t.isDisposed) {
         // Leaf: accumulate into .grad, which outlives every scope.
@@ -79,17 +98,19 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         throw new OpError('backward', `${node.op} saved a tensor of shape ${fmtShape(s.shape)} that was freed when the tidy() scope it was made in ended; call backward() inside that scope`);
       }
     }
-    // A closure may hand back gy itself or one tensor for two inputs: give each its own view (taken before gy
-    // is released).
+    // A closure may hand back a part of gy itself or one tensor for two inputs: give each its own view (taken
+    // before the parts are released).
     const given = new Set<Tensor>();
-    const gins = node.backward(gy, node.saved).map((g0) => {
-      const g = g0 && (g0 === gy || given.has(g0)) ? g0.detach() : g0;
+    const gins = node.backward(gy, node.saved, more).map((g0) => {
+      const g = g0 && (parts.includes(g0) || given.has(g0)) ? g0.detach() : g0;
       if (g0) given.add(g0);
       return g;
     });
-    if (owned.has(gy)) {
-      gy.dispose();
-      owned.delete(gy);
+    for (const x of parts) {
+      if (owned.has(x)) {
+        x.dispose();
+        owned.delete(x);
+      }
     }
     node.inputs.forEach((inp, i) => {
       const g = gins[i];
@@ -103,17 +124,12 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       if (g.dtype !== inp.dtype) {
         throw new Error(`internal: ${node.op} backward produced a ${g.dtype} gradient for a ${inp.dtype} input ${fmtShape(inp.shape)}`);
       }
+      owned.add(g);
       const prev = grads.get(inp);
-      if (prev) {
-        const sum = add(prev, g);
-        if (owned.has(prev)) prev.dispose();
-        g.dispose();
-        owned.delete(prev);
-        grads.set(inp, sum);
-        owned.add(sum);
-      } else {
-        grads.set(inp, g);
-        owned.add(g);
+      if (!prev) grads.set(inp, [g]);
+      else {
+        prev.push(g);
+        if (prev.length > Math.max(1, inp.node?.sums ?? 1)) merge(prev);
       }
     });
     // Free the graph as PyTorch does (no retain_graph): saved tensors are released, and a second backward

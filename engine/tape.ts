@@ -5,7 +5,12 @@
 import { OpError } from './errors';
 import { type Tensor, view } from './tensor';
 
-export type Backward = (gy: Tensor, saved: readonly Tensor[]) => readonly (Tensor | null)[];
+/**
+ * Input gradients from the output gradient. A node whose op declared `sums` > 1 may get the output gradient in
+ * parts (`more`: the contributions of further uses of the output), which it sums itself instead of the walk
+ * adding them first.
+ */
+export type Backward = (gy: Tensor, saved: readonly Tensor[], more: readonly Tensor[]) => readonly (Tensor | null)[];
 
 export interface GradNode {
   readonly op: string;
@@ -19,6 +24,8 @@ export interface GradNode {
   readonly saved: readonly Tensor[];
   /** Gradients for `inputs` (null entries allowed) given the output gradient and the saved views. */
   readonly backward: Backward;
+  /** How many parts of the output gradient `backward` takes (1 + more.length ≤ sums); default 1. */
+  readonly sums?: number;
 }
 
 /**
@@ -31,10 +38,11 @@ export function record(
   inputs: readonly Tensor[],
   saved: readonly Tensor[],
   backward: Backward,
+  sums = 1,
 ): Tensor {
   if (out.device.noGradDepth > 0 || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs: inputs.map((t) => (t.requiresGrad ? t : null)), saved: saved.map((s) => view(s, s.shape, s.strides, s.offset)), backward };
+  out.node = { op, inputs: inputs.map((t) => (t.requiresGrad ? t : null)), saved: saved.map((s) => view(s, s.shape, s.strides, s.offset)), backward, sums };
   return out;
 }
 

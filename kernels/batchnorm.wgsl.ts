@@ -17,6 +17,9 @@ const PARAMS: ParamField[] = [
   // the output gradient may be a channel slice of a larger tensor: its offset and batch stride
   { name: 'gyoff', type: 'u32' },
   { name: 'gybs', type: 'u32' },
+  // a second output gradient (a BatchNorm output used twice), summed with the first inside the backward kernels
+  { name: 'g2off', type: 'u32' },
+  { name: 'g2bs', type: 'u32' },
   { name: 'eps', type: 'f32' },
   { name: 'momentum', type: 'f32' },
 ];
@@ -48,12 +51,12 @@ function kernel(name: string, variant: object, bindings: Binding[], body: () => 
  * Loop over the N·HW values of channel c, the plane of each image contiguous: `body` sees `xi` (index into x)
  * and `gi` (index into gy). Nested loops instead of a division per element (integer division is slow here).
  */
-const perChannel = (body: string): string => `for (var n = 0u; n < p.M / p.HW; n++) {
+const perChannel = (body: string, two = false): string => `for (var n = 0u; n < p.M / p.HW; n++) {
     let xb = p.xoff + (n * p.C + c) * p.HW;
-    let gb_ = p.gyoff + n * p.gybs + c * p.HW;
+    let gb_ = p.gyoff + n * p.gybs + c * p.HW;${two ? '\n    let gb2 = p.g2off + n * p.g2bs + c * p.HW;' : ''}
     for (var h = lid; h < p.HW; h += ${BN_WG}u) {
       let xi = xb + h;
-      let gi = gb_ + h;
+      let gi = gb_ + h;${two ? '\n      let gi2 = gb2 + h;' : ''}
       ${body}
     }
   }`;
@@ -163,11 +166,12 @@ const gradAtZ = (act: BnActivation, gy: string, xi: string): string =>
     : `let g = ${gy};`;
 
 /** Per channel: gb = Σ g, gw = Σ g · x̂ (x̂ the normalised input, g the gradient at the BatchNorm output). */
-export function bnBwdReduceKernel(v: { act: BnActivation } & BnDtype = { act: 'none' }): KernelSource {
+export function bnBwdReduceKernel(v: { act: BnActivation; two?: boolean } & BnDtype = { act: 'none' }): KernelSource {
+  const two = v.two === true;
   return kernel(
     'batchnorm.bwd_reduce',
-    v,
-    [r('gy', dt(v)), r('x', dt(v)), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb')],
+    { ...v, two: two || undefined },
+    [r('gy', dt(v)), ...(two ? [r('gy2', dt(v))] : []), r('x', dt(v)), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb')],
     () => `  let c = wid.x;
   let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
@@ -176,9 +180,9 @@ export function bnBwdReduceKernel(v: { act: BnActivation } & BnDtype = { act: 'n
   var s = 0.0;
   var q = 0.0;
   ${perChannel(`let xv = f32(x[xi]);
-      ${gradAtZ(v.act, 'f32(gy[gi])', 'xv')}
+      ${gradAtZ(v.act, two ? '(f32(gy[gi]) + f32(gy2[gi2]))' : 'f32(gy[gi])', 'xv')}
       s += g;
-      q += g * (xv - mu) * inv;`)}
+      q += g * (xv - mu) * inv;`, two)}
   sh2[lid] = q;
 ${treeSum('s')}
   if (lid == 0u) { gb[c] = sh[0]; }
@@ -199,13 +203,14 @@ ${SILU}`,
  * Input gradient. Training (batch statistics): gx = w·inv·(gy − gb/M − x̂·gw/M);
  * eval (running statistics are constants): gx = gy·w·inv.
  */
-export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation } & BnDtype): KernelSource {
+export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation; two?: boolean } & BnDtype): KernelSource {
   const act = v.act ?? 'none';
   const d = dt(v);
+  const two = v.two === true;
   return kernel(
     'batchnorm.bwd_apply',
-    { training: v.training, act, dtype: v.dtype },
-    [r('gy', d), r('x', d), r('mean'), r('var_'), r('wt'), r('bs'), r('gw'), r('gb'), w('gx', d)],
+    { training: v.training, act, dtype: v.dtype, two: two || undefined },
+    [r('gy', d), ...(two ? [r('gy2', d)] : []), r('x', d), r('mean'), r('var_'), r('wt'), r('bs'), r('gw'), r('gb'), w('gx', d)],
     () => planeRun(
       `  let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
@@ -214,9 +219,9 @@ export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation } & 
   let m = f32(p.M);
   let gbm = gb[c] / m;
   let gwm = gw[c] / m;
-  let gyb = p.gyoff + n * p.gybs + c * p.HW;`,
+  let gyb = p.gyoff + n * p.gybs + c * p.HW;${two ? '\n  let gyb2 = p.g2off + n * p.g2bs + c * p.HW;' : ''}`,
       `let xv = f32(x[p.xoff + i]);
-    ${gradAtZ(act, 'f32(gy[gyb + h])', 'xv')}
+    ${gradAtZ(act, two ? '(f32(gy[gyb + h]) + f32(gy2[gyb2 + h]))' : 'f32(gy[gyb + h])', 'xv')}
     gx[i] = ${d}(${v.training ? 'wc * inv * (g - gbm - (xv - mu) * inv * gwm)' : 'g * wc * inv'});`,
     ),
     SILU,
@@ -229,8 +234,10 @@ export const variants: VariantList = (caps) =>
     bnStatsKernel({ update: false, dtype }),
     ...(['none', 'silu'] as const).flatMap((act) => [
       bnApplyKernel({ act, dtype }),
-      bnBwdReduceKernel({ act, dtype }),
-      bnBwdApplyKernel({ training: true, act, dtype }),
-      bnBwdApplyKernel({ training: false, act, dtype }),
+      ...[false, true].flatMap((two) => [
+        bnBwdReduceKernel({ act, dtype, two }),
+        bnBwdApplyKernel({ training: true, act, dtype, two }),
+        bnBwdApplyKernel({ training: false, act, dtype, two }),
+      ]),
     ]),
   ]);

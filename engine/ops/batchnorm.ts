@@ -53,7 +53,7 @@ export function batchNorm2d(
   const momentum = o.momentum ?? 0.1;
   const dev = x.device;
   const xd = x.isContiguous ? x : copy(x);
-  const params = { n: x.size, C, HW: H * W, M, xoff: xd.offset, eps, momentum, gyoff: 0, gybs: 0 };
+  const params = { n: x.size, C, HW: H * W, M, xoff: xd.offset, eps, momentum, gyoff: 0, gybs: 0, g2off: 0, g2bs: 0 };
   const temps: Tensor[] = [];
   const own = (t: Tensor): Tensor => (temps.push(t), t);
   const w = weight ? denseFromStart(weight) : own(ones(dev, [C]));
@@ -83,33 +83,41 @@ export function batchNorm2d(
   const act = o.activation ?? 'none';
   dev.dispatch(bnApplyKernel({ act, dtype }), { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf }, params, dev.grid1d(runs, BN_WG));
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs]) => {
+  // the output used twice: the backward kernels read both gradients (one more storage binding than otherwise)
+  const sums = dev.limits.maxStorageBuffersPerShaderStage >= 10 ? 2 : 1;
+  const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs], more) => {
     // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
-    const planes = gy.strides[3] === 1 && gy.strides[2] === W && gy.strides[1] === H * W;
-    const gyd = planes ? gy : copy(gy);
+    const planes = (t: Tensor): Tensor => (t.strides[3] === 1 && t.strides[2] === W && t.strides[1] === H * W ? t : copy(t));
+    const gyd = planes(gy);
+    const gy2 = more.length > 0 ? planes(more[0]) : null;
+    const two = gy2 !== null;
     const gw = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const gb = empty(dev, [C], 'f32', 'batchNorm2d.grad');
-    const p = { ...params, xoff: xs.offset, gyoff: gyd.offset, gybs: N > 1 ? gyd.strides[0] : 0 };
-    const saved = { gy: gyd.storage.buf, x: xs.storage.buf, mean: ms.storage.buf, var_: vs.storage.buf, wt: ws.storage.buf, bs: bs.storage.buf };
-    dev.dispatch(bnBwdReduceKernel({ act, dtype }), { ...saved, gw: gw.storage.buf, gb: gb.storage.buf }, p, [C, 1, 1]);
+    const p = {
+      ...params, xoff: xs.offset, gyoff: gyd.offset, gybs: N > 1 ? gyd.strides[0] : 0,
+      ...(gy2 ? { g2off: gy2.offset, g2bs: N > 1 ? gy2.strides[0] : 0 } : {}),
+    };
+    const saved = { gy: gyd.storage.buf, ...(gy2 ? { gy2: gy2.storage.buf } : {}), x: xs.storage.buf, mean: ms.storage.buf, var_: vs.storage.buf, wt: ws.storage.buf, bs: bs.storage.buf };
+    dev.dispatch(bnBwdReduceKernel({ act, dtype, two }), { ...saved, gw: gw.storage.buf, gb: gb.storage.buf }, p, [C, 1, 1]);
     let gx: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(dev, x.shape, dtype, 'batchNorm2d.grad');
       dev.dispatch(
-        bnBwdApplyKernel({ training: o.training, act, dtype }),
+        bnBwdApplyKernel({ training: o.training, act, dtype, two }),
         { ...saved, gw: gw.storage.buf, gb: gb.storage.buf, gx: gx.storage.buf },
         p,
         dev.grid1d(runs, BN_WG),
       );
     }
     if (gyd !== gy) gyd.dispose();
+    if (gy2 && gy2 !== more[0]) gy2.dispose();
     const grads: (Tensor | null)[] = [gx];
     if (weight) grads.push(weight.requiresGrad ? gw : (gw.dispose(), null));
     else gw.dispose();
     if (bias) grads.push(bias.requiresGrad ? gb : (gb.dispose(), null));
     else gb.dispose();
     return grads;
-  });
+  }, sums);
   mean.dispose();
   variance.dispose();
   if (xd !== x) xd.dispose();

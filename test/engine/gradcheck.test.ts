@@ -214,6 +214,33 @@ cases('batchNorm2d', (r) => [
     gpu: ([x]) => ops.batchNorm2d(x, null, null, null, null, { training: true }),
     cpu: ([x]) => ref.batchNorm2d(x, null, null, { training: true }),
   },
+  // the output used twice: the backward kernels take the two gradient parts (a channel slice of a concat's
+  // gradient, and a slice's zero-padded gradient or a product's) and sum them themselves
+  {
+    op: 'batchNorm2d(train, output used twice)',
+    inputs: [ref.scale(normal(r, [3, 4, 3, 5]), 2), uniform(r, [4], 0.5, 1.5), normal(r, [4])],
+    diff: [0, 1, 2],
+    gpu: ([x, w, b]) => {
+      const y = ops.batchNorm2d(x, w, b, null, null, { training: true, eps: 1e-3, activation: 'silu' });
+      return ops.concat([y, ops.slice(y, 1, 1, 3)], 1);
+    },
+    cpu: ([x, w, b]) => {
+      const y = ref.unary('silu', ref.batchNorm2d(x, w, b, { training: true, eps: 1e-3 }));
+      return ref.concat([y, ref.slice(y, 1, 1, 3)], 1);
+    },
+  },
+  {
+    op: 'batchNorm2d(train, output used twice)',
+    inputs: [normal(r, [2, 3, 4, 4])],
+    gpu: ([x]) => {
+      const y = ops.batchNorm2d(x, null, null, null, null, { training: true });
+      return ops.mul(y, y);
+    },
+    cpu: ([x]) => {
+      const y = ref.batchNorm2d(x, null, null, { training: true });
+      return ref.binary('mul', y, y);
+    },
+  },
   {
     op: 'batchNorm2d(eval)',
     inputs: [normal(r, [2, 4, 3, 5]), uniform(r, [4], 0.5, 1.5), normal(r, [4]), normal(r, [4]), uniform(r, [4], 0.5, 2)],
