@@ -21,6 +21,15 @@ import { RESULT_COLUMNS, discardOnFailure, nextRunDir, progress, readResultsCsv,
 import { checked, existingFile, nameList, nonNegativeInt, oneOf, outputFile, positiveInt } from './options';
 import { drawPredictions } from './report';
 
+/**
+ * Epochs a time budget holds: the `done` epochs already run (`elapsed` seconds) plus as many more as the rest
+ * of `budget` holds at `pace` seconds each, inflated by `margin`; never fewer than `done`, at least 1.
+ */
+export function epochsInBudget(o: { budget: number; elapsed: number; pace: number; margin: number; done: number }): number {
+  const more = Math.floor((o.budget - o.elapsed) / Math.max(o.margin * o.pace, 1e-3));
+  return Math.max(1, o.done, o.done + more);
+}
+
 export interface TrainArgs {
   cfg: string;
   data: string;
@@ -150,27 +159,40 @@ async function trainIn(dev: Device, a: TrainArgs & TrainBudget, { ck, opts, hyp,
     },
   });
   if (a.minutes && !ck) {
-    // Fit the run to a time budget: after the first epoch, cap the epochs (the LR schedule follows). The first
-    // epoch also compiled every pipeline, so later epochs are timed by its second half: the first epoch as it was,
-    // plus as many epochs as the rest of the budget holds at that pace (with a margin).
+    // Fit the run to a time budget (the LR schedule follows the epoch count). After the first epoch: that epoch
+    // as it was (it also compiled every pipeline), plus as many epochs as the rest of the budget holds at the pace
+    // of its second half, with a 20 % margin. After two and after four more epochs (whole validation cycles) the
+    // count is fitted again from their measured pace with a 10 % margin, never below the epochs already run.
     const budget = a.minutes * 60;
+    const asked = trainer.options.epochs;
     const t0 = performance.now();
     let mid = 0;
+    let elapsed = 0;
+    const later: number[] = [];
+    const refit = (fit: number, why: string): void => {
+      const epochs = Math.min(asked, fit);
+      if (epochs === trainer.options.epochs) return;
+      console.log(`time budget ${a.minutes} min: ${epochs} epochs fit (${why}; of ${asked} asked)`);
+      trainer.options.epochs = epochs;
+    };
     const offStep = trainer.onStep((e) => {
       if (e.epoch === 0 && e.batch === Math.floor(e.batches / 2)) mid = performance.now();
     });
     const off = trainer.onEpoch((e) => {
-      off();
-      offStep();
-      const end = t0 + e.seconds * 1000;
-      const steady = mid > t0 ? Math.max(e.seconds / 2, e.seconds - ((mid - t0) - (end - mid)) / 1000) : e.seconds;
-      // 20 % margin: later epochs measured 10–35 % above the first epoch's second half (validation finds more
-      // boxes as the model learns; the machine is shared)
-      const fit = Math.max(1, 1 + Math.floor((budget - e.seconds) / Math.max(1.2 * steady, 1e-3)));
-      if (fit < trainer.options.epochs) {
-        console.log(`time budget ${a.minutes} min: ${fit} epochs fit (first ${e.seconds.toFixed(0)} s with pipeline compilation, then about ${steady.toFixed(0)} s each; of ${trainer.options.epochs} asked)`);
-        trainer.options.epochs = fit;
+      elapsed += e.seconds;
+      if (e.epoch === 0) {
+        offStep();
+        const end = t0 + e.seconds * 1000;
+        const steady = mid > t0 ? Math.max(e.seconds / 2, e.seconds - ((mid - t0) - (end - mid)) / 1000) : e.seconds;
+        refit(epochsInBudget({ budget, elapsed, pace: steady, margin: 1.2, done: 1 }), `first ${e.seconds.toFixed(0)} s with pipeline compilation, then about ${steady.toFixed(0)} s each`);
+        return;
       }
+      later.push(e.seconds);
+      if (later.length === 2 || later.length === 4) {
+        const pace = later.reduce((x, y) => x + y, 0) / later.length;
+        refit(epochsInBudget({ budget, elapsed, pace, margin: 1.1, done: e.epoch + 1 }), `${elapsed.toFixed(0)} s so far, then about ${pace.toFixed(0)} s each`);
+      }
+      if (later.length >= 4 || e.epoch + 1 >= trainer.options.epochs) off();
     });
   }
   if (ck) {

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { describe, expect, test } from 'vitest';
 import { checked, existingFile, existingPath, fraction, markRequiredOptions, nameList, nonNegativeInt, oneOf, outputFile, positiveInt, positiveNumber } from '../../cli/options';
 import { isDawnLimitNote } from '../../cli/relay';
+import { epochsInBudget } from '../../cli/train';
 
 describe('option values', () => {
   test('integers: positive and non-negative, written in full', () => {
@@ -61,4 +62,16 @@ test("Dawn's limit notes are recognised exactly; other lines are not", () => {
   expect(isDawnLimitNote('Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced')).toBe(false);
   expect(isDawnLimitNote('Warning: something else from Dawn')).toBe(false);
   expect(isDawnLimitNote('gelan: --batch must be a positive integer, got -1')).toBe(false);
+});
+
+describe('the time budget of `gelan demo`', () => {
+  test('epochs that fit: those run plus the rest of the budget at the measured pace with a margin', () => {
+    // 510 s budget, first epoch 33 s, then 28 s each with a 20 % margin: 1 + floor(477 / 33.6) = 15
+    expect(epochsInBudget({ budget: 510, elapsed: 33, pace: 28, margin: 1.2, done: 1 })).toBe(15);
+    // refitted after 3 epochs (89 s) at 26.5 s each, margin 10 %: 3 + floor(421 / 29.15) = 17
+    expect(epochsInBudget({ budget: 510, elapsed: 89, pace: 26.5, margin: 1.1, done: 3 })).toBe(17);
+    // over budget already: never fewer than the epochs run, never 0
+    expect(epochsInBudget({ budget: 60, elapsed: 90, pace: 30, margin: 1.1, done: 3 })).toBe(3);
+    expect(epochsInBudget({ budget: 10, elapsed: 40, pace: 40, margin: 1.2, done: 1 })).toBe(1);
+  });
 });
