@@ -20,6 +20,14 @@ const PARAMS: ParamField[] = [
   { name: 'runs', type: 'u32' },
 ];
 
+/** Invocation → its run: the output row (outer o, position a along the axis) and the run's first value i0. */
+const RUN_HEAD = `  let r = ${flatIndex(CONCAT_WG)};
+  if (r >= (p.n / p.inner) * p.runs) { return; }
+  let row = r / p.runs;
+  let i0 = (r % p.runs) * ${CONCAT_RUN}u;
+  let a = row % p.A;
+  let o = row / p.A;`;
+
 /** `dtype` (default f32) is the storage type of every input and the output. */
 export function concatKernel(v: { inputs: number; dtype?: DType }): KernelSource {
   const ks = [...Array(v.inputs).keys()];
@@ -38,12 +46,7 @@ export function concatKernel(v: { inputs: number; dtype?: DType }): KernelSource
     bindings: bindings,
     params: PARAMS,
     body: () => `${computeEntry([CONCAT_WG, 1, 1])} {
-  let r = ${flatIndex(CONCAT_WG)};
-  if (r >= (p.n / p.inner) * p.runs) { return; }
-  let row = r / p.runs;
-  let i0 = (r % p.runs) * ${R}u;
-  let a = row % p.A;
-  let o = row / p.A;
+${RUN_HEAD}
   var src = 0u;
   var which = 0u;
   ${chain}
@@ -70,12 +73,7 @@ export function padKernel(dtype: DType = 'f32'): KernelSource {
     bindings: [{ name: 'src', access: 'read', type: dtype }, { name: 'out', access: 'write', type: dtype }],
     params: PAD_PARAMS,
     body: () => `${computeEntry([CONCAT_WG, 1, 1])} {
-  let r = ${flatIndex(CONCAT_WG)};
-  if (r >= (p.n / p.inner) * p.runs) { return; }
-  let row = r / p.runs;
-  let i0 = (r % p.runs) * ${R}u;
-  let a = row % p.A;
-  let o = row / p.A;
+${RUN_HEAD}
   let dst = row * p.inner + i0;
   let len = min(${R}u, p.inner - i0);
   if (a >= p.start && a < p.start + p.len) {
