@@ -133,7 +133,8 @@ ${R.map((r) => `    let a${r}_${u} = A[am${r} + ka${u}];`).join('\n')}`;
   const fmas = (u: number): string => `${C4.map((c) => `    let bv${c}_${u} = vec4<f32>(${[0, 1, 2, 3].map((t) => col(4 * c + t, u)).join(', ')});`).join('\n')}
 ${R.flatMap((r) => C4.map((c) => `    acc${r}_${c} += a${r}_${u} * bv${c}_${u};`)).join('\n')}`;
   const U = [...Array(KU).keys()];
-  const kLoop = `  let kMain = p.K - p.K % ${KU}u;
+  // the WGSL text is built only when the pipeline cache misses (body() runs inside code())
+  const kLoop = (): string => `  let kMain = p.K - p.K % ${KU}u;
   for (var k = 0u; k < kMain; k += ${KU}u) {
 ${U.map((u) => loads(u, `k + ${u}u`)).join('\n')}
 ${U.map((u) => fmas(u)).join('\n')}
@@ -168,7 +169,7 @@ ${BATCH_OFFSETS}
 ${R.map((r) => `  let am${r} = ao + min(m0 + ${v.SG * r}u, p.M - 1u) * p.aStrideM;`).join('\n')}
 ${Q.map((q) => `  let bn${q} = bo + min(n0 + lane + ${v.SG * q}u, p.N - 1u) * p.bStrideN;`).join('\n')}
 ${R.flatMap((r) => C4.map((c) => `  var acc${r}_${c} = vec4<f32>(0.0);`)).join('\n')}
-${kLoop}
+${kLoop()}
   if (!live) { return; }
   let cbase = batch * p.M * p.N;
 ${R.map(

@@ -146,7 +146,8 @@ export function multiTensorKernel(v: MultiVariant): KernelSource {
     .slice(1)
     .map((k) => `if (w >= p.s${k}) { k = ${k}u; s = p.s${k}; n = p.n${k};${spec.stateOffset ? ` o = p.o${k};` : ''} }`)
     .join('\n  ');
-  const code = `${computeEntry([OPT_WG, 1, 1])} {
+  // built only when the pipeline cache misses (this runs for every optimiser dispatch)
+  const code = (): string => `${computeEntry([OPT_WG, 1, 1])} {
   let w = wid.x + wid.y * nwg.x;
   if (w >= p.total) { return; }
   var k = 0u;
@@ -158,7 +159,7 @@ export function multiTensorKernel(v: MultiVariant): KernelSource {
 }
 `;
   const variant = v.kind === 'sgd' ? { slots: v.slots, nesterov: v.nesterov ?? false } : { slots: v.slots };
-  return defineKernel({ name: `optim.${v.kind}`, key: variantKey(`optim.${v.kind}`, variant), workgroupSize: [OPT_WG, 1, 1], bindings: decls, params: fields, body: () => code });
+  return defineKernel({ name: `optim.${v.kind}`, key: variantKey(`optim.${v.kind}`, variant), workgroupSize: [OPT_WG, 1, 1], bindings: decls, params: fields, body: code });
 }
 
 const CLIP_PARAMS: ParamField[] = [
@@ -191,7 +192,7 @@ export function clipFactorKernel(v: { lossScale?: boolean } = {}): KernelSource 
     }
   }`
     : '  if (lid == 0u) { scale[0] = min(p.maxNorm / (sqrt(sh[0]) + 1e-6), 1.0); }';
-  const code = `var<workgroup> sh: array<f32, ${CLIP_WG}>;
+  const code = (): string => `var<workgroup> sh: array<f32, ${CLIP_WG}>;
 ${computeEntry([CLIP_WG, 1, 1])} {
   var acc = 0.0;
   for (var i = lid; i < p.count; i += ${CLIP_WG}u) { acc += partials[i]; }
@@ -205,7 +206,7 @@ ${finish}
 }
 `;
   const key = v.lossScale ? 'optim.clip.lossScale' : 'optim.clip';
-  return defineKernel({ name: 'optim.clip', key, workgroupSize: [CLIP_WG, 1, 1], bindings: decls, params: CLIP_PARAMS, body: () => code });
+  return defineKernel({ name: 'optim.clip', key, workgroupSize: [CLIP_WG, 1, 1], bindings: decls, params: CLIP_PARAMS, body: code });
 }
 
 /** Every kind at one slot and at the most slots the device's storage-buffer limit allows; both clip forms. */

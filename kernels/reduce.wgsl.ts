@@ -86,7 +86,8 @@ export function reduceKernel(v: ReduceVariant): KernelSource {
     ? `let row = ${flatIndex(REDUCE_WG)};\n  if (row >= p.outer * p.inner) { return; }`
     : `let row = wid.x + wid.y * nwg.x;\n  let split = wid.z;\n  if (row >= p.outer * p.inner) { return; }`;
   const shared = thread ? '' : `var<workgroup> sh: array<f32, ${REDUCE_WG}>;\n${v.op === 'argmax' ? `var<workgroup> shi: array<u32, ${REDUCE_WG}>;` : ''}`;
-  const body = `${shared}
+  // the WGSL text is built only when the pipeline cache misses
+  const body = (): string => `${shared}
 ${computeEntry(wg)} {
   ${rowDecl}
   let o = row / p.inner;
@@ -95,7 +96,7 @@ ${computeEntry(wg)} {
   ${writesFull(v.op) ? 'let obase = o * p.R * p.inner + i;' : ''}
   ${thread ? threadBody(v.op) : groupBody(v.op)}
 }`;
-  return defineKernel({ name: `reduce.${v.op}.${v.mode}`, key: variantKey('reduce', v), workgroupSize: wg, bindings, params: PARAMS, body: () => body });
+  return defineKernel({ name: `reduce.${v.op}.${v.mode}`, key: variantKey('reduce', v), workgroupSize: wg, bindings, params: PARAMS, body });
 }
 
 /** gx[o, r, i] = (r == idx[o, i]) ? gy[o, i] : 0 — the gradient of max/argmax along one axis. */
