@@ -72,7 +72,11 @@ for (const sh of SHAPES.filter((s) => filter.test(s.name))) {
   const g = convGeometry(x, w, null, { stride: sh.s, padding: (sh.k - 1) / 2, groups: sh.g });
   const gy = tensor(dev, rand(sh.n * sh.o * g.OH * g.OW, 3), [sh.n, sh.o, g.OH, g.OW], { dtype });
   const flops = 2 * sh.n * sh.o * (sh.c / sh.g) * sh.k * sh.k * g.OH * g.OW;
-  const run = (v: WgradTune & FwdTune): Tensor => (op === 'wgrad' ? convWgrad(gy, x, g, v) : convForwardTuned(x, w, g, v));
+  // an empty variant ({}) is the engine's own plan (the device's rule or tile search), not a tiling of defaults
+  const run = (v: WgradTune & FwdTune): Tensor => {
+    const tune = Object.keys(v).length > 0 ? v : undefined;
+    return op === 'wgrad' ? convWgrad(gy, x, g, tune) : convForwardTuned(x, w, g, tune);
+  };
   // warm-up (pipeline compilation) and a check against the first variant
   let refData: Float32Array | null = null;
   for (const [name, v] of Object.entries(variants)) {
