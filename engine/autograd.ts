@@ -54,17 +54,19 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   const first = gradient ?? ones(root.device, root.shape, root.dtype);
   grads.set(root, [first]);
   const owned = new Set<Tensor>(gradient ? [] : [first]);
+  /** Dispose a gradient the walk made (never the caller's). */
+  const release = (x: Tensor): void => {
+    if (owned.delete(x)) x.dispose();
+  };
+  /** Parts of `t`'s gradient its node takes at once (leaves and most ops: 1). */
+  const capacity = (t: Tensor): number => Math.max(1, t.node?.sums ?? 1);
   /** Add the last two parts into one (owned) tensor. */
   const merge = (parts: Tensor[]): void => {
     const b = parts.pop()!;
     const a = parts.pop()!;
     const sum = add(a, b);
-    for (const x of [a, b]) {
-      if (owned.has(x)) {
-        x.dispose();
-        owned.delete(x);
-      }
-    }
+    release(a);
+    release(b);
     parts.push(sum);
     owned.add(sum);
   };
@@ -73,7 +75,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     if (!parts) continue;
     grads.delete(t);
     const node = t.node;
-    while (parts.length > Math.max(1, node?.sums ?? 1)) merge(parts);
+    while (parts.length > capacity(t)) merge(parts);
     const [gy, ...more] = parts;
     if (!node) {
       if (t.requiresGrad && !t.isDisposed) {
@@ -88,9 +90,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
           t.grad = g.keep();
         }
         owned.delete(gy);
-      } else if (owned.has(gy)) {
-        gy.dispose();
-      }
+      } else release(gy);
       continue;
     }
     for (const s of node.saved) {
@@ -106,12 +106,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       if (g0) given.add(g0);
       return g;
     });
-    for (const x of parts) {
-      if (owned.has(x)) {
-        x.dispose();
-        owned.delete(x);
-      }
-    }
+    parts.forEach(release);
     node.inputs.forEach((inp, i) => {
       const g = gins[i];
       if (!inp || !g) {
@@ -129,7 +124,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       if (!prev) grads.set(inp, [g]);
       else {
         prev.push(g);
-        if (prev.length > Math.max(1, inp.node?.sums ?? 1)) merge(prev);
+        if (prev.length > capacity(inp)) merge(prev);
       }
     });
     // Free the graph as PyTorch does (no retain_graph): saved tensors are released, and a second backward

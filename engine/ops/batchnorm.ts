@@ -5,7 +5,7 @@ import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
 import { checkF32 } from './run';
-import { copy, denseFromStart } from './layout';
+import { copy, denseFromStart, densePlanes } from './layout';
 import { ones, zeros } from './creation';
 
 /** Options of batchNorm2d(). */
@@ -87,7 +87,7 @@ export function batchNorm2d(
   const sums = dev.limits.maxStorageBuffersPerShaderStage >= 10 ? 2 : 1;
   const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs], more) => {
     // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
-    const planes = (t: Tensor): Tensor => (t.strides[3] === 1 && t.strides[2] === W && t.strides[1] === H * W ? t : copy(t));
+    const planes = (t: Tensor): Tensor => (densePlanes(t) ? t : copy(t));
     const gyd = planes(gy);
     const gy2 = more.length > 0 ? planes(more[0]) : null;
     const two = gy2 !== null;

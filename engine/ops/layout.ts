@@ -23,6 +23,13 @@ export function copy(x: Tensor): Tensor {
  */
 export const denseFromStart = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
 
+/**
+ * Whether a 4-D NCHW tensor's channel planes are dense (H·W values each, row-major) whatever its batch stride and
+ * offset: a channel slice of a larger tensor (a chunk, a concat's gradient) is. The conv and BatchNorm kernels read
+ * such tensors in place.
+ */
+export const densePlanes = (t: Tensor): boolean => t.strides[3] === 1 && t.strides[2] === t.shape[3] && t.strides[1] === t.shape[2] * t.shape[3];
+
 /** Dispose `t` when it is a temporary copy of `orig` (made by denseFromStart or copy), never `orig` itself. */
 export const releaseCopy = (t: Tensor, orig: Tensor): void => {
   if (t !== orig) t.dispose();
@@ -125,10 +132,11 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
 /** A tensor of `shape` that is `gy` on [start, start + gy.shape[axis]) of `axis` and zero elsewhere (a slice's gradient). */
 function padSlice(gy: Tensor, shape: Shape, axis: number, start: number): Tensor {
   const dev = gy.device;
-  const gx = empty(dev, shape, gy.dtype, 'slice.grad');
+  const size = numel(shape);
   const inner = numel(shape.slice(axis + 1));
   const stride = outerStride(gy, axis);
-  if (gx.size > 0 && inner > 0 && stride !== null && isContiguous(gy.shape.slice(axis), gy.strides.slice(axis))) {
+  if (size > 0 && inner > 0 && stride !== null && isContiguous(gy.shape.slice(axis), gy.strides.slice(axis))) {
+    const gx = empty(dev, shape, gy.dtype, 'slice.grad');
     const runs = Math.ceil(inner / CONCAT_RUN);
     dev.dispatch(
       padKernel(gy.dtype),
@@ -139,7 +147,6 @@ function padSlice(gy: Tensor, shape: Shape, axis: number, start: number): Tensor
     return gx;
   }
   // a gradient strided inside the slice: zero-fill, then the strided copy
-  gx.dispose();
   const z = zeros(dev, shape, gy.dtype);
   const region = view(z, gy.shape, z.strides, start * z.strides[axis]);
   pointwise({ op: 'slice.grad', expr: 'a0', inputs: [gy], shape: gy.shape, into: region });

@@ -5,7 +5,7 @@
 // The bias gradient is a sum of gy over N, H, W.
 import { record } from '../../tape';
 import { type Tensor, empty } from '../../tensor';
-import { copy, denseFromStart, releaseCopy } from '../layout';
+import { copy, denseFromStart, densePlanes, releaseCopy } from '../layout';
 import { sum } from '../reduce';
 import { checkFloat } from '../run';
 import { convDgrad } from './dgrad';
@@ -28,8 +28,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
   const dev = x.device;
   const y = empty(dev, [g.N, g.O, g.OH, g.OW], dtype, 'conv2d');
   // channel planes must be dense; the batch stride may be anything (a channel slice of a larger tensor)
-  const planesDense = x.strides[3] === 1 && x.strides[2] === g.W && x.strides[1] === g.H * g.W;
-  const xd = planesDense ? x : copy(x);
+  const xd = densePlanes(x) ? x : copy(x);
   const wd = denseFromStart(w);
   const bd = b ? denseFromStart(b) : null;
   const act = o.activation ?? 'none';
