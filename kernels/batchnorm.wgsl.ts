@@ -1,8 +1,9 @@
-// BatchNorm2d: per-channel statistics (one workgroup per channel, two-pass mean/variance for accuracy) with
-// the running-stat update done in place, the normalise+affine kernel, and the two backward kernels.
-// The elementwise kernels (apply, input gradient) give each invocation a run of BN_RUN values of one channel
-// plane, so the per-channel parameters are loaded once per run instead of once per value (loads, not arithmetic,
-// bound these kernels).
+// BatchNorm2d. Training mode runs one kernel per direction, one workgroup per channel: the forward takes the
+// batch statistics (one Welford pass), updates the running ones in place and normalises in a second pass over
+// the channel, still in cache; the backward sums the parameter gradients and then writes the input gradient.
+// A small model is bound by its dispatch count, so this halves BatchNorm's share of it. Eval mode normalises
+// with the running statistics in an elementwise kernel that gives each invocation a run of BN_RUN values of one
+// channel plane, so the per-channel parameters are loaded once per run (loads, not arithmetic, bound it).
 import { type Binding, type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, variantKey, write as w } from './common';
 
 export const BN_WG = 64;
@@ -80,25 +81,25 @@ ${head}
     ${body}
   }`;
 
-/** Workgroup-wide sum of `v` in shared memory; the total is left in `sh[0]`. */
-const treeSum = (v: string): string => `  sh[lid] = ${v};
-  workgroupBarrier();
-  for (var st = ${BN_WG / 2}u; st > 0u; st = st >> 1u) {
-    if (lid < st) { sh[lid] = sh[lid] + sh[lid + st]; }
-    workgroupBarrier();
-  }`;
-
 const SHARED = `var<workgroup> sh: array<f32, ${BN_WG}>;\nvar<workgroup> sh2: array<f32, ${BN_WG}>;`;
 
+export type BnActivation = 'none' | 'silu';
+
+/** SiLU and its derivative, for the fused BatchNorm + SiLU of every YOLO Conv block. */
+const SILU = `fn sig_(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }`;
+
 /**
- * Batch mean and biased variance per channel in one pass over x (the loads bound this kernel): each invocation
- * keeps a Welford running mean and sum of squared deviations, and the tree combines them with Chan's formula,
- * as accurate as two passes. `update` also folds them into the running stats in place.
+ * Training-mode forward, one workgroup per channel: the batch mean and biased variance in one pass over x (the
+ * loads bound this kernel: each invocation keeps a Welford running mean and sum of squared deviations, and the
+ * tree combines them with Chan's formula, as accurate as two passes), the running statistics updated in place
+ * when `update`, then y = act((x − mean)·w/√(var + eps) + b) in a second pass over the channel, which is still
+ * in cache. One dispatch instead of a statistics and an apply kernel: the dispatch count bounds small models.
  */
-export function bnStatsKernel(v: { update: boolean } & BnDtype): KernelSource {
-  const decls = [r('x', dt(v)), w('mean'), w('var_'), ...(v.update ? [w('rm'), w('rv')] : [])];
+export function bnTrainKernel(v: { update: boolean; act: BnActivation } & BnDtype): KernelSource {
+  const d = dt(v);
+  const decls = [r('x', d), w('mean'), w('var_'), ...(v.update ? [w('rm'), w('rv')] : []), r('wt'), r('bs'), w('y', d)];
   return kernel(
-    'batchnorm.stats',
+    'batchnorm.train',
     v,
     decls,
     () => `  let c = wid.x;
@@ -122,25 +123,24 @@ export function bnStatsKernel(v: { update: boolean } & BnDtype): KernelSource {
     }
     workgroupBarrier();
   }
+  let mu_ = sh2[0];
+  let vb = sh3[0] / f32(p.M);
   if (lid == 0u) {
-    let mu_ = sh2[0];
-    let vb = sh3[0] / f32(p.M);
     mean[c] = mu_;
     var_[c] = vb;
 ${v.update ? `    let unbiased = vb * f32(p.M) / f32(max(p.M, 2u) - 1u);
     rm[c] = (1.0 - p.momentum) * rm[c] + p.momentum * mu_;
     rv[c] = (1.0 - p.momentum) * rv[c] + p.momentum * unbiased;` : ''}
-  }`,
-    `${SHARED}\nvar<workgroup> sh3: array<f32, ${BN_WG}>;`,
+  }
+  let a = inverseSqrt(vb + p.eps) * wt[c];
+  let b = bs[c];
+  ${perChannel(`let z = (f32(x[xi]) - mu_) * a + b;
+      y[xi - p.xoff] = ${d}(${v.act === 'silu' ? 'z * sig_(z)' : 'z'});`)}`,
+    `${SHARED}\nvar<workgroup> sh3: array<f32, ${BN_WG}>;\n${SILU}`,
   );
 }
 
-export type BnActivation = 'none' | 'silu';
-
-/** SiLU and its derivative, for the fused BatchNorm + SiLU of every YOLO Conv block. */
-const SILU = `fn sig_(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }`;
-
-/** y = act((x - mean[c]) / sqrt(var[c] + eps) * w[c] + b[c]) */
+/** Eval mode (running statistics): y = act((x - mean[c]) / sqrt(var[c] + eps) * w[c] + b[c]) */
 export function bnApplyKernel(v: { act: BnActivation } & BnDtype = { act: 'none' }): KernelSource {
   return kernel(
     'batchnorm.apply',
@@ -165,13 +165,20 @@ const gradAtZ = (act: BnActivation, gy: string, xi: string): string =>
     let g = ${gy} * sz * (1.0 + zz * (1.0 - sz));`
     : `let g = ${gy};`;
 
-/** Per channel: gb = Σ g, gw = Σ g · x̂ (x̂ the normalised input, g the gradient at the BatchNorm output). */
-export function bnBwdReduceKernel(v: { act: BnActivation; two?: boolean } & BnDtype = { act: 'none' }): KernelSource {
+/**
+ * Backward, one workgroup per channel: gb = Σ g and gw = Σ g·x̂ (g the gradient at the BatchNorm output, x̂ the
+ * normalised input), then, when `input`, the input gradient in a second pass over the channel:
+ * training (batch statistics) gx = w·inv·(g − gb/M − x̂·gw/M); eval (running statistics are constants)
+ * gx = g·w·inv. `two`: the output was used twice, and its two gradients are summed here.
+ */
+export function bnBackwardKernel(v: { training: boolean; act: BnActivation; input: boolean; two?: boolean } & BnDtype): KernelSource {
   const two = v.two === true;
+  const d = dt(v);
+  const g = gradAtZ(v.act, two ? '(f32(gy[gi]) + f32(gy2[gi2]))' : 'f32(gy[gi])', 'xv');
   return kernel(
-    'batchnorm.bwd_reduce',
+    'batchnorm.bwd',
     { ...v, two: two || undefined },
-    [r('gy', dt(v)), ...(two ? [r('gy2', dt(v))] : []), r('x', dt(v)), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb')],
+    [r('gy', d), ...(two ? [r('gy2', d)] : []), r('x', d), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb'), ...(v.input ? [w('gx', d)] : [])],
     () => `  let c = wid.x;
   let mu = mean[c];
   let inv = inverseSqrt(var_[c] + p.eps);
@@ -180,64 +187,40 @@ export function bnBwdReduceKernel(v: { act: BnActivation; two?: boolean } & BnDt
   var s = 0.0;
   var q = 0.0;
   ${perChannel(`let xv = f32(x[xi]);
-      ${gradAtZ(v.act, two ? '(f32(gy[gi]) + f32(gy2[gi2]))' : 'f32(gy[gi])', 'xv')}
+      ${g}
       s += g;
       q += g * (xv - mu) * inv;`, two)}
+  sh[lid] = s;
   sh2[lid] = q;
-${treeSum('s')}
-  if (lid == 0u) { gb[c] = sh[0]; }
-  workgroupBarrier();
-  sh[lid] = sh2[lid];
   workgroupBarrier();
   for (var st = ${BN_WG / 2}u; st > 0u; st = st >> 1u) {
-    if (lid < st) { sh[lid] = sh[lid] + sh[lid + st]; }
+    if (lid < st) {
+      sh[lid] = sh[lid] + sh[lid + st];
+      sh2[lid] = sh2[lid] + sh2[lid + st];
+    }
     workgroupBarrier();
   }
-  if (lid == 0u) { gw[c] = sh[0]; }`,
+  if (lid == 0u) {
+    gb[c] = sh[0];
+    gw[c] = sh2[0];
+  }
+${v.input ? `  let m = f32(p.M);
+  let gbm = sh[0] / m;
+  let gwm = sh2[0] / m;
+  ${perChannel(`let xv = f32(x[xi]);
+      ${g}
+      gx[xi - p.xoff] = ${d}(${v.training ? 'wc * inv * (g - gbm - (xv - mu) * inv * gwm)' : 'g * wc * inv'});`, two)}` : ''}`,
     `${SHARED}
 ${SILU}`,
   );
 }
 
-/**
- * Input gradient. Training (batch statistics): gx = w·inv·(gy − gb/M − x̂·gw/M);
- * eval (running statistics are constants): gx = gy·w·inv.
- */
-export function bnBwdApplyKernel(v: { training: boolean; act?: BnActivation; two?: boolean } & BnDtype): KernelSource {
-  const act = v.act ?? 'none';
-  const d = dt(v);
-  const two = v.two === true;
-  return kernel(
-    'batchnorm.bwd_apply',
-    { training: v.training, act, dtype: v.dtype, two: two || undefined },
-    [r('gy', d), ...(two ? [r('gy2', d)] : []), r('x', d), r('mean'), r('var_'), r('wt'), r('bs'), r('gw'), r('gb'), w('gx', d)],
-    () => planeRun(
-      `  let mu = mean[c];
-  let inv = inverseSqrt(var_[c] + p.eps);
-  let wc = wt[c];
-  let bc = bs[c];
-  let m = f32(p.M);
-  let gbm = gb[c] / m;
-  let gwm = gw[c] / m;
-  let gyb = p.gyoff + n * p.gybs + c * p.HW;${two ? '\n  let gyb2 = p.g2off + n * p.g2bs + c * p.HW;' : ''}`,
-      `let xv = f32(x[p.xoff + i]);
-    ${gradAtZ(act, two ? '(f32(gy[gyb + h]) + f32(gy2[gyb2 + h]))' : 'f32(gy[gyb + h])', 'xv')}
-    gx[i] = ${d}(${v.training ? 'wc * inv * (g - gbm - (xv - mu) * inv * gwm)' : 'g * wc * inv'});`,
-    ),
-    SILU,
-  );
-}
-
 export const variants: VariantList = (caps) =>
-  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) => [
-    bnStatsKernel({ update: true, dtype }),
-    bnStatsKernel({ update: false, dtype }),
-    ...(['none', 'silu'] as const).flatMap((act) => [
+  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) =>
+    (['none', 'silu'] as const).flatMap((act) => [
+      bnTrainKernel({ update: true, act, dtype }),
+      bnTrainKernel({ update: false, act, dtype }),
       bnApplyKernel({ act, dtype }),
-      ...[false, true].flatMap((two) => [
-        bnBwdReduceKernel({ act, dtype, two }),
-        bnBwdApplyKernel({ training: true, act, dtype, two }),
-        bnBwdApplyKernel({ training: false, act, dtype, two }),
-      ]),
+      ...[false, true].flatMap((training) => [false, true].flatMap((input) => [false, true].map((two) => bnBackwardKernel({ training, act, input, two, dtype })))),
     ]),
-  ]);
+  );

@@ -1,6 +1,6 @@
 // BatchNorm2d in training mode (batch statistics; running stats updated in place with momentum, unbiased
 // variance, as PyTorch) and eval mode (running statistics). YOLOv9 uses eps 1e-3 and momentum 0.03.
-import { BN_RUN, BN_WG, bnApplyKernel, bnBwdApplyKernel, bnBwdReduceKernel, bnStatsKernel } from '../../kernels/batchnorm.wgsl';
+import { BN_RUN, BN_WG, bnApplyKernel, bnBackwardKernel, bnTrainKernel } from '../../kernels/batchnorm.wgsl';
 import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
@@ -60,15 +60,18 @@ export function batchNorm2d(
   const b = bias ? denseFromStart(bias) : own(zeros(dev, [C]));
   if (weight && w !== weight) temps.push(w);
   if (bias && b !== bias) temps.push(b);
+  const act = o.activation ?? 'none';
+  const y = empty(dev, x.shape, dtype, 'batchNorm2d');
   let mean: Tensor;
   let variance: Tensor;
   if (o.training) {
+    // statistics, running-stat update and normalisation in one dispatch, one workgroup per channel
     mean = empty(dev, [C], 'f32', 'batchNorm2d');
     variance = empty(dev, [C], 'f32', 'batchNorm2d');
     const update = runningMean !== null;
     dev.dispatch(
-      bnStatsKernel({ update, dtype }),
-      { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, ...(update ? { rm: runningMean!.storage.buf, rv: runningVar!.storage.buf } : {}) },
+      bnTrainKernel({ update, act, dtype }),
+      { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, ...(update ? { rm: runningMean!.storage.buf, rv: runningVar!.storage.buf } : {}), wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf },
       params,
       [C, 1, 1],
     );
@@ -76,14 +79,12 @@ export function batchNorm2d(
     // Copies: the running stats may be updated in place by a later training step before backward().
     mean = copy(runningMean!);
     variance = copy(runningVar!);
+    // the elementwise kernel takes a run of BN_RUN values of one plane per invocation
+    const runs = N * C * Math.ceil((H * W) / BN_RUN);
+    dev.dispatch(bnApplyKernel({ act, dtype }), { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf }, params, dev.grid1d(runs, BN_WG));
   }
-  const y = empty(dev, x.shape, dtype, 'batchNorm2d');
-  // the elementwise kernels take a run of BN_RUN values of one plane per invocation
-  const runs = N * C * Math.ceil((H * W) / BN_RUN);
-  const act = o.activation ?? 'none';
-  dev.dispatch(bnApplyKernel({ act, dtype }), { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf }, params, dev.grid1d(runs, BN_WG));
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  // the output used twice: the backward kernels read both gradients (one more storage binding than otherwise)
+  // the output used twice: the backward kernel reads both gradients (one more storage binding than otherwise)
   const sums = dev.limits.maxStorageBuffersPerShaderStage >= 10 ? 2 : 1;
   const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs], more) => {
     // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
@@ -98,17 +99,14 @@ export function batchNorm2d(
       ...(gy2 ? { g2off: gy2.offset, g2bs: N > 1 ? gy2.strides[0] : 0 } : {}),
     };
     const saved = { gy: gyd.storage.buf, ...(gy2 ? { gy2: gy2.storage.buf } : {}), x: xs.storage.buf, mean: ms.storage.buf, var_: vs.storage.buf, wt: ws.storage.buf, bs: bs.storage.buf };
-    dev.dispatch(bnBwdReduceKernel({ act, dtype, two }), { ...saved, gw: gw.storage.buf, gb: gb.storage.buf }, p, [C, 1, 1]);
-    let gx: Tensor | null = null;
-    if (x.requiresGrad) {
-      gx = empty(dev, x.shape, dtype, 'batchNorm2d.grad');
-      dev.dispatch(
-        bnBwdApplyKernel({ training: o.training, act, dtype, two }),
-        { ...saved, gw: gw.storage.buf, gb: gb.storage.buf, gx: gx.storage.buf },
-        p,
-        dev.grid1d(runs, BN_WG),
-      );
-    }
+    const input = x.requiresGrad;
+    const gx = input ? empty(dev, x.shape, dtype, 'batchNorm2d.grad') : null;
+    dev.dispatch(
+      bnBackwardKernel({ training: o.training, act, input, two, dtype }),
+      { ...saved, gw: gw.storage.buf, gb: gb.storage.buf, ...(gx ? { gx: gx.storage.buf } : {}) },
+      p,
+      [C, 1, 1],
+    );
     if (gyd !== gy) gyd.dispose();
     if (gy2 && gy2 !== more[0]) gy2.dispose();
     const grads: (Tensor | null)[] = [gx];
