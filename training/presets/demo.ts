@@ -1,5 +1,6 @@
 // The main job's recipe (`gelan demo`, `npm start`, and the demo page): yolov9-shapes trained from scratch on the
-// embedded shapes data with AdamW, no gradient accumulation and a short warmup. One definition for every front end.
+// embedded shapes data with AdamW, no gradient accumulation and the official 3-epoch warmup. One definition for every
+// front end.
 import { type Hyp, parseHyp } from '../hyp';
 import demoHypText from './hyp.demo.yaml?raw';
 
