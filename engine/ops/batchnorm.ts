@@ -88,9 +88,8 @@ export function batchNorm2d(
   const sums = dev.limits.maxStorageBuffersPerShaderStage >= 10 ? 2 : 1;
   const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs], more) => {
     // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
-    const planes = (t: Tensor): Tensor => (densePlanes(t) ? t : copy(t));
-    const gyd = planes(gy);
-    const gy2 = more.length > 0 ? planes(more[0]) : null;
+    const gyd = densePlanes(gy);
+    const gy2 = more.length > 0 ? densePlanes(more[0]) : null;
     const two = gy2 !== null;
     const gw = empty(dev, [C], 'f32', 'batchNorm2d.grad');
     const gb = empty(dev, [C], 'f32', 'batchNorm2d.grad');

@@ -24,11 +24,12 @@ export function copy(x: Tensor): Tensor {
 export const denseFromStart = (t: Tensor): Tensor => (t.isContiguous && t.offset === 0 ? t : copy(t));
 
 /**
- * Whether a 4-D NCHW tensor's channel planes are dense (H·W values each, row-major) whatever its batch stride and
- * offset: a channel slice of a larger tensor (a chunk, a concat's gradient) is. The conv and BatchNorm kernels read
- * such tensors in place.
+ * `t` when the channel planes of this 4-D NCHW tensor are dense (H·W values each, row-major), whatever its batch
+ * stride and offset, else a dense copy: a channel slice of a larger tensor (a chunk, a concat's gradient) is read
+ * in place by the conv and BatchNorm kernels. Callers dispose the result only when it is not `t`.
  */
-export const densePlanes = (t: Tensor): boolean => t.strides[3] === 1 && t.strides[2] === t.shape[3] && t.strides[1] === t.shape[2] * t.shape[3];
+export const densePlanes = (t: Tensor): Tensor =>
+  t.strides[3] === 1 && t.strides[2] === t.shape[3] && t.strides[1] === t.shape[2] * t.shape[3] ? t : copy(t);
 
 /** Dispose `t` when it is a temporary copy of `orig` (made by denseFromStart or copy), never `orig` itself. */
 export const releaseCopy = (t: Tensor, orig: Tensor): void => {

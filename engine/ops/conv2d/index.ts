@@ -5,7 +5,7 @@
 // The bias gradient is a sum of gy over N, H, W.
 import { record } from '../../tape';
 import { type Tensor, empty } from '../../tensor';
-import { copy, denseFromStart, densePlanes, releaseCopy } from '../layout';
+import { denseFromStart, densePlanes, releaseCopy } from '../layout';
 import { sum } from '../reduce';
 import { checkFloat } from '../run';
 import { convDgrad } from './dgrad';
@@ -28,7 +28,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dO
   const dev = x.device;
   const y = empty(dev, [g.N, g.O, g.OH, g.OW], dtype, 'conv2d');
   // channel planes must be dense; the batch stride may be anything (a channel slice of a larger tensor)
-  const xd = densePlanes(x) ? x : copy(x);
+  const xd = densePlanes(x);
   const wd = denseFromStart(w);
   const bd = b ? denseFromStart(b) : null;
   const act = o.activation ?? 'none';

@@ -4,7 +4,7 @@
 import { convWgradKernel } from '../../../kernels/conv2d/wgrad.wgsl';
 import type { DType } from '../../../kernels/common';
 import { type Tensor, empty } from '../../tensor';
-import { copy, denseFromStart, densePlanes, releaseCopy } from '../layout';
+import { denseFromStart, densePlanes, releaseCopy } from '../layout';
 import { sum } from '../reduce';
 import { convert } from '../run';
 import type { ConvGeometry } from './geometry';
@@ -26,7 +26,7 @@ export function convWgrad(gy: Tensor, x: Tensor, g: ConvGeometry, tune?: WgradTu
   });
   const gyd = denseFromStart(gy);
   // every path reads x by planes with a batch stride: a channel slice of a larger tensor needs no copy
-  const xd = densePlanes(x) ? x : copy(x);
+  const xd = densePlanes(x);
   const part = plan.kind === 'window' ? windowWgrad(plan, gyd, xd) : productWgrad(plan, gyd, xd);
   releaseCopy(gyd, gy);
   releaseCopy(xd, x);
