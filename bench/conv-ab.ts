@@ -54,6 +54,12 @@ const SHAPES: Shape[] = [
   { name: 't 8x3x320x320->16 3x3 s2', n: 8, c: 3, h: 320, o: 16, k: 3, s: 2, g: 1 },
   { name: 't 8x16x160x160->32 3x3 s2', n: 8, c: 16, h: 160, o: 32, k: 3, s: 2, g: 1 },
   { name: 't 8x48x20x20->48 3x3', n: 8, c: 48, h: 20, o: 48, k: 3, s: 1, g: 1 },
+  // the most frequent yolov9-t shapes of a training step at 192, batch 16
+  { name: 'v 16x64x24x24->64 3x3', n: 16, c: 64, h: 24, o: 64, k: 3, s: 1, g: 1 },
+  { name: 'v 16x16x24x24->16 3x3', n: 16, c: 16, h: 24, o: 16, k: 3, s: 1, g: 1 },
+  { name: 'v 16x24x12x12->24 3x3', n: 16, c: 24, h: 12, o: 24, k: 3, s: 1, g: 1 },
+  { name: 'v 16x64x24x24->128 1x1', n: 16, c: 64, h: 24, o: 128, k: 1, s: 1, g: 1 },
+  { name: 'v 16x192x12x12->96 1x1', n: 16, c: 192, h: 12, o: 96, k: 1, s: 1, g: 1 },
   { name: '8x64x80x80->64 3x3', n: 8, c: 64, h: 80, o: 64, k: 3, s: 1, g: 1 },
   { name: '8x128x40x40->128 3x3', n: 8, c: 128, h: 40, o: 128, k: 3, s: 1, g: 1 },
 ];

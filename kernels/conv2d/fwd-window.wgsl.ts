@@ -7,6 +7,8 @@
 // subgroup share the weights they broadcast.
 // The output is addressed through strides (batch, channel, row, column) and an offset, so a caller can write
 // into a strided view: the stride-s input gradient writes each of its s² phases onto every s-th pixel.
+// With `flip`, the weight is read as the input gradient's phase kernel straight from the forward conv's weight
+// (transposed channels, taps reversed and spaced by the stride; see WeightFlip), so no flipped copy is made.
 import { type DType, type KernelSource, type ParamField, type VariantList, defineKernel, read, variantKey, write } from '../common';
 import type { ConvWindow } from './params';
 
@@ -23,6 +25,8 @@ export interface ConvWindowVariant extends ConvWindow {
   readonly dtype?: DType;
   /** Type of the loaded operands and accumulators (default: dtype). */
   readonly acc?: DType;
+  /** Read Wt as a forward weight through FLIP_PARAMS: the input gradient's phase kernel, in place. */
+  readonly flip?: boolean;
 }
 
 export const WINDOW_WG = 64;
@@ -38,6 +42,13 @@ export const WINDOW_PARAMS: ParamField[] = [
   { name: 'pw', type: 'i32' },
 ]);
 
+/**
+ * The phase kernel of an input gradient as a view of the forward weight W[O, cpg, KH, KW] (groups g): tap (jh, jw)
+ * of phase output channel c = g·cpg + ci and input channel oj is W[g·opg + oj, ci, k0h + sh·(JH−1−jh), k0w +
+ * sw·(JW−1−jw)], i.e. ((g·wopg + oj)·wcpg + ci)·wKK + wtap0 − jh·wkh − jw·wkw.
+ */
+export const FLIP_PARAMS: ParamField[] = ['wcpg', 'wopg', 'wKK', 'wtap0', 'wkh', 'wkw'].map((name) => ({ name, type: 'u32' }) as ParamField);
+
 export function convWindowKernel(v: ConvWindowVariant): KernelSource {
   const st = v.dtype ?? 'f32';
   const bindings = [read('X', st), read('Wt', st), ...(v.bias ? [read('Bs', st)] : []), write('Y', st)];
@@ -46,7 +57,7 @@ export function convWindowKernel(v: ConvWindowVariant): KernelSource {
     key: variantKey('conv2d.fwd.window', v),
     workgroupSize: [WINDOW_WG, 1, 1],
     bindings,
-    params: WINDOW_PARAMS,
+    params: v.flip ? [...WINDOW_PARAMS, ...FLIP_PARAMS] : WINDOW_PARAMS,
     enable: v.subgroups ? ['subgroups'] : [],
     body: () => windowBody(v),
   });
@@ -76,19 +87,23 @@ function windowBody(v: ConvWindowVariant): string {
       let iy = i32(oy * ${v.SH}u + kh * ${v.DH}u) - p.ph;
       let rowOk = iy >= 0 && iy < i32(p.H);
       let xr = xc + u32(clamp(iy, 0, i32(p.H) - 1)) * p.W;
-      let tap0 = kh * ${v.KW}u;
+      let tap0 = kh * ${v.flip ? 'p.wkh' : `${v.KW}u`};
 ${K.map((k) => `      let c${k} = ix0 + ${k};\n      let v${k} = select(${A}(0.0), ${ld(`X[xr + u32(clamp(c${k}, 0, i32(p.W) - 1))]`)}, rowOk && c${k} >= 0 && c${k} < i32(p.W));`).join('\n')}`);
   for (let kw = 0; kw < v.KW; kw++) {
     const xv = (q: number): string => `vec4<${A}>(${[0, 1, 2, 3].map((t) => `v${(4 * q + t) * v.SW + kw * v.DW}`).join(', ')})`;
+    const at = (base: string): string => (v.flip ? `${base} - tap0 - ${kw}u * p.wkw` : `${base} + tap0 + ${kw}u`);
     const weights = v.subgroups
-      ? `${H.map((h) => `      let wl${kw}_${h} = ${ld(`Wt[wl${h} + tap0 + ${kw}u]`)};`).join('\n')}\n${J.map((j) => `      let w${j}_${kw} = subgroupBroadcast(wl${kw}_${Math.floor(j / L)}, ${j % L}u);`).join('\n')}`
-      : J.map((j) => `      let w${j}_${kw} = ${ld(`Wt[wb${j} + tap0 + ${kw}u]`)};`).join('\n');
+      ? `${H.map((h) => `      let wl${kw}_${h} = ${ld(`Wt[${at(`wl${h}`)}]`)};`).join('\n')}\n${J.map((j) => `      let w${j}_${kw} = subgroupBroadcast(wl${kw}_${Math.floor(j / L)}, ${j % L}u);`).join('\n')}`
+      : J.map((j) => `      let w${j}_${kw} = ${ld(`Wt[${at(`wb${j}`)}]`)};`).join('\n');
     row.push(`${weights}
 ${Q.map((q) => `      let xv${kw}_${q} = ${xv(q)};`).join('\n')}
 ${J.flatMap((j) => Q.map((q) => `      acc${j}_${q} += w${j}_${kw} * xv${kw}_${q};`)).join('\n')}`);
   }
   row.push('    }');
   const taps = row;
+  // first tap of output channel oc and input channel ci in Wt (a flipped view: the phase kernel's first tap)
+  const wAt = (oc: string): string =>
+    v.flip ? `(((${oc}) / p.wcpg * p.wopg + ci) * p.wcpg + (${oc}) % p.wcpg) * p.wKK + p.wtap0` : `((${oc}) * p.cpg + ci) * ${KK}u`;
   const epilogue = (j: number, t: number): string => {
     let e = `acc${j}_${t >> 2}[${t & 3}]${v.bias ? ` + ${ld(`Bs[oc0 + ${j}u]`)}` : ''}`;
     if (v.act === 'silu') e = `silu_(${e})`;
@@ -112,7 +127,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 ${J.flatMap((j) => Q.map((q) => `  var acc${j}_${q} = vec4<${A}>(0.0);`)).join('\n')}
   for (var ci = 0u; ci < p.cpg; ci++) {
     let xc = p.xoff + n * p.xbs + (cbase + ci) * p.H * p.W;
-${v.subgroups ? H.map((h) => `    let wl${h} = ((oc0 + ${h * L}u + lane % ${L}u) * p.cpg + ci) * ${KK}u;`).join('\n') : J.map((j) => `    let wb${j} = ((oc0 + ${j}u) * p.cpg + ci) * ${KK}u;`).join('\n')}
+${v.subgroups ? H.map((h) => `    let wl${h} = ${wAt(`oc0 + ${h * L}u + lane % ${L}u`)};`).join('\n') : J.map((j) => `    let wb${j} = ${wAt(`oc0 + ${j}u`)};`).join('\n')}
 ${taps.join('\n')}
   }
   if (!valid) { return; }
@@ -127,7 +142,7 @@ ${T.map((t) => `    if (ox0 + ${t}u < p.OW) { Y[yb + ${t}u * p.ycol] = ${epilogu
 
 /**
  * The geometries GELAN uses (plus 5×5 and dilation), 1/4/8 output channels with and without subgroups, with and
- * without the bias+SiLU epilogue; with f16, f16 storage accumulating in f32 and in f16.
+ * without the bias+SiLU epilogue; with f16, f16 storage accumulating in f32 and in f16; the flipped weight reads.
  */
 export const variants: VariantList = (caps) => {
   const out: KernelSource[] = [];
@@ -139,6 +154,12 @@ export const variants: VariantList = (caps) => {
           for (const st of stores) out.push(convWindowKernel({ KH: K, KW: K, SH: S, SW: S, DH: D, DW: D, to, subgroups, bias: act === 'silu', act, ...st }));
         }
       }
+    }
+  }
+  // the input gradient's phase kernels read in place: stride 1 (3×3) and a stride-2 3×3's phases (2×2, 2×1, 1×1)
+  for (const [KH, KW] of [[3, 3], [2, 2], [2, 1], [1, 1]] as const) {
+    for (const to of caps.subgroups ? ([1, 16] as const) : ([1, 4] as const)) {
+      out.push(convWindowKernel({ KH, KW, SH: 1, SW: 1, DH: 1, DW: 1, to, subgroups: to > 1 && caps.subgroups, bias: false, act: 'none', flip: true }));
     }
   }
   return out;

@@ -1,7 +1,6 @@
 // The input gradient (see planDgrad): a dense 1×1 as Wᵀ·gy; otherwise one stride-1 forward conv of gy per residue
-// of the input position mod the stride, with the flipped, transposed sub-kernel of the taps that reach it, written
-// onto every s-th pixel of gx (no multiply meets a structural zero); strided and dilated at once, the gather.
-import { FLIP_WG, flipWeightKernel } from '../../../kernels/conv2d/flip.wgsl';
+// of the input position mod the stride, with the flipped, transposed sub-kernel of the taps that reach it (read in
+// place from w, see flip.ts), written onto every s-th pixel of gx (no multiply meets a structural zero); strided and dilated at once, the gather.
 import { zeros } from '../creation';
 import { type Tensor, empty } from '../../tensor';
 import { denseFromStart, releaseCopy } from '../layout';
@@ -42,25 +41,16 @@ export function convDgrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
 function phases(gy: Tensor, w: Tensor, g: ConvGeometry, list: readonly Phase[]): Tensor {
   const dev = gy.device;
   const dtype = gy.dtype;
-  const cpg = g.C / g.groups;
-  const opg = g.O / g.groups;
   // a kernel smaller than the stride leaves some phases without taps: their pixels get no gradient
   const gx = list.every((ph) => ph.th.J > 0 && ph.tw.J > 0) ? empty(dev, [g.N, g.C, g.H, g.W], dtype, 'conv2d.dgrad') : zeros(dev, [g.N, g.C, g.H, g.W], dtype);
-  for (const { ry, rx, th, tw } of list) {
+  for (const phase of list) {
+    const { ry, rx, th, tw } = phase;
     if (th.J === 0 || tw.J === 0) continue;
-    const wt = empty(dev, [g.C, opg, th.J, tw.J], dtype, 'conv2d.dgrad');
-    dev.dispatch(
-      flipWeightKernel(dtype),
-      { W: w.storage.buf, Wt: wt.storage.buf },
-      { O: g.O, cpg, opg, KH: g.KH, KW: g.KW, k0h: th.k0, k0w: tw.k0, sh: g.sh, sw: g.sw, JH: th.J, JW: tw.J },
-      dev.grid1d(wt.size, FLIP_WG),
-    );
     const pg: ConvGeometry = {
       N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, OH: Math.ceil((g.H - ry) / g.sh), OW: Math.ceil((g.W - rx) / g.sw),
       KH: th.J, KW: tw.J, sh: 1, sw: 1, ph: th.pad, pw: tw.pad, dh: g.sh === 1 ? g.dh : 1, dw: g.sw === 1 ? g.dw : 1, groups: g.groups,
     };
-    convForward(dev, pg, gy, wt, null, gx, 'none', 'f32', { off: ry * g.W + rx, bs: g.C * g.H * g.W, ch: g.H * g.W, row: g.sh * g.W, col: g.sw });
-    wt.dispose();
+    convForward(dev, pg, gy, { w, g, phase }, null, gx, 'none', 'f32', { off: ry * g.W + rx, bs: g.C * g.H * g.W, ch: g.H * g.W, row: g.sh * g.W, col: g.sw });
   }
   return gx;
 }

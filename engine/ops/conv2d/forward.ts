@@ -3,14 +3,16 @@
 import type { DType } from '../../../kernels/common';
 import type { Device } from '../../device';
 import { type Tensor, empty } from '../../tensor';
+import { type WeightFlip, flipWeights } from './flip';
 import { type ConvGeometry, type OutLayout, denseLayout } from './geometry';
-import { type FwdTune, planForward } from './plan';
+import { type ForwardPlan, type FwdTune, planForward } from './plan';
 import { pointwiseForward } from './pointwise';
 import { gemmForward } from './sgmat';
 import { windowForward } from './window';
 
+/** `w` is the weight, or an input-gradient phase kernel as a view of the forward weight (the window kernel reads it in place). */
 export function convForward(
-  dev: Device, g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType,
+  dev: Device, g: ConvGeometry, x: Tensor, w: Tensor | WeightFlip, b: Tensor | null, y: Tensor, act: 'none' | 'silu', acc: DType,
   out: OutLayout = denseLayout(g, y.offset), tune?: FwdTune,
 ): void {
   const plan = planForward(dev, g, y.dtype, out, tune, () => {
@@ -23,9 +25,18 @@ export function convForward(
       dispose: () => [xs, ws, ys].forEach((t) => t.dispose()),
     };
   });
+  if (plan.kind === 'window') return windowForward(dev, plan, x, w, b, y, act, acc, out);
+  if (!('phase' in w)) return denseForward(dev, plan, g, x, w, b, y, act, out);
+  const wt = flipWeights(dev, w);
+  denseForward(dev, plan, g, x, wt, b, y, act, out);
+  wt.dispose();
+}
+
+/** The kernels that read a dense weight. */
+function denseForward(
+  dev: Device, plan: Exclude<ForwardPlan, { kind: 'window' }>, g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, act: 'none' | 'silu', out: OutLayout,
+): void {
   switch (plan.kind) {
-    case 'window':
-      return windowForward(dev, plan, x, w, b, y, act, acc, out);
     case 'matmul':
       return pointwiseForward(dev, plan.g, x, w, b, y, act, plan);
     case 'gemm-sgmat':
