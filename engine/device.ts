@@ -83,6 +83,8 @@ export class Device {
   readonly subgroupMaxSize: number;
   /** Kernels choose variants with less unrolled code (see DeviceSettings.compactKernels). */
   readonly compactKernels: boolean;
+  /** A software adapter (llvmpipe, SwiftShader): workgroups run on a few CPU threads, so a few suffice. */
+  readonly software: boolean;
   /** The subgroup-matrix shape f16 matmuls and convs run on, or null (see pickSubgroupMatrix, DeviceSettings). */
   readonly subgroupMatrix: SubgroupMatrixShape | null;
   /** The shape the adapter offers, used or not. */
@@ -140,6 +142,7 @@ export class Device {
     this.subgroupMinSize = chosen.subgroupMinSize;
     this.subgroupMaxSize = chosen.subgroupMaxSize;
     this.compactKernels = chosen.compactKernels;
+    this.software = chosen.software;
     this.subgroupMatrixOffered = chosen.subgroupMatrixOffered;
     this.subgroupMatrix = chosen.subgroupMatrix;
     this.limits = gpu.limits;

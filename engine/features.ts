@@ -72,6 +72,8 @@ export interface SelectedFeatures {
   readonly subgroupMinSize: number;
   readonly subgroupMaxSize: number;
   readonly compactKernels: boolean;
+  /** A software adapter (llvmpipe, SwiftShader): workgroups run on a few CPU threads. */
+  readonly software: boolean;
   readonly subgroupMatrixOffered: SubgroupMatrixShape | null;
   readonly subgroupMatrix: SubgroupMatrixShape | null;
 }
@@ -98,6 +100,7 @@ export function selectFeatures(
     subgroupMinSize,
     subgroupMaxSize,
     compactKernels: settings.compactKernels ?? adapter.architecture === 'swiftshader',
+    software,
     subgroupMatrixOffered,
     subgroupMatrix: use === true || (use === 'auto' && !software) ? subgroupMatrixOffered : null,
   };

@@ -143,7 +143,7 @@ export interface WgradTune {
   readonly blockColumns?: number;
   /** Invocations per workgroup. */
   readonly workgroup?: number;
-  /** Workgroups to aim for when choosing the row splits (each split is a partial weight summed afterwards). */
+  /** Workgroups to aim for when choosing the row splits (each split is a partial weight summed afterwards; default 64, 8 on a software adapter). */
   readonly target?: number;
   /** Run a dense 1×1 on the subgroup matmul instead (gy[n] · x[n]ᵀ per image, summed over the batch). */
   readonly mm?: MatmulTune;
@@ -226,8 +226,10 @@ function windowSchedule(dev: Device, g: ConvGeometry, dtype: DType, t0: WgradTun
   const nblk = Math.max(1, Math.ceil(cols / (B * g.sw)));
   const steps = rows * nblk;
   const base = g.groups * ocb * nct * khb;
-  // enough workgroups to keep every core busy; each split adds a partial weight to sum afterwards
-  const target = t.target ?? 64;
+  // enough workgroups to keep every core busy; each split adds a partial weight and a dispatch to sum them. A
+  // software adapter runs workgroups on a few CPU threads: 8 keep them busy (measured on lavapipe, 2 cores: as fast
+  // as 64 or faster, and most weight gradients of a training step need no split, so no sum, at all)
+  const target = t.target ?? (dev.software ? 8 : 64);
   const chunk = Math.ceil(steps / Math.max(1, Math.min(Math.ceil(target / base), steps)));
   const splits = Math.ceil(steps / chunk);
   return { kind: 'window', g, variant, khb, nct, ocb, rows, nblk, chunk, splits, tiles: base * splits };
