@@ -1,13 +1,16 @@
-// BatchNorm2d. Training mode runs one kernel per direction, one workgroup per channel: the forward takes the
-// batch statistics (one Welford pass), updates the running ones in place and normalises in a second pass over
-// the channel, still in cache; the backward sums the parameter gradients and then writes the input gradient.
-// That halves BatchNorm's dispatches (a tiny dispatch costs ~70–90 µs on lavapipe, host included). Eval mode
+// BatchNorm2d. Training mode runs one kernel per direction, one workgroup per channel (a 64-invocation tree, or one
+// subgroup on software adapters: BnLanes): the forward takes the batch statistics in one pass, updates the running
+// ones in place and normalises in a second pass over the channel, still in cache; the backward sums the parameter
+// gradients and then writes the input gradient. That halves BatchNorm's dispatches (a tiny dispatch costs ~70–90 µs
+// on lavapipe, host included). The forward can add a residual before its SiLU (RepConvN's two branches). Eval mode
 // normalises with the running statistics in an elementwise kernel that gives each invocation a run of BN_RUN
 // values of one channel plane, so the per-channel parameters are loaded once per run (loads, not arithmetic,
 // bound it).
-import { type Binding, type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, variantKey, write as w } from './common';
+import { type Binding, type DType, type KernelCaps, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, variantKey, write as w } from './common';
 
 export const BN_WG = 64;
+/** Storage buffers of the residual backward with one output gradient (one more with two). */
+export const BN_RESIDUAL_BUFFERS = 11;
 /** Values of one channel plane per invocation in the elementwise kernels. */
 export const BN_RUN = 8;
 const PARAMS: ParamField[] = [
@@ -22,6 +25,8 @@ const PARAMS: ParamField[] = [
   // a second output gradient (a BatchNorm output used twice), summed with the first inside the backward kernels
   { name: 'g2off', type: 'u32' },
   { name: 'g2bs', type: 'u32' },
+  // offset of the residual added before the activation (a dense tensor shaped like x)
+  { name: 'roff', type: 'u32' },
   { name: 'eps', type: 'f32' },
   { name: 'momentum', type: 'f32' },
 ];
@@ -38,30 +43,56 @@ const dt = (v: BnDtype): DType => v.dtype ?? 'f32';
 /** Variant key fields: the dtype only when it is not the default, so f32 keys stay as they were. */
 const keyOf = <T extends BnDtype>(v: T): object => (dt(v) === 'f32' ? { ...v, dtype: undefined } : v);
 
+/**
+ * The per-channel kernels' workgroup: BN_WG invocations summing through a workgroup-memory tree, or (`lanes`) one
+ * subgroup of that many lanes summing with subgroupAdd. On a software adapter a workgroup runs on one CPU thread
+ * either way, and each of the tree's seven barriers switches between its 8-wide SIMD slices; one subgroup of 8
+ * lanes is one slice and needs none. On lavapipe that took a training BatchNorm + SiLU of [16, 64, 4, 4] from
+ * 0.55–0.79 to 0.22–0.37 ms per call, and a yolov9-shapes training step's BatchNorm kernels from 229 to 108 ms.
+ */
+export interface BnLanes {
+  readonly lanes?: number;
+}
+const wgOf = (v: BnLanes): number => v.lanes ?? BN_WG;
+
 function kernel(name: string, variant: object, bindings: Binding[], body: () => string, shared = ''): KernelSource {
+  const wg = wgOf(variant as BnLanes);
   return defineKernel({
     name,
     key: variantKey(name, keyOf(variant as BnDtype)),
-    workgroupSize: [BN_WG, 1, 1],
+    workgroupSize: [wg, 1, 1],
     bindings,
     params: PARAMS,
-    body: () => `${shared}\n${computeEntry([BN_WG, 1, 1])} {\n${body()}\n}`,
+    enable: (variant as BnLanes).lanes ? ['subgroups'] : [],
+    body: () => `${shared}\n${computeEntry([wg, 1, 1])} {\n${body()}\n}`,
   });
 }
 
 /**
- * Loop over the N·HW values of channel c, the plane of each image contiguous: `body` sees `xi` (index into x)
- * and `gi` (index into gy). Nested loops instead of a division per element (integer division is slow here).
+ * Loop over the N·HW values of channel c, the plane of each image contiguous, `wg` invocations apart: `body` sees
+ * `xi` (index into x) and `gi` (index into gy). Nested loops instead of a division per element (integer division
+ * is slow here).
  */
-const perChannel = (body: string, two = false): string => `for (var n = 0u; n < p.M / p.HW; n++) {
+const perChannel = (body: string, two = false, wg = BN_WG, block?: Block): string => `for (var n = 0u; n < p.M / p.HW; n++) {${block ? `\n    ${block.init}` : ''}
     let xb = p.xoff + (n * p.C + c) * p.HW;
     let gb_ = p.gyoff + n * p.gybs + c * p.HW;${two ? '\n    let gb2 = p.g2off + n * p.g2bs + c * p.HW;' : ''}
-    for (var h = lid; h < p.HW; h += ${BN_WG}u) {
+    for (var h = lid; h < p.HW; h += ${wg}u) {
       let xi = xb + h;
       let gi = gb_ + h;${two ? '\n      let gi2 = gb2 + h;' : ''}
       ${body}
-    }
+    }${block ? `\n    ${block.fold}` : ''}
   }`;
+
+/**
+ * Sums kept per image plane and folded into the channel's totals after each plane (`init` before the plane, `fold`
+ * after it): one subgroup sums a channel in 8 lanes, and a lane's running sum over M/8 values loses digits. The
+ * yolov9-t loss test's worst parameter gradient (norm vs the official float64): tree 1.1e-3, one running sum per
+ * lane 2.3e-3 (over its 2e-3 bound), sums per plane 9.4e-4.
+ */
+interface Block {
+  readonly init: string;
+  readonly fold: string;
+}
 
 /**
  * Invocation → (image n, channel c, run of BN_RUN values of that plane starting at h0); `body` runs per value
@@ -94,20 +125,37 @@ const SILU = `fn sig_(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }`;
  * loads bound this kernel: each invocation keeps a Welford running mean and sum of squared deviations, and the
  * tree combines them with Chan's formula, as accurate as two passes), the running statistics updated in place
  * when `update`, then y = act((x − mean)·w/√(var + eps) + b) in a second pass over the channel, which is still
- * in cache. One dispatch instead of a statistics and an apply kernel.
+ * in cache. One dispatch instead of a statistics and an apply kernel. `residual`: y = act(BN(x) + res), the sum
+ * and the activation of RepConvN's two branches inside the second branch's BatchNorm.
  */
-export function bnTrainKernel(v: { update: boolean; act: BnActivation } & BnDtype): KernelSource {
+export function bnTrainKernel(v: { update: boolean; act: BnActivation; residual?: boolean } & BnDtype & BnLanes): KernelSource {
   const d = dt(v);
-  const decls = [r('x', d), w('mean'), w('var_'), ...(v.update ? [w('rm'), w('rv')] : []), r('wt'), r('bs'), w('y', d)];
-  return kernel(
-    'batchnorm.train',
-    v,
-    decls,
-    () => `  let c = wid.x;
-  var cnt = 0.0;
+  const wg = wgOf(v);
+  // The channel's mean and biased variance. Tree: each invocation keeps a Welford (cnt, mu, m2) and the tree merges
+  // them with Chan's formula. Lanes: each lane sums d = x − K and d² for K the channel's first value, and the lanes
+  // add their sums; the shift keeps the sums small on a channel far from zero (a lane's Welford over M/8 values
+  // drifts there: 2e-4 of the output on the reference test's mean-600σ channel, against 1e-4 allowed). Where K lies
+  // far from the mean (an outlier at the corner), Σd²/M − mean(d)² would cancel: a second pass sums (x − mean)².
+  const stats = v.lanes
+    ? `  let K = f32(x[p.xoff + c * p.HW]);
+  var s1 = 0.0;
+  var s2 = 0.0;
+  ${perChannel('let dx = f32(x[xi]) - K; b1 += dx; b2 += dx * dx;', false, wg, { init: 'var b1 = 0.0;\n    var b2 = 0.0;', fold: 's1 += b1;\n    s2 += b2;' })}
+  let dm = subgroupAdd(s1) / f32(p.M);
+  let mu_ = K + dm;
+  var vb = subgroupAdd(s2) / f32(p.M) - dm * dm;
+  let again = dm * dm > 4.0 * vb;
+  var q = 0.0;
+  if (again) {
+    ${perChannel('let dx = f32(x[xi]) - mu_; bq += dx * dx;', false, wg, { init: 'var bq = 0.0;', fold: 'q += bq;' })}
+  }
+  // (outside the branch: subgroup operations need uniform control flow)
+  let sq = subgroupAdd(q);
+  if (again) { vb = sq / f32(p.M); }`
+    : `  var cnt = 0.0;
   var mu = 0.0;
   var m2 = 0.0;
-  ${perChannel('let xv = f32(x[xi]); cnt += 1.0; let d = xv - mu; mu += d / cnt; m2 += d * (xv - mu);')}
+  ${perChannel('let xv = f32(x[xi]); cnt += 1.0; let d = xv - mu; mu += d / cnt; m2 += d * (xv - mu);', false, wg)}
   sh[lid] = cnt;
   sh2[lid] = mu;
   sh3[lid] = m2;
@@ -125,7 +173,14 @@ export function bnTrainKernel(v: { update: boolean; act: BnActivation } & BnDtyp
     workgroupBarrier();
   }
   let mu_ = sh2[0];
-  let vb = sh3[0] / f32(p.M);
+  let vb = sh3[0] / f32(p.M);`;
+  const decls = [r('x', d), w('mean'), w('var_'), ...(v.update ? [w('rm'), w('rv')] : []), r('wt'), r('bs'), ...(v.residual ? [r('res', d)] : []), w('y', d)];
+  return kernel(
+    'batchnorm.train',
+    v,
+    decls,
+    () => `  let c = wid.x;
+${stats}
   if (lid == 0u) {
     mean[c] = mu_;
     var_[c] = vb;
@@ -135,9 +190,9 @@ ${v.update ? `    let unbiased = vb * f32(p.M) / f32(max(p.M, 2u) - 1u);
   }
   let a = inverseSqrt(vb + p.eps) * wt[c];
   let b = bs[c];
-  ${perChannel(`let z = (f32(x[xi]) - mu_) * a + b;
-      y[xi - p.xoff] = ${d}(${v.act === 'silu' ? 'z * sig_(z)' : 'z'});`)}`,
-    `${SHARED}\nvar<workgroup> sh3: array<f32, ${BN_WG}>;\n${SILU}`,
+  ${perChannel(`let z = (f32(x[xi]) - mu_) * a + b${v.residual ? ' + f32(res[p.roff + xi - p.xoff])' : ''};
+      y[xi - p.xoff] = ${d}(${v.act === 'silu' ? 'z * sig_(z)' : 'z'});`, false, wg)}`,
+    v.lanes ? SILU : `${SHARED}\nvar<workgroup> sh3: array<f32, ${BN_WG}>;\n${SILU}`,
   );
 }
 
@@ -159,9 +214,9 @@ export function bnApplyKernel(v: { act: BnActivation } & BnDtype = { act: 'none'
 }
 
 /** The gradient reaching the BatchNorm output: gy itself, or gy · SiLU'(z) with z recomputed from x. */
-const gradAtZ = (act: BnActivation, gy: string, xi: string): string =>
+const gradAtZ = (act: BnActivation, gy: string, xi: string, residual = false): string =>
   act === 'silu'
-    ? `let zz = (${xi} - mu) * inv * wc + bc;
+    ? `let zz = (${xi} - mu) * inv * wc + bc${residual ? ' + f32(res[p.roff + xi - p.xoff])' : ''};
     let sz = sig_(zz);
     let g = ${gy} * sz * (1.0 + zz * (1.0 - sz));`
     : `let g = ${gy};`;
@@ -170,28 +225,17 @@ const gradAtZ = (act: BnActivation, gy: string, xi: string): string =>
  * Backward, one workgroup per channel: gb = Σ g and gw = Σ g·x̂ (g the gradient at the BatchNorm output, x̂ the
  * normalised input), then, when `input`, the input gradient in a second pass over the channel:
  * training (batch statistics) gx = w·inv·(g − gb/M − x̂·gw/M); eval (running statistics are constants)
- * gx = g·w·inv. `two`: the output was used twice, and its two gradients are summed here.
+ * gx = g·w·inv. `two`: the output was used twice, and its two gradients are summed here. `residual` (with SiLU):
+ * the forward added `res` before the SiLU; g is also the residual's gradient, written to `gres`.
  */
-export function bnBackwardKernel(v: { training: boolean; act: BnActivation; input: boolean; two?: boolean } & BnDtype): KernelSource {
+export function bnBackwardKernel(v: { training: boolean; act: BnActivation; input: boolean; two?: boolean; residual?: boolean } & BnDtype & BnLanes): KernelSource {
   const two = v.two === true;
-  const d = dt(v);
-  const g = gradAtZ(v.act, two ? '(f32(gy[gi]) + f32(gy2[gi2]))' : 'f32(gy[gi])', 'xv');
-  return kernel(
-    'batchnorm.bwd',
-    { ...v, two: two || undefined },
-    [r('gy', d), ...(two ? [r('gy2', d)] : []), r('x', d), r('mean'), r('var_'), r('wt'), r('bs'), w('gw'), w('gb'), ...(v.input ? [w('gx', d)] : [])],
-    () => `  let c = wid.x;
-  let mu = mean[c];
-  let inv = inverseSqrt(var_[c] + p.eps);
-  let wc = wt[c];
-  let bc = bs[c];
-  var s = 0.0;
-  var q = 0.0;
-  ${perChannel(`let xv = f32(x[xi]);
-      ${g}
-      s += g;
-      q += g * (xv - mu) * inv;`, two)}
-  sh[lid] = s;
+  const wg = wgOf(v);
+  // gb = Σ g and gw = Σ g·x̂ over the channel
+  const sums = v.lanes
+    ? `  let S = subgroupAdd(s);
+  let Q = subgroupAdd(q);`
+    : `  sh[lid] = s;
   sh2[lid] = q;
   workgroupBarrier();
   for (var st = ${BN_WG / 2}u; st > 0u; st = st >> 1u) {
@@ -201,27 +245,66 @@ export function bnBackwardKernel(v: { training: boolean; act: BnActivation; inpu
     }
     workgroupBarrier();
   }
+  let S = sh[0];
+  let Q = sh2[0];`;
+  const res = v.residual === true;
+  if (res && v.act !== 'silu') throw new Error('batchnorm.bwd: a residual needs the SiLU (without it the residual gradient is gy itself)');
+  const d = dt(v);
+  const g = gradAtZ(v.act, two ? '(f32(gy[gi]) + f32(gy2[gi2]))' : 'f32(gy[gi])', 'xv', res);
+  return kernel(
+    'batchnorm.bwd',
+    { ...v, two: two || undefined, residual: res || undefined },
+    [
+      r('gy', d), ...(two ? [r('gy2', d)] : []), r('x', d), r('mean'), r('var_'), r('wt'), r('bs'), ...(res ? [r('res', d)] : []),
+      w('gw'), w('gb'), ...(v.input ? [w('gx', d)] : []), ...(res ? [w('gres', d)] : []),
+    ],
+    () => `  let c = wid.x;
+  let mu = mean[c];
+  let inv = inverseSqrt(var_[c] + p.eps);
+  let wc = wt[c];
+  let bc = bs[c];
+  var s = 0.0;
+  var q = 0.0;
+  ${perChannel(`let xv = f32(x[xi]);
+      ${g}${res ? `
+      gres[xi - p.xoff] = ${d}(g);` : ''}
+      ${v.lanes ? 'bs_' : 's'} += g;
+      ${v.lanes ? 'bq_' : 'q'} += g * (xv - mu) * inv;`, two, wg, v.lanes ? { init: 'var bs_ = 0.0;\n    var bq_ = 0.0;', fold: 's += bs_;\n    q += bq_;' } : undefined)}
+${sums}
   if (lid == 0u) {
-    gb[c] = sh[0];
-    gw[c] = sh2[0];
+    gb[c] = S;
+    gw[c] = Q;
   }
 ${v.input ? `  let m = f32(p.M);
-  let gbm = sh[0] / m;
-  let gwm = sh2[0] / m;
+  let gbm = S / m;
+  let gwm = Q / m;
   ${perChannel(`let xv = f32(x[xi]);
       ${g}
-      gx[xi - p.xoff] = ${d}(${v.training ? 'wc * inv * (g - gbm - (xv - mu) * inv * gwm)' : 'g * wc * inv'});`, two)}` : ''}`,
-    `${SHARED}
+      gx[xi - p.xoff] = ${d}(${v.training ? 'wc * inv * (g - gbm - (xv - mu) * inv * gwm)' : 'g * wc * inv'});`, two, wg)}` : ''}`,
+    v.lanes ? SILU : `${SHARED}
 ${SILU}`,
   );
 }
 
-export const variants: VariantList = (caps) =>
+export const variants: VariantList = (caps) => [
+  ...variantsOf(caps, {}),
+  // one subgroup of 8 lanes per channel (lavapipe)
+  ...(caps.subgroups ? variantsOf(caps, { lanes: 8 }) : []),
+];
+
+const variantsOf = (caps: KernelCaps, lanes: BnLanes): KernelSource[] =>
   (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) =>
     (['none', 'silu'] as const).flatMap((act) => [
-      bnTrainKernel({ update: true, act, dtype }),
-      bnTrainKernel({ update: false, act, dtype }),
-      bnApplyKernel({ act, dtype }),
-      ...[false, true].flatMap((training) => [false, true].flatMap((input) => [false, true].map((two) => bnBackwardKernel({ training, act, input, two, dtype })))),
+      bnTrainKernel({ update: true, act, dtype, ...lanes }),
+      bnTrainKernel({ update: false, act, dtype, ...lanes }),
+      ...(lanes.lanes ? [] : [bnApplyKernel({ act, dtype })]),
+      ...[false, true].flatMap((training) => [false, true].flatMap((input) => [false, true].map((two) => bnBackwardKernel({ training, act, input, two, dtype, ...lanes })))),
+      // the residual backward binds 11 storage buffers (12 with two gradients): not on SwiftShader's 10
+      ...(act === 'silu' && caps.maxStorageBuffers >= BN_RESIDUAL_BUFFERS
+        ? [
+            bnTrainKernel({ update: true, act, residual: true, dtype, ...lanes }),
+            ...[false, true].filter((two) => caps.maxStorageBuffers >= BN_RESIDUAL_BUFFERS + Number(two)).map((two) => bnBackwardKernel({ training: true, act, input: true, two, residual: true, dtype, ...lanes })),
+          ]
+        : []),
     ]),
   );

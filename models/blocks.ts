@@ -72,11 +72,11 @@ export class RepConvN extends Block {
   forward(x: Value): Tensor {
     const xi = one(x, 'RepConvN');
     if (this.fused) return this.act === 'silu' && !this.training ? this.fused.forward(xi, 'silu') : then(this.fused.forward(xi), (t) => activate(this.act, t));
+    // the 1×1 branch's BatchNorm adds the 3×3 branch and applies the activation (one kernel each way in training)
     const a = this.conv1!.forward(xi);
-    const b = this.conv2!.forward(xi);
-    const s = add(a, b);
-    free(a, b);
-    return then(s, (t) => activate(this.act, t));
+    const y = this.conv2!.forwardSum(xi, a, this.act);
+    a.dispose();
+    return y;
   }
 }
 

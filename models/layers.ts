@@ -2,7 +2,7 @@
 // official model constructor sets them) and Conv = conv (no bias) → BN → SiLU.
 import type { Device } from '../engine/device';
 import type { Tensor } from '../engine/tensor';
-import { batchNorm2d, cast, contiguous, conv2d, relu, silu } from '../engine/ops';
+import { add, batchNorm2d, cast, contiguous, conv2d, relu, silu } from '../engine/ops';
 import { type Init, type Value, Block, Module, one } from './module';
 
 /** PyTorch's default conv init (kaiming_uniform with a = √5): U(−1/√fan_in, 1/√fan_in), same for the bias. */
@@ -103,13 +103,15 @@ export class BatchNorm2d extends Module {
     this.buffer('running_var', [channels], 1);
   }
 
-  forward(x: Tensor, activation: 'none' | 'silu' = 'none'): Tensor {
+  /** BN(x), then `residual` added and `activation` applied (fused into the BatchNorm kernel where it can be). */
+  forward(x: Tensor, activation: 'none' | 'silu' = 'none', residual?: Tensor): Tensor {
     if (this.training) this.numBatchesTracked++;
     return batchNorm2d(x, this.getParam('weight'), this.getParam('bias'), this.getBuffer('running_mean'), this.getBuffer('running_var'), {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
       activation,
+      ...(residual ? { residual } : {}),
     });
   }
 }
@@ -134,6 +136,26 @@ export class Conv extends Block {
   removeBatchNorm(): void {
     this.dropChild('bn');
     this.bn = null;
+  }
+
+  /**
+   * act(BN(conv(x)) + residual): RepConvN's two branches summed and activated inside the second one's BatchNorm
+   * kernel (training); after BN folding, a conv, an add and the activation.
+   */
+  forwardSum(x: Tensor, residual: Tensor, act: Activation): Tensor {
+    const c = this.conv.forward(x);
+    if (this.bn && act !== 'relu') {
+      const y = this.bn.forward(c, act, residual);
+      c.dispose();
+      return y;
+    }
+    const z = this.bn ? this.bn.forward(c) : c;
+    if (z !== c) c.dispose();
+    const s = add(z, residual);
+    z.dispose();
+    const y = activate(act, s);
+    s.dispose();
+    return y;
   }
 
   forward(v: Value): Tensor {

@@ -1,12 +1,13 @@
 // BatchNorm2d in training mode (batch statistics; running stats updated in place with momentum, unbiased
 // variance, as PyTorch) and eval mode (running statistics). YOLOv9 uses eps 1e-3 and momentum 0.03.
-import { BN_RUN, BN_WG, bnApplyKernel, bnBackwardKernel, bnTrainKernel } from '../../kernels/batchnorm.wgsl';
+import { BN_RESIDUAL_BUFFERS, BN_RUN, BN_WG, bnApplyKernel, bnBackwardKernel, bnTrainKernel } from '../../kernels/batchnorm.wgsl';
 import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Tensor, empty } from '../tensor';
 import { checkF32 } from './run';
 import { copy, denseFromStart, densePlanes } from './layout';
 import { ones, zeros } from './creation';
+import { add, silu } from './elementwise';
 
 /** Options of batchNorm2d(). */
 export interface BatchNormOptions {
@@ -16,6 +17,12 @@ export interface BatchNormOptions {
   readonly eps?: number;
   /** Fused activation after the affine transform (YOLO's Conv block: BN then SiLU). */
   readonly activation?: 'none' | 'silu';
+  /**
+   * Added to the normalised output before the activation, y = act(BN(x) + residual): RepConvN's sum of its two
+   * branches. One kernel each way in training mode with SiLU (where the device binds 11 storage buffers), else a
+   * separate add and activation.
+   */
+  readonly residual?: Tensor;
 }
 
 
@@ -52,15 +59,35 @@ export function batchNorm2d(
   const eps = o.eps ?? 1e-5;
   const momentum = o.momentum ?? 0.1;
   const dev = x.device;
+  const act = o.activation ?? 'none';
+  const res = o.residual ?? null;
+  // one subgroup per channel where a workgroup of that size is exactly one subgroup (software adapters, see BnLanes)
+  const lanes = dev.software && dev.features.subgroups && dev.subgroupMinSize >= 4 && dev.subgroupMinSize === dev.subgroupMaxSize ? { lanes: dev.subgroupMinSize } : {};
+  if (res) {
+    res.assertAlive('batchNorm2d', 'residual');
+    if (!res.shape.every((d, i) => d === x.shape[i]) || res.rank !== 4 || res.dtype !== dtype) {
+      throw new OpError('batchNorm2d', `residual must match the input: ${fmtShape(res.shape)} ${res.dtype} vs ${fmtShape(x.shape)} ${dtype}`);
+    }
+    if (!o.training || act !== 'silu' || dev.limits.maxStorageBuffersPerShaderStage < BN_RESIDUAL_BUFFERS) {
+      const z = batchNorm2d(x, weight, bias, runningMean, runningVar, { ...o, activation: 'none', residual: undefined });
+      const s = add(z, res);
+      z.dispose();
+      if (act === 'none') return s;
+      const y = silu(s);
+      s.dispose();
+      return y;
+    }
+  }
   const xd = x.isContiguous ? x : copy(x);
-  const params = { n: x.size, C, HW: H * W, M, xoff: xd.offset, eps, momentum, gyoff: 0, gybs: 0, g2off: 0, g2bs: 0 };
+  const rd = res && !res.isContiguous ? copy(res) : res;
+  const params = { n: x.size, C, HW: H * W, M, xoff: xd.offset, eps, momentum, gyoff: 0, gybs: 0, g2off: 0, g2bs: 0, roff: rd ? rd.offset : 0 };
   const temps: Tensor[] = [];
   const own = (t: Tensor): Tensor => (temps.push(t), t);
   const w = weight ? denseFromStart(weight) : own(ones(dev, [C]));
   const b = bias ? denseFromStart(bias) : own(zeros(dev, [C]));
   if (weight && w !== weight) temps.push(w);
   if (bias && b !== bias) temps.push(b);
-  const act = o.activation ?? 'none';
+  if (rd && rd !== res) temps.push(rd);
   const y = empty(dev, x.shape, dtype, 'batchNorm2d');
   let mean: Tensor;
   let variance: Tensor;
@@ -70,8 +97,11 @@ export function batchNorm2d(
     variance = empty(dev, [C], 'f32', 'batchNorm2d');
     const update = runningMean !== null;
     dev.dispatch(
-      bnTrainKernel({ update, act, dtype }),
-      { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, ...(update ? { rm: runningMean!.storage.buf, rv: runningVar!.storage.buf } : {}), wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf },
+      bnTrainKernel({ update, act, dtype, ...lanes, ...(rd ? { residual: true } : {}) }),
+      {
+        x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, ...(update ? { rm: runningMean!.storage.buf, rv: runningVar!.storage.buf } : {}),
+        wt: w.storage.buf, bs: b.storage.buf, ...(rd ? { res: rd.storage.buf } : {}), y: y.storage.buf,
+      },
       params,
       [C, 1, 1],
     );
@@ -83,10 +113,10 @@ export function batchNorm2d(
     const runs = N * C * Math.ceil((H * W) / BN_RUN);
     dev.dispatch(bnApplyKernel({ act, dtype }), { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf }, params, dev.grid1d(runs, BN_WG));
   }
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), ...(res ? [res] : [])];
   // the output used twice: the backward kernel reads both gradients (one more storage binding than otherwise)
-  const sums = dev.limits.maxStorageBuffersPerShaderStage >= 10 ? 2 : 1;
-  const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b], (gy, [xs, ms, vs, ws, bs], more) => {
+  const sums = dev.limits.maxStorageBuffersPerShaderStage >= (rd ? BN_RESIDUAL_BUFFERS : 9) + 1 ? 2 : 1;
+  const out = record(y, 'batchNorm2d', inputs, [xd, mean, variance, w, b, ...(rd ? [rd] : [])], (gy, [xs, ms, vs, ws, bs, rs], more) => {
     // gy may be a channel slice (the gradient of one input of a concat): planes dense, any batch stride
     const gyd = densePlanes(gy);
     const gy2 = more.length > 0 ? densePlanes(more[0]) : null;
@@ -97,12 +127,17 @@ export function batchNorm2d(
       ...params, xoff: xs.offset, gyoff: gyd.offset, gybs: N > 1 ? gyd.strides[0] : 0,
       ...(gy2 ? { g2off: gy2.offset, g2bs: N > 1 ? gy2.strides[0] : 0 } : {}),
     };
-    const saved = { gy: gyd.storage.buf, ...(gy2 ? { gy2: gy2.storage.buf } : {}), x: xs.storage.buf, mean: ms.storage.buf, var_: vs.storage.buf, wt: ws.storage.buf, bs: bs.storage.buf };
+    const saved = {
+      gy: gyd.storage.buf, ...(gy2 ? { gy2: gy2.storage.buf } : {}), x: xs.storage.buf, mean: ms.storage.buf, var_: vs.storage.buf, wt: ws.storage.buf, bs: bs.storage.buf,
+      ...(rs ? { res: rs.storage.buf } : {}),
+    };
     const input = x.requiresGrad;
     const gx = input ? empty(dev, x.shape, dtype, 'batchNorm2d.grad') : null;
+    // the gradient at the SiLU's input, which is also the residual's
+    const gres = rs ? empty(dev, x.shape, dtype, 'batchNorm2d.grad') : null;
     dev.dispatch(
-      bnBackwardKernel({ training: o.training, act, input, two, dtype }),
-      { ...saved, gw: gw.storage.buf, gb: gb.storage.buf, ...(gx ? { gx: gx.storage.buf } : {}) },
+      bnBackwardKernel({ training: o.training, act, input, two, dtype, ...lanes, ...(rs ? { residual: true } : {}) }),
+      { ...saved, gw: gw.storage.buf, gb: gb.storage.buf, ...(gx ? { gx: gx.storage.buf } : {}), ...(gres ? { gres: gres.storage.buf } : {}) },
       p,
       [C, 1, 1],
     );
@@ -113,6 +148,7 @@ export function batchNorm2d(
     else gw.dispose();
     if (bias) grads.push(bias.requiresGrad ? gb : (gb.dispose(), null));
     else gb.dispose();
+    if (res && gres) grads.push(res.requiresGrad ? gres : (gres.dispose(), null));
     return grads;
   }, sums);
   mean.dispose();

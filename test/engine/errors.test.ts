@@ -25,6 +25,7 @@ test.each([
   ['conv2d: bias', () => ops.conv2d(t([1, 3, 8, 8]), t([4, 3, 3, 3]), t([5])), /^conv2d: bias must have shape \[4\]/],
   ['conv2d: kernel larger than input', () => ops.conv2d(t([1, 3, 2, 2]), t([4, 3, 5, 5])), /^conv2d: kernel 5x5/],
   ['batchNorm2d: parameter shape', () => ops.batchNorm2d(t([2, 3, 4, 4]), t([4]), null, null, null, { training: true }), /^batchNorm2d: .*shape \[3\] for input \[2, 3, 4, 4\], got \[4\]/],
+  ['batchNorm2d: residual shape', () => ops.batchNorm2d(t([2, 3, 4, 4]), null, null, null, null, { training: true, activation: 'silu', residual: t([2, 3, 4, 5]) }), /^batchNorm2d: residual must match the input: \[2, 3, 4, 5\] f32 vs \[2, 3, 4, 4\] f32/],
   ['batchNorm2d: eval without stats', () => ops.batchNorm2d(t([2, 3, 4, 4]), null, null, null, null, { training: false }), /^batchNorm2d: eval mode needs running statistics/],
   ['maxPool2d: rank', () => ops.maxPool2d(t([3, 4]), { kernel: 2 }), /^maxPool2d: input must be 4-D NCHW, got \[3, 4\]/],
   ['avgPool2d: padding', () => ops.avgPool2d(t([1, 1, 4, 4]), { kernel: 2, padding: 2 }), /^avgPool2d: padding 2,2/],

@@ -241,6 +241,35 @@ cases('batchNorm2d', (r) => [
       return ref.binary('mul', y, y);
     },
   },
+  // RepConvN: y = SiLU(BN(x) + residual) in one kernel each way, alone and with the output used twice (twelve
+  // storage buffers, where the device has them); without SiLU it is BatchNorm, then an add
+  {
+    op: 'batchNorm2d(train, residual, SiLU)',
+    inputs: [ref.scale(normal(r, [3, 4, 3, 5]), 2), uniform(r, [4], 0.5, 1.5), normal(r, [4]), normal(r, [3, 4, 3, 5])],
+    diff: [0, 1, 2, 3],
+    gpu: ([x, w, b, res]) => ops.batchNorm2d(x, w, b, null, null, { training: true, eps: 1e-3, activation: 'silu', residual: res }),
+    cpu: ([x, w, b, res]) => ref.unary('silu', ref.binary('add', ref.batchNorm2d(x, w, b, { training: true, eps: 1e-3 }), res)),
+  },
+  {
+    op: 'batchNorm2d(train, residual, SiLU, output used twice)',
+    inputs: [ref.scale(normal(r, [2, 4, 3, 5]), 2), uniform(r, [4], 0.5, 1.5), normal(r, [4]), normal(r, [2, 4, 3, 5])],
+    diff: [0, 1, 2, 3],
+    gpu: ([x, w, b, res]) => {
+      const y = ops.batchNorm2d(x, w, b, null, null, { training: true, eps: 1e-3, activation: 'silu', residual: res });
+      return ops.concat([y, ops.slice(y, 1, 1, 3)], 1);
+    },
+    cpu: ([x, w, b, res]) => {
+      const y = ref.unary('silu', ref.binary('add', ref.batchNorm2d(x, w, b, { training: true, eps: 1e-3 }), res));
+      return ref.concat([y, ref.slice(y, 1, 1, 3)], 1);
+    },
+  },
+  {
+    op: 'batchNorm2d(train, residual, no activation)',
+    inputs: [normal(r, [2, 3, 4, 4]), normal(r, [2, 3, 4, 4])],
+    diff: [0, 1],
+    gpu: ([x, res]) => ops.batchNorm2d(x, null, null, null, null, { training: true, residual: res }),
+    cpu: ([x, res]) => ref.binary('add', ref.batchNorm2d(x, null, null, { training: true }), res),
+  },
   {
     op: 'batchNorm2d(eval)',
     inputs: [normal(r, [2, 4, 3, 5]), uniform(r, [4], 0.5, 1.5), normal(r, [4]), normal(r, [4]), uniform(r, [4], 0.5, 2)],
