@@ -2,7 +2,7 @@
 // command batcher. Ops record dispatches into one open compute pass; the batch is submitted when it is full or
 // when something must be read back (the only sync point). Two Devices share nothing, so two engines can run on
 // two GPUDevices in one page or process.
-import { type KernelSource, type ParamValues, type SubgroupMatrixShape, packParams } from '../kernels/common';
+import { type KernelSource, type ParamValues, SOFTWARE_WORKGROUPS, type SubgroupMatrixShape, packParams } from '../kernels/common';
 import { type AdapterDescription, type AdapterExtras, type DeviceFeatures, selectFeatures } from './features';
 
 export {
@@ -315,6 +315,15 @@ export class Device {
   /** Bind groups held for reuse (tests check that a repeated step creates none). */
   get cachedBindGroups(): number {
     return this.bindGroups.size;
+  }
+
+  /**
+   * Grid for `n` flat indices of a kernel that loops with gridStride (kernels/common.ts): one invocation per index
+   * on a GPU, at most SOFTWARE_WORKGROUPS workgroups on a software adapter.
+   */
+  gridStride(n: number, wg: number): [number, number, number] {
+    if (!this.software) return this.grid1d(n, wg);
+    return [Math.max(0, Math.min(Math.ceil(n / wg), SOFTWARE_WORKGROUPS)), 1, 1];
   }
 
   /** Grid for `n` invocations of a 1-D kernel with workgroup size `wg` (2-D when over the per-dimension limit). */

@@ -6,7 +6,7 @@
 // normalises with the running statistics in an elementwise kernel that gives each invocation a run of BN_RUN
 // values of one channel plane, so the per-channel parameters are loaded once per run (loads, not arithmetic,
 // bound it).
-import { type Binding, type DType, type KernelCaps, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, variantKey, write as w } from './common';
+import { type Binding, type DType, type KernelCaps, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, gridStride, read as r, variantKey, write as w } from './common';
 
 export const BN_WG = 64;
 /** Storage buffers of the residual backward with one output gradient (one more with two). */
@@ -98,20 +98,18 @@ interface Block {
  * Invocation → (image n, channel c, run of BN_RUN values of that plane starting at h0); `body` runs per value
  * with `h` (index within the plane) and `i` (dense NCHW index), after `head` (per-channel setup).
  */
-const planeRun = (head: string, body: string): string => `  let t = ${flatIndex(BN_WG)};
-  let runs = (p.HW + ${BN_RUN - 1}u) / ${BN_RUN}u;
-  if (t >= (p.n / p.HW) * runs) { return; }
-  let plane = t / runs;
-  let c = plane % p.C;
-  let n = plane / p.C;
-  let h0 = (t % runs) * ${BN_RUN}u;
-${head}
-  for (var e = 0u; e < ${BN_RUN}u; e++) {
-    let h = h0 + e;
-    if (h >= p.HW) { break; }
-    let i = plane * p.HW + h;
-    ${body}
-  }`;
+const planeRun = (head: string, body: string): string => `  let runs = (p.HW + ${BN_RUN - 1}u) / ${BN_RUN}u;
+${gridStride(BN_WG, 't', '(p.n / p.HW) * runs', `    let plane = t / runs;
+    let c = plane % p.C;
+    let n = plane / p.C;
+    let h0 = (t % runs) * ${BN_RUN}u;
+  ${head}
+    for (var e = 0u; e < ${BN_RUN}u; e++) {
+      let h = h0 + e;
+      if (h >= p.HW) { break; }
+      let i = plane * p.HW + h;
+      ${body}
+    }`)}`;
 
 const SHARED = `var<workgroup> sh: array<f32, ${BN_WG}>;\nvar<workgroup> sh2: array<f32, ${BN_WG}>;`;
 

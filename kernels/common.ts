@@ -139,6 +139,21 @@ export const at8 = (field: string, i: string): string => `${field}[(${i}) >> 2u]
 export const flatIndex = (wg: number): string =>
   `gid.x + gid.y * (nwg.x * ${wg}u)`;
 
+/**
+ * `body` for every flat index `i` below `bound` that falls to this invocation: its own, then one whole grid
+ * further, and so on. A GPU gets a grid with an invocation per index (one pass); a software adapter gets at most
+ * SOFTWARE_WORKGROUPS workgroups (Device.gridStride), because there launching a workgroup costs about as much as
+ * an elementwise op on a few thousand values (an add of 147,456 values: 0.61 ms with 2,304 workgroups, 0.31 ms
+ * with 64, on lavapipe). `body` skips an index with `continue`, never `return`.
+ */
+export const gridStride = (wg: number, i: string, bound: string, body: string): string => `  let stride_ = nwg.x * nwg.y * ${wg}u;
+  for (var ${i} = ${flatIndex(wg)}; ${i} < ${bound}; ${i} += stride_) {
+${body}
+  }`;
+
+/** Workgroups of a grid-stride kernel on a software adapter (enough for its CPU threads; see gridStride). */
+export const SOFTWARE_WORKGROUPS = 64;
+
 export const computeEntry = (wg: readonly [number, number, number]): string =>
   `@compute @workgroup_size(${wg[0]}, ${wg[1]}, ${wg[2]})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>)`;
 

@@ -4,7 +4,7 @@
 // invocation copies a run of CONCAT_RUN values along `inner`: the index arithmetic and the choice of input are
 // made once per run (on llvmpipe they cost more than the copy). The slice gradient (padKernel) is the same walk
 // with one input and zeros around it.
-import { type DType, type KernelSource, type ParamField, type VariantList, at8, computeEntry, defineKernel, flatIndex, variantKey } from './common';
+import { type DType, type KernelSource, type ParamField, type VariantList, at8, computeEntry, defineKernel, gridStride, variantKey } from './common';
 
 export const CONCAT_WG = 64;
 export const CONCAT_MAX_INPUTS = 8;
@@ -20,13 +20,13 @@ const PARAMS: ParamField[] = [
   { name: 'runs', type: 'u32' },
 ];
 
-/** Invocation → its run: the output row (outer o, position a along the axis) and the run's first value i0. */
-const RUN_HEAD = `  let r = ${flatIndex(CONCAT_WG)};
-  if (r >= (p.n / p.inner) * p.runs) { return; }
-  let row = r / p.runs;
-  let i0 = (r % p.runs) * ${CONCAT_RUN}u;
-  let a = row % p.A;
-  let o = row / p.A;`;
+/** `body` for each run r of this invocation: the output row (outer o, position a along the axis), its first value i0. */
+const perRun = (body: string): string =>
+  gridStride(CONCAT_WG, 'r', '(p.n / p.inner) * p.runs', `    let row = r / p.runs;
+    let i0 = (r % p.runs) * ${CONCAT_RUN}u;
+    let a = row % p.A;
+    let o = row / p.A;
+${body}`);
 
 /** `dtype` (default f32) is the storage type of every input and the output. */
 export function concatKernel(v: { inputs: number; dtype?: DType }): KernelSource {
@@ -46,13 +46,12 @@ export function concatKernel(v: { inputs: number; dtype?: DType }): KernelSource
     bindings: bindings,
     params: PARAMS,
     body: () => `${computeEntry([CONCAT_WG, 1, 1])} {
-${RUN_HEAD}
-  var src = 0u;
-  var which = 0u;
-  ${chain}
-  let dst = row * p.inner + i0;
-  let len = min(${R}u, p.inner - i0);
-${ks.map((k) => `  if (which == ${k}u) { for (var e = 0u; e < len; e++) { out[dst + e] = in${k}[src + e]; } }`).join('\n')}
+${perRun(`    var src = 0u;
+    var which = 0u;
+    ${chain}
+    let dst = row * p.inner + i0;
+    let len = min(${R}u, p.inner - i0);
+${ks.map((k) => `    if (which == ${k}u) { for (var e = 0u; e < len; e++) { out[dst + e] = in${k}[src + e]; } }`).join('\n')}`)}
 }`,
   });
 }
@@ -73,15 +72,14 @@ export function padKernel(dtype: DType = 'f32'): KernelSource {
     bindings: [{ name: 'src', access: 'read', type: dtype }, { name: 'out', access: 'write', type: dtype }],
     params: PAD_PARAMS,
     body: () => `${computeEntry([CONCAT_WG, 1, 1])} {
-${RUN_HEAD}
-  let dst = row * p.inner + i0;
-  let len = min(${R}u, p.inner - i0);
-  if (a >= p.start && a < p.start + p.len) {
-    let at = p.off + o * p.ostride + (a - p.start) * p.inner + i0;
-    for (var e = 0u; e < len; e++) { out[dst + e] = src[at + e]; }
-  } else {
-    for (var e = 0u; e < len; e++) { out[dst + e] = ${dtype}(0.0); }
-  }
+${perRun(`    let dst = row * p.inner + i0;
+    let len = min(${R}u, p.inner - i0);
+    if (a >= p.start && a < p.start + p.len) {
+      let at = p.off + o * p.ostride + (a - p.start) * p.inner + i0;
+      for (var e = 0u; e < len; e++) { out[dst + e] = src[at + e]; }
+    } else {
+      for (var e = 0u; e < len; e++) { out[dst + e] = ${dtype}(0.0); }
+    }`)}
 }`,
   });
 }

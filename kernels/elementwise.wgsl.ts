@@ -4,7 +4,7 @@
 // tensor (concat) all use this one kernel; a contiguous fast path skips the index arithmetic. A strided call
 // gives each invocation a run of RUN values along the innermost dim: the index arithmetic (divisions and
 // dynamically indexed uniforms, each costing like a load on llvmpipe) is done once per run, not per value.
-import { type DType, type KernelSource, type ParamField, type VariantList, at8, computeEntry, defineKernel, flatIndex, read, variantKey, write } from './common';
+import { type DType, type KernelSource, type ParamField, type VariantList, at8, computeEntry, defineKernel, gridStride, read, variantKey, write } from './common';
 
 export interface ElementwiseVariant {
   /** Op name (for labels); the expression decides the code. */
@@ -51,30 +51,26 @@ export function elementwiseKernel(v: ElementwiseVariant): KernelSource {
   const wg: [number, number, number] = [WG, 1, 1];
   const R = ELEMENTWISE_RUN;
   const body = (): string => v.contiguous
-    ? `  let idx = ${flatIndex(WG)};
-  if (idx >= p.n) { return; }
-${v.inputs.map((_, i) => `  let a${i} = f32(in${i}[idx]);`).join('\n')}
-  out[idx] = ${v.out}(${v.expr});`
-    : `  let t = ${flatIndex(WG)};
-  if (t >= (p.n / p.inner) * p.runs) { return; }
-  // row: index over the outer dims; j0: first value of this run along the innermost dim
-  var rem = t / p.runs;
-  let j0 = (t % p.runs) * ${R}u;
-  var oo = p.ooff + j0 * p.ois;
-${v.inputs.map((_, i) => `  var o${i} = p.off${i} + j0 * p.is${i};`).join('\n')}
-  for (var d = i32(p.rank) - 2; d >= 0; d--) {
-    let du = u32(d);
-    let s = ${at8('p.shape', 'du')};
-    let c = rem % s;
-    rem = rem / s;
-    oo += c * ${at8('p.ost', 'du')};
-${v.inputs.map((_, i) => `    o${i} += c * ${at8(`p.st${i}`, 'du')};`).join('\n')}
-  }
-  for (var e = 0u; e < ${R}u; e++) {
-    if (j0 + e >= p.inner) { break; }
-${v.inputs.map((_, i) => `    let a${i} = f32(in${i}[o${i} + e * p.is${i}]);`).join('\n')}
-    out[oo + e * p.ois] = ${v.out}(${v.expr});
-  }`;
+    ? gridStride(WG, 'idx', 'p.n', `${v.inputs.map((_, i) => `    let a${i} = f32(in${i}[idx]);`).join('\n')}
+    out[idx] = ${v.out}(${v.expr});`)
+    : gridStride(WG, 't', '(p.n / p.inner) * p.runs', `    // row: index over the outer dims; j0: first value of this run along the innermost dim
+    var rem = t / p.runs;
+    let j0 = (t % p.runs) * ${R}u;
+    var oo = p.ooff + j0 * p.ois;
+${v.inputs.map((_, i) => `    var o${i} = p.off${i} + j0 * p.is${i};`).join('\n')}
+    for (var d = i32(p.rank) - 2; d >= 0; d--) {
+      let du = u32(d);
+      let s = ${at8('p.shape', 'du')};
+      let c = rem % s;
+      rem = rem / s;
+      oo += c * ${at8('p.ost', 'du')};
+${v.inputs.map((_, i) => `      o${i} += c * ${at8(`p.st${i}`, 'du')};`).join('\n')}
+    }
+    for (var e = 0u; e < ${R}u; e++) {
+      if (j0 + e >= p.inner) { break; }
+${v.inputs.map((_, i) => `      let a${i} = f32(in${i}[o${i} + e * p.is${i}]);`).join('\n')}
+      out[oo + e * p.ois] = ${v.out}(${v.expr});
+    }`);
   return defineKernel({
     name: `elementwise.${v.op}`,
     key: variantKey('elementwise', { expr: v.expr, inputs: v.inputs, out: v.out, contiguous: v.contiguous, n }),

@@ -1,7 +1,7 @@
 // Nearest-neighbour resize of NCHW planes with PyTorch's legacy 'nearest' rule: src = min(floor(dst · scale),
 // in − 1) with scale = in/out (or 1/scale_factor), computed in float32 as PyTorch does. Backward gathers the
 // outputs that map to each input pixel.
-import { type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read, write } from './common';
+import { type DType, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, gridStride, read, write } from './common';
 
 export const UP_WG = 64;
 const PARAMS: ParamField[] = [
@@ -22,12 +22,10 @@ export function upsampleFwdKernel(dtype: DType = 'f32'): KernelSource {
     params: PARAMS,
     body: () => `${SRC}
 ${computeEntry([UP_WG, 1, 1])} {
-  let i = ${flatIndex(UP_WG)};
-  if (i >= p.planes * p.OH * p.OW) { return; }
-  let ox = i % p.OW;
-  let oy = (i / p.OW) % p.OH;
-  let plane = i / (p.OW * p.OH);
-  y[i] = x[p.xoff + (plane * p.H + src(oy, p.scaleH, p.H)) * p.W + src(ox, p.scaleW, p.W)];
+${gridStride(UP_WG, 'i', 'p.planes * p.OH * p.OW', `    let ox = i % p.OW;
+    let oy = (i / p.OW) % p.OH;
+    let plane = i / (p.OW * p.OH);
+    y[i] = x[p.xoff + (plane * p.H + src(oy, p.scaleH, p.H)) * p.W + src(ox, p.scaleW, p.W)];`)}
 }`,
   });
 }
@@ -42,24 +40,22 @@ export function upsampleBwdKernel(dtype: DType = 'f32'): KernelSource {
     params: PARAMS,
     body: () => `${SRC}
 ${computeEntry([UP_WG, 1, 1])} {
-  let i = ${flatIndex(UP_WG)};
-  if (i >= p.planes * p.H * p.W) { return; }
-  let ix = i % p.W;
-  let iy = (i / p.W) % p.H;
-  let plane = i / (p.W * p.H);
-  // candidate outputs: a window around iy / scale, checked exactly with the forward rule
-  let oy0 = u32(max(floor(f32(iy) / p.scaleH) - 1.0, 0.0));
-  let oy1 = min(u32(ceil(f32(iy + 1u) / p.scaleH)) + 1u, p.OH);
-  let ox0 = u32(max(floor(f32(ix) / p.scaleW) - 1.0, 0.0));
-  let ox1 = min(u32(ceil(f32(ix + 1u) / p.scaleW)) + 1u, p.OW);
-  var acc = 0.0;
-  for (var oy = oy0; oy < oy1; oy++) {
-    if (src(oy, p.scaleH, p.H) != iy) { continue; }
-    for (var ox = ox0; ox < ox1; ox++) {
-      if (src(ox, p.scaleW, p.W) == ix) { acc += f32(gy[(plane * p.OH + oy) * p.OW + ox]); }
+${gridStride(UP_WG, 'i', 'p.planes * p.H * p.W', `    let ix = i % p.W;
+    let iy = (i / p.W) % p.H;
+    let plane = i / (p.W * p.H);
+    // candidate outputs: a window around iy / scale, checked exactly with the forward rule
+    let oy0 = u32(max(floor(f32(iy) / p.scaleH) - 1.0, 0.0));
+    let oy1 = min(u32(ceil(f32(iy + 1u) / p.scaleH)) + 1u, p.OH);
+    let ox0 = u32(max(floor(f32(ix) / p.scaleW) - 1.0, 0.0));
+    let ox1 = min(u32(ceil(f32(ix + 1u) / p.scaleW)) + 1u, p.OW);
+    var acc = 0.0;
+    for (var oy = oy0; oy < oy1; oy++) {
+      if (src(oy, p.scaleH, p.H) != iy) { continue; }
+      for (var ox = ox0; ox < ox1; ox++) {
+        if (src(ox, p.scaleW, p.W) == ix) { acc += f32(gy[(plane * p.OH + oy) * p.OW + ox]); }
+      }
     }
-  }
-  gx[i] = ${dtype}(acc);
+    gx[i] = ${dtype}(acc);`)}
 }`,
   });
 }

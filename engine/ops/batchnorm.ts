@@ -111,7 +111,7 @@ export function batchNorm2d(
     variance = copy(runningVar!);
     // the elementwise kernel takes a run of BN_RUN values of one plane per invocation
     const runs = N * C * Math.ceil((H * W) / BN_RUN);
-    dev.dispatch(bnApplyKernel({ act, dtype }), { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf }, params, dev.grid1d(runs, BN_WG));
+    dev.dispatch(bnApplyKernel({ act, dtype }), { x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, wt: w.storage.buf, bs: b.storage.buf, y: y.storage.buf }, params, dev.gridStride(runs, BN_WG));
   }
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), ...(res ? [res] : [])];
   // the output used twice: the backward kernel reads both gradients (one more storage binding than otherwise)

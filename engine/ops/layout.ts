@@ -143,7 +143,7 @@ function padSlice(gy: Tensor, shape: Shape, axis: number, start: number): Tensor
       padKernel(gy.dtype),
       { src: gy.storage.buf, out: gx.storage.buf },
       { n: gx.size, A: shape[axis], inner, runs, start, len: gy.shape[axis], off: gy.offset, ostride: stride },
-      dev.grid1d((gx.size / inner) * runs, CONCAT_WG),
+      dev.gridStride((gx.size / inner) * runs, CONCAT_WG),
     );
     return gx;
   }
@@ -203,7 +203,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
         concatKernel({ inputs: xs.length, dtype: out.dtype }),
         { ...indexed('in', xs.map((t) => t.storage.buf)), out: out.storage.buf },
         { starts: [...starts, at], offs: xs.map((t) => t.offset), ostrides: strides as number[], n: out.size, A: at, inner, runs: Math.ceil(inner / CONCAT_RUN) },
-        dev.grid1d((out.size / inner) * Math.ceil(inner / CONCAT_RUN), CONCAT_WG),
+        dev.gridStride((out.size / inner) * Math.ceil(inner / CONCAT_RUN), CONCAT_WG),
       );
     }
   } else {

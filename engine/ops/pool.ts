@@ -19,6 +19,12 @@ export interface AvgPoolOptions extends PoolOptions {
   readonly countIncludePad?: boolean;
 }
 
+/**
+ * Workgroups along the plane axis (each invocation loops over every PLANE_GROUPS-th plane): fewer, longer
+ * workgroups, since launching one costs about as much on lavapipe as pooling a few planes of it.
+ */
+const PLANE_GROUPS = 64;
+
 const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
 function geometry(op: string, x: Tensor, o: PoolOptions) {
@@ -35,22 +41,25 @@ function geometry(op: string, x: Tensor, o: PoolOptions) {
   const OW = Math.floor((W + 2 * pw - KW) / sw) + 1;
   if (OH < 1 || OW < 1) throw new OpError(op, `kernel ${KH}x${KW} is larger than the padded input ${fmtShape(x.shape)}`);
   const xd = x.isContiguous ? x : copy(x);
-  const params = { planes: N * C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, xoff: xd.offset, countPad: 1 };
-  return { xd, params, outShape: [N, C, OH, OW], dtype };
+  const params = { planes: N * C, H, W, OH, OW, ph, pw, xoff: xd.offset, countPad: 1 };
+  const dev = x.device;
+  // column × row × plane group
+  const grid = (w: number, h: number): [number, number, number] => [Math.ceil(w / POOL_WG[0]), Math.ceil(h / POOL_WG[1]), Math.min(N * C, PLANE_GROUPS)];
+  return { xd, params, window: { KH, KW, SH: sh, SW: sw }, outGrid: grid(OW, OH), inGrid: grid(W, H), outShape: [N, C, OH, OW], dtype };
 }
 
 /** 2-D max pooling (torch.nn.functional.max_pool2d). */
 export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
-  const { xd, params, outShape, dtype } = geometry('maxPool2d', x, o);
+  const { xd, params, window, outGrid, inGrid, outShape, dtype } = geometry('maxPool2d', x, o);
   const dev = x.device;
   const y = empty(dev, outShape, dtype, 'maxPool2d');
   const idx = empty(dev, outShape, 'f32', 'maxPool2d');
-  dev.dispatch(maxPoolFwdKernel(dtype), { x: xd.storage.buf, y: y.storage.buf, idx: idx.storage.buf }, params, dev.grid1d(y.size, POOL_WG));
+  dev.dispatch(maxPoolFwdKernel(window, dtype), { x: xd.storage.buf, y: y.storage.buf, idx: idx.storage.buf }, params, outGrid);
   if (xd !== x) xd.dispose();
   const out = record(y, 'maxPool2d', [x], [idx], (gy, [ids]) => {
     const gyd = denseFromStart(gy);
     const gx = empty(dev, x.shape, dtype, 'maxPool2d.grad');
-    dev.dispatch(maxPoolBwdKernel(dtype), { gy: gyd.storage.buf, idx: ids.storage.buf, gx: gx.storage.buf }, params, dev.grid1d(x.size, POOL_WG));
+    dev.dispatch(maxPoolBwdKernel(window, dtype), { gy: gyd.storage.buf, idx: ids.storage.buf, gx: gx.storage.buf }, params, inGrid);
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });
@@ -60,16 +69,16 @@ export function maxPool2d(x: Tensor, o: PoolOptions): Tensor {
 
 /** 2-D average pooling (torch.nn.functional.avg_pool2d). */
 export function avgPool2d(x: Tensor, o: AvgPoolOptions): Tensor {
-  const { xd, params, outShape, dtype } = geometry('avgPool2d', x, o);
+  const { xd, params, window, outGrid, inGrid, outShape, dtype } = geometry('avgPool2d', x, o);
   params.countPad = o.countIncludePad === false ? 0 : 1;
   const dev = x.device;
   const y = empty(dev, outShape, dtype, 'avgPool2d');
-  dev.dispatch(avgPoolFwdKernel(dtype), { x: xd.storage.buf, y: y.storage.buf }, params, dev.grid1d(y.size, POOL_WG));
+  dev.dispatch(avgPoolFwdKernel(window, dtype), { x: xd.storage.buf, y: y.storage.buf }, params, outGrid);
   if (xd !== x) xd.dispose();
   return record(y, 'avgPool2d', [x], [], (gy) => {
     const gyd = denseFromStart(gy);
     const gx = empty(dev, x.shape, dtype, 'avgPool2d.grad');
-    dev.dispatch(avgPoolBwdKernel(dtype), { gy: gyd.storage.buf, gx: gx.storage.buf }, params, dev.grid1d(x.size, POOL_WG));
+    dev.dispatch(avgPoolBwdKernel(window, dtype), { gy: gyd.storage.buf, gx: gx.storage.buf }, params, inGrid);
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });

@@ -73,7 +73,7 @@ export function pointwise(c: PointwiseCall): Tensor {
     elementwiseKernel(variant),
     { ...indexed('in', c.inputs.map((t) => t.storage.buf)), out: out.storage.buf },
     params,
-    dev.grid1d(invocations, ELEMENTWISE_WG),
+    dev.gridStride(invocations, ELEMENTWISE_WG),
   );
   return out;
 }

@@ -37,12 +37,12 @@ export function upsampleNearest(x: Tensor, o: UpsampleOptions): Tensor {
   const xd = x.isContiguous ? x : copy(x);
   const params = { planes: N * C, H, W, OH, OW, xoff: xd.offset, scaleH, scaleW };
   const y = empty(dev, [N, C, OH, OW], dtype, 'upsampleNearest');
-  dev.dispatch(upsampleFwdKernel(dtype), { x: xd.storage.buf, y: y.storage.buf }, params, dev.grid1d(y.size, UP_WG));
+  dev.dispatch(upsampleFwdKernel(dtype), { x: xd.storage.buf, y: y.storage.buf }, params, dev.gridStride(y.size, UP_WG));
   if (xd !== x) xd.dispose();
   return record(y, 'upsampleNearest', [x], [], (gy) => {
     const gyd = denseFromStart(gy);
     const gx = empty(dev, x.shape, dtype, 'upsampleNearest.grad');
-    dev.dispatch(upsampleBwdKernel(dtype), { gy: gyd.storage.buf, gx: gx.storage.buf }, { ...params, xoff: 0 }, dev.grid1d(x.size, UP_WG));
+    dev.dispatch(upsampleBwdKernel(dtype), { gy: gyd.storage.buf, gx: gx.storage.buf }, { ...params, xoff: 0 }, dev.gridStride(x.size, UP_WG));
     if (gyd !== gy) gyd.dispose();
     return [gx];
   });
