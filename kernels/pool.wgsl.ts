@@ -74,20 +74,23 @@ const perInput = (body: string): string => `  let ix = i32(gid.x);
 ${body}
   }`;
 
-/** Forward kernels take the storage type of x and y (the math is f32; the arg-max index stays f32). */
-export function maxPoolFwdKernel(w: PoolWindow, dtype: DType = 'f32'): KernelSource {
-  return kernel('pool.max.fwd', w, dtype, [read('x', dtype), write('y', dtype), write('idx')], perOutput(`    var m = NEG_MAX;
-    var k = 0u;
-    for (var ky = 0u; ky < KH; ky++) {
+/** `body` for each input pixel (yy, xx) of the window of output (oy, ox) that lies inside the image. */
+const inWindow = (body: string): string => `    for (var ky = 0u; ky < KH; ky++) {
       let yy = y0 + i32(ky);
       if (yy < 0 || yy >= i32(p.H)) { continue; }
       for (var kx = 0u; kx < KW; kx++) {
         let xx = x0 + i32(kx);
         if (xx < 0 || xx >= i32(p.W)) { continue; }
-        let v = f32(x[xb + u32(yy) * p.W + u32(xx)]);
-        if (v > m || (v != v)) { m = v; k = u32(yy) * p.W + u32(xx); }
+        ${body}
       }
-    }
+    }`;
+
+/** Forward kernels take the storage type of x and y (the math is f32; the arg-max index stays f32). */
+export function maxPoolFwdKernel(w: PoolWindow, dtype: DType = 'f32'): KernelSource {
+  return kernel('pool.max.fwd', w, dtype, [read('x', dtype), write('y', dtype), write('idx')], perOutput(`    var m = NEG_MAX;
+    var k = 0u;
+${inWindow(`let v = f32(x[xb + u32(yy) * p.W + u32(xx)]);
+        if (v > m || (v != v)) { m = v; k = u32(yy) * p.W + u32(xx); }`)}
     y[i] = ${dtype}(m);
     idx[i] = f32(k);`));
 }
@@ -106,15 +109,7 @@ export function maxPoolBwdKernel(w: PoolWindow, dtype: DType = 'f32'): KernelSou
 
 export function avgPoolFwdKernel(w: PoolWindow, dtype: DType = 'f32'): KernelSource {
   return kernel('pool.avg.fwd', w, dtype, [read('x', dtype), write('y', dtype)], perOutput(`    var s = 0.0;
-    for (var ky = 0u; ky < KH; ky++) {
-      let yy = y0 + i32(ky);
-      if (yy < 0 || yy >= i32(p.H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        let xx = x0 + i32(kx);
-        if (xx < 0 || xx >= i32(p.W)) { continue; }
-        s += f32(x[xb + u32(yy) * p.W + u32(xx)]);
-      }
-    }
+${inWindow('s += f32(x[xb + u32(yy) * p.W + u32(xx)]);')}
     y[i] = ${dtype}(s / divisor(oy, ox));`));
 }
 
