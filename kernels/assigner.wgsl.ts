@@ -7,6 +7,7 @@
 //   norms    (b,g)  : max align and max CIoU over the gt's positives
 //   targets  (b,a)  : class one-hot × align·maxCIoU/maxAlign, target box (grid units), weight, DFL two-hot bins
 import { type Binding, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, write as w } from './common';
+import { CIOU_WGSL } from './ciou.wgsl';
 
 export const ASSIGN_WG = 64;
 const PARAMS: ParamField[] = ['B', 'M', 'A', 'nc', 'no', 'topk'].map((name) => ({ name, type: 'u32' }) as ParamField).concat([
@@ -14,29 +15,6 @@ const PARAMS: ParamField[] = ['B', 'M', 'A', 'nc', 'no', 'topk'].map((name) => (
   { name: 'beta', type: 'f32' },
   { name: 'dflMax', type: 'f32' },
 ]);
-
-/** Official bbox_iou(xyxy, CIoU=True) with eps 1e-7 (added to heights and to the union). */
-export const CIOU_WGSL = `
-fn ciou(a: vec4<f32>, b: vec4<f32>) -> f32 {
-  let eps = 1e-7;
-  let w1 = a.z - a.x;
-  let h1 = a.w - a.y + eps;
-  let w2 = b.z - b.x;
-  let h2 = b.w - b.y + eps;
-  let inter = max(min(a.z, b.z) - max(a.x, b.x), 0.0) * max(min(a.w, b.w) - max(a.y, b.y), 0.0);
-  let uni = w1 * h1 + w2 * h2 - inter + eps;
-  let iou = inter / uni;
-  let cw = max(a.z, b.z) - min(a.x, b.x);
-  let ch = max(a.w, b.w) - min(a.y, b.y);
-  let c2 = cw * cw + ch * ch + eps;
-  let dx = b.x + b.z - a.x - a.z;
-  let dy = b.y + b.w - a.y - a.w;
-  let rho2 = (dx * dx + dy * dy) / 4.0;
-  let t = atan(w2 / h2) - atan(w1 / h1);
-  let v = 0.40528473456935108578 * t * t;
-  let alpha = v / (v - iou + (1.0 + eps));
-  return iou - (rho2 / c2 + v * alpha);
-}`;
 
 /** The assigner kernels are fixed (no variants): the name is the key. */
 function kernel(name: string, bindings: Binding[], body: string, extra = ''): KernelSource {

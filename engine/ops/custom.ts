@@ -2,6 +2,7 @@
 // optimisers): tensors bound by the kernel's declared binding names, each checked before anything is recorded.
 import type { KernelSource, ParamValues } from '../../kernels/common';
 import { OpError, fmtShape } from '../errors';
+import { type Backward, record } from '../tape';
 import type { Tensor } from '../tensor';
 
 /** How much work: a count of invocations along x (a 1-D kernel), or explicit workgroup counts. */
@@ -27,4 +28,13 @@ export function runKernel(kernel: KernelSource, tensors: Readonly<Record<string,
   if (!dev) throw new OpError(kernel.name, 'a custom kernel needs at least one tensor binding');
   const grid = 'invocations' in work ? dev.grid1d(work.invocations, kernel.workgroupSize[0]) : work.workgroups;
   dev.dispatch(kernel, bufs, params, grid);
+}
+
+/**
+ * Make `out`, computed from `inputs` by custom kernels, differentiable: `backward(gy, saved)` returns one gradient
+ * (or null) per input. `saved` are kept (as views) until the backward has run. Returns `out`.
+ */
+export function withBackward(out: Tensor, op: string, inputs: readonly Tensor[], saved: readonly Tensor[], backward: (gy: Tensor, saved: readonly Tensor[]) => readonly (Tensor | null)[]): Tensor {
+  const bw: Backward = (gy, s) => backward(gy, s);
+  return record(out, op, inputs, saved, bw);
 }

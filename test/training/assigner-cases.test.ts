@@ -1,6 +1,7 @@
 // The official hand-made assigner cases and CIoU pairs (test/fixtures/yolov9/train/assigner-cases.safetensors,
 // made by running utils/tal/assigner.py and utils/metrics.bbox_iou): the CIoU three ways — the official float64
-// value, training/loss/ciou.ts (op-composed, differentiable) and the assigner kernel's WGSL ciou() — and the
+// value, training/loss/ciou.ts (op-composed with gradients for both boxes, and its kernels for the first box's) and
+// the assigner kernel's WGSL ciou() — and the
 // TaskAlignedAssigner's decisions on cases built to hit its edge rules (topk cuts, competing gts, a gt with no
 // anchor centre inside, padding rows, no gts at all).
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import type { Device } from '../../engine/device';
 import { tensor, tidy } from '../../engine/tensor';
 import { runKernel, sum, transpose } from '../../engine/ops';
 import { computeEntry, defineKernel, flatIndex, read, write } from '../../kernels/common';
-import { CIOU_WGSL } from '../../kernels/assigner.wgsl';
+import { CIOU_WGSL } from '../../kernels/ciou.wgsl';
 import { readSafetensors } from '../../models/io/safetensors';
 import { toFloat32 } from '../../models/io/dtypes';
 import { ciou } from '../../training/loss/ciou';
@@ -85,6 +86,25 @@ describe('CIoU: official bbox_iou, ciou.ts and the WGSL ciou() agree', () => {
     expect(ca.ok, `d/dbox1: ${ca.worst}`).toBe(true);
     expect(cb.ok, `d/dbox2: ${cb.worst}`).toBe(true);
   });
+});
+
+test('ciou.ts as the loss runs it (one kernel each way, gradient of the first boxes): values and gradients (float64 official, 1e-6 + 1e-5 / 1e-5 + 1e-4 relative)', async () => {
+  const b1 = get('ciou.box1');
+  const b2 = get('ciou.box2');
+  const n = b1.length / 4;
+  const r = tidy(dev, () => {
+    const a = tensor(dev, b1, [1, n, 4], { requiresGrad: true });
+    const b = tensor(dev, b2, [1, n, 4]);
+    const v = ciou(transpose(a, 1, 2), transpose(b, 1, 2));
+    sum(v).backward();
+    return { v: v.data(), ga: a.grad!.data(), a };
+  });
+  const cv = closeness(await r.v, get('f64.ciou.ciou'), 1e-6, 1e-5);
+  const ca = closeness(await r.ga, get('f64.ciou.grad_box1'), 1e-5, 1e-4);
+  r.a.dispose();
+  console.log(`ciou kernels vs official f64: value ${cv.maxAbs.toExponential(2)}, d/dbox1 ${ca.maxAbs.toExponential(2)}`);
+  expect(cv.ok, `value: ${cv.worst}`).toBe(true);
+  expect(ca.ok, `d/dbox1: ${ca.worst}`).toBe(true);
 });
 
 describe('TaskAlignedAssigner hand cases', () => {

@@ -1,13 +1,43 @@
-// Complete IoU of two sets of xyxy boxes laid out (B, 4, A), differentiable with respect to both, exactly as the
-// official bbox_iou(CIoU=True): eps 1e-7 on heights and on the union, and the aspect term's α without gradient.
-import { add, atan, clamp, concat, div, maximum, minimum, mul, scale, slice, sub } from '../../engine/ops';
-import type { Tensor } from '../../engine/tensor';
+// Complete IoU of two sets of xyxy boxes laid out (B, 4, A), exactly as the official bbox_iou(CIoU=True): eps
+// 1e-7 on heights and on the union, and the aspect term's α without gradient. The loss's case (gradient for the
+// predicted boxes only) runs one kernel each way (kernels/ciou.wgsl.ts); with a gradient for the second boxes too
+// it is composed of elementwise ops.
+import { add, atan, clamp, concat, denseFromStart, div, maximum, minimum, mul, runKernel, scale, slice, sub, withBackward } from '../../engine/ops';
+import { OpError, fmtShape } from '../../engine/errors';
+import { type Tensor, empty } from '../../engine/tensor';
+import { CIOU_WG, ciouBwdKernel, ciouFwdKernel } from '../../kernels/ciou.wgsl';
 
 const EPS = 1e-7;
 const FOUR_OVER_PI2 = 4 / Math.PI ** 2;
 
-/** (B, 1, A) CIoU of `a` and `b` (each (B, 4, A) xyxy). */
+/** (B, 1, A) CIoU of `a` and `b` (each (B, 4, A) xyxy, f32). */
 export function ciou(a: Tensor, b: Tensor): Tensor {
+  if (a.rank !== 3 || a.shape[1] !== 4 || b.rank !== 3 || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new OpError('ciou', `boxes must both be (B, 4, A), got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  }
+  if (b.requiresGrad || a.dtype !== 'f32' || b.dtype !== 'f32') return ciouComposed(a, b);
+  const dev = a.device;
+  const [B, , A] = a.shape;
+  // the kernels index dense tensors from element 0
+  const [ad, bd] = [denseFromStart(a), denseFromStart(b)];
+  const out = empty(dev, [B, 1, A], 'f32', 'ciou');
+  const params = { n: B * A, A };
+  const work = { workgroups: dev.gridStride(B * A, CIOU_WG) };
+  runKernel(ciouFwdKernel(), { a: ad, b: bd, out }, params, work);
+  const y = withBackward(out, 'ciou', [a], [ad, bd], (gy, [as, bs]) => {
+    const gyd = denseFromStart(gy);
+    const ga = empty(dev, [B, 4, A], 'f32', 'ciou.grad');
+    runKernel(ciouBwdKernel(), { a: as, b: bs, gy: gyd, ga }, params, work);
+    if (gyd !== gy) gyd.dispose();
+    return [ga];
+  });
+  if (ad !== a) ad.dispose();
+  if (bd !== b) bd.dispose();
+  return y;
+}
+
+/** The same CIoU composed of differentiable ops (gradients for both boxes). */
+function ciouComposed(a: Tensor, b: Tensor): Tensor {
   const c = (t: Tensor, k: number): Tensor => slice(t, 1, k, k + 1);
   const [ax1, ay1, ax2, ay2] = [0, 1, 2, 3].map((k) => c(a, k));
   const [bx1, by1, bx2, by2] = [0, 1, 2, 3].map((k) => c(b, k));
