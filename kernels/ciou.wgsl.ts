@@ -1,7 +1,8 @@
 // Complete IoU of xyxy box pairs (official bbox_iou(CIoU=True), eps 1e-7 on heights and on the union) and its
 // gradient with respect to the first box, with the aspect term's α held constant as the official loss does. The
-// assigner ranks anchors with ciou(); the box loss runs one kernel each way over its (B, 4, A) planes instead of
-// ~35 elementwise ops forward and ~50 backward (each a dispatch on (B, 1, A)).
+// assigner ranks anchors with ciou(), the box-loss kernels (box-loss.wgsl.ts) use both, and the ciou op
+// (training/loss/ciou.ts) runs one kernel each way over (B, 4, A) planes instead of ~35 elementwise ops forward
+// and ~50 backward.
 import { type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, gridStride, read, write } from './common';
 
 export const CIOU_WG = 64;
@@ -48,7 +49,7 @@ fn ciou(a: vec4<f32>, b: vec4<f32>) -> f32 {
  * d ciou(a, b) / d a for a = (x1, y1, x2, y2), by the chain rule through the same terms; min/max split a tie's
  * gradient in half and clamp passes it at 0, as PyTorch's minimum, maximum and clamp do.
  */
-const CIOU_GRAD_WGSL = `${CIOU_TERMS}
+export const CIOU_GRAD_WGSL = `${CIOU_TERMS}
 fn dmin_(x: f32, y: f32) -> f32 { return select(select(0.0, 1.0, x < y), 0.5, x == y); }
 fn dmax_(x: f32, y: f32) -> f32 { return select(select(0.0, 1.0, x > y), 0.5, x == y); }
 fn ciou_grad_a(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {

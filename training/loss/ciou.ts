@@ -1,7 +1,7 @@
 // Complete IoU of two sets of xyxy boxes laid out (B, 4, A), exactly as the official bbox_iou(CIoU=True): eps
-// 1e-7 on heights and on the union, and the aspect term's α without gradient. The loss's case (gradient for the
-// predicted boxes only) runs one kernel each way (kernels/ciou.wgsl.ts); with a gradient for the second boxes too
-// it is composed of elementwise ops.
+// 1e-7 on heights and on the union, and the aspect term's α without gradient. With a gradient for the first boxes
+// only (a prediction against targets) it runs one kernel each way (kernels/ciou.wgsl.ts); with a gradient for the
+// second boxes too it is composed of elementwise ops. (The detection loss computes it inside its box-loss kernels.)
 import { add, atan, clamp, concat, denseFromStart, div, maximum, minimum, mul, runKernel, scale, slice, sub, withBackward } from '../../engine/ops';
 import { OpError, fmtShape } from '../../engine/errors';
 import { type Tensor, empty } from '../../engine/tensor';
