@@ -3,6 +3,7 @@
 import { BN_RESIDUAL_BUFFERS, BN_RUN, BN_WG, bnApplyKernel, bnBackwardKernel, bnTrainKernel } from '../../kernels/batchnorm.wgsl';
 import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
+import { sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
 import { checkF32 } from './run';
 import { copy, denseFromStart, densePlanes } from './layout';
@@ -65,7 +66,7 @@ export function batchNorm2d(
   const lanes = dev.software && dev.features.subgroups && dev.subgroupMinSize >= 4 && dev.subgroupMinSize === dev.subgroupMaxSize ? { lanes: dev.subgroupMinSize } : {};
   if (res) {
     res.assertAlive('batchNorm2d', 'residual');
-    if (!res.shape.every((d, i) => d === x.shape[i]) || res.rank !== 4 || res.dtype !== dtype) {
+    if (!sameShape(res.shape, x.shape) || res.dtype !== dtype) {
       throw new OpError('batchNorm2d', `residual must match the input: ${fmtShape(res.shape)} ${res.dtype} vs ${fmtShape(x.shape)} ${dtype}`);
     }
     if (!o.training || act !== 'silu' || dev.limits.maxStorageBuffersPerShaderStage < BN_RESIDUAL_BUFFERS) {
