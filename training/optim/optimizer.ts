@@ -1,8 +1,9 @@
 // SGD with Nesterov momentum (the official default) and AdamW (amsgrad, as the official option), over the
 // official parameter groups, with global gradient-norm clipping. Every update is an in-place GPU kernel over
-// several parameters per dispatch (kernels/optim.wgsl.ts); the clip factor stays on the GPU, so a step records
-// work and never waits. Optimiser state lives in arenas (one buffer per state slot and arena) so that it costs
-// no binding per parameter; `state` hands out views of them.
+// arenas (kernels/optim.wgsl.ts): the parameters and gradients are copied into one buffer each (buffer copies, not
+// dispatches), updated by one dispatch per parameter group and copied back, and the state lives in arenas of the
+// same layout, so a step costs a handful of dispatches whatever the model's size. The clip factor stays on the
+// GPU, so a step records work and never waits; `state` hands out views of the state arenas.
 import type { GradScaler } from './grad-scaler';
 import { OPT_WG, clipFactorKernel } from '../../kernels/optim.wgsl';
 import type { Device } from '../../engine/device';
@@ -11,7 +12,7 @@ import { copyInto, full, reshape, runKernel, zeros } from '../../engine/ops';
 import { contiguousStrides } from '../../engine/shape';
 import type { Module } from '../../models/module';
 import { type GroupName, type ParamRef, GROUP_ORDER, parameterGroups } from './groups';
-import { assertFlat, batches, dispatchMulti, slotsFor, workgroupsFor } from './multi-tensor';
+import { type ArenaLayout, type Run, assertFlat, dispatchRuns, gather, layoutFits, packArenas, runsOf, scatter, workgroupsFor } from './multi-tensor';
 
 export interface GroupSettings {
   lr: number;
@@ -40,18 +41,10 @@ interface Live {
   readonly g: Tensor;
 }
 
-/** Where a parameter's state lives: elements [offset, offset + size) of each state slot's buffer of one arena. */
-interface Segment {
-  readonly arena: number;
-  readonly offset: number;
-  readonly size: number;
-  readonly shape: readonly number[];
-}
-
 interface StateArenas {
+  readonly layout: ArenaLayout;
   /** Per arena, one buffer (a dense tensor) per state slot. */
   readonly bases: Tensor[][];
-  readonly segments: Map<string, Segment>;
 }
 
 /** SGD, Adam or AdamW over the official parameter groups (weights with decay, BatchNorm weights and biases without), stepped by GPU kernels. */
@@ -89,36 +82,23 @@ export class Optimizer {
     return this.model.device;
   }
 
-  /** Parameters that have a gradient now, with their settings. */
-  private live(): Live[] {
-    const params = new Map([...this.model.namedParameters()]);
-    const out: Live[] = [];
-    for (const ref of this.refs) {
-      const p = params.get(ref.key);
-      if (!p?.grad) continue;
-      assertFlat(`optimizer: ${ref.key}`, p);
-      assertFlat(`optimizer: gradient of ${ref.key}`, p.grad);
-      out.push({ ref, p, g: p.grad });
-    }
-    return out;
-  }
-
   /**
    * min(1, max / (‖g‖₂ + 1e-6)) over all gradients, as a (1) tensor (torch.nn.utils.clip_grad_norm_): partial
-   * sums of squares (OPT_WG per workgroup), several gradients per dispatch, then one dispatch for the factor.
-   * Under loss scaling the factor also unscales, or is −1 (skip the step) when the scaled gradients overflowed,
-   * and the scaler's state is updated on the GPU.
+   * sums of squares over the gradient arenas (OPT_WG per workgroup), then one dispatch for the factor. Under loss
+   * scaling the factor also unscales, or is −1 (skip the step) when the scaled gradients overflowed, and the
+   * scaler's state is updated on the GPU.
    */
-  private clipFactor(grads: readonly Tensor[], scaler: GradScaler | null): Tensor {
+  private clipFactor(grads: readonly Tensor[], runs: readonly Run[], scaler: GradScaler | null): Tensor {
     const dev = this.device;
     const clip = this.maxGradNorm > 0;
-    if ((!clip && !scaler) || grads.length === 0) return full(dev, [1], 1);
-    const count = OPT_WG * grads.reduce((a, g) => a + workgroupsFor('sumsq', g.size), 0);
-    const partials = empty(dev, [Math.max(count, 1)], 'f32', 'optimizer');
+    if ((!clip && !scaler) || runs.length === 0) return full(dev, [1], 1);
+    const count = OPT_WG * runs.reduce((a, r) => a + workgroupsFor('sumsq', r.n), 0);
+    const partials = empty(dev, [count], 'f32', 'optimizer');
     let base = 0;
-    for (const b of batches(grads, slotsFor(dev, 'sumsq'))) {
-      base += dispatchMulti('sumsq', b.map((g) => ({ tensors: { g }, n: g.size })), { partials }, { base });
-    }
+    grads.forEach((g, arena) => {
+      const mine = runs.filter((r) => r.arena === arena);
+      if (mine.length > 0) base += dispatchRuns('sumsq', mine, { g, partials }, { base });
+    });
     const factor = empty(dev, [1], 'f32', 'optimizer');
     runKernel(
       clipFactorKernel({ lossScale: scaler !== null }),
@@ -136,41 +116,32 @@ export class Optimizer {
   }
 
   /**
-   * The arenas, (re)built when missing, when a parameter changed size, or when `state` was changed from outside
-   * (a checkpoint restored into it): what `state` holds then is copied into fresh arenas.
+   * The state arenas, (re)built when missing, when the parameters changed (added, removed, resized), or when
+   * `state` was changed from outside (a checkpoint restored into it): what `state` holds then is copied into
+   * fresh arenas.
    */
-  private arenasFor(live: readonly Live[]): StateArenas {
+  private arenasFor(params: ReadonlyMap<string, Tensor>): StateArenas {
     const a = this.arenas;
+    // in group order, so that each group's parameters form one run
+    const items = new Map(this.refs.flatMap((r) => (params.has(r.key) ? [[r.key, params.get(r.key)!] as const] : [])));
     const valid =
       a !== null &&
-      live.every((x) => a.segments.get(x.ref.key)?.size === x.p.size) &&
+      layoutFits(a.layout, items) &&
       [...this.issued].every(([k, v]) => this.state.get(k) === v) &&
-      [...this.state.keys()].every((k) => this.issued.has(k) || !a.segments.has(k));
+      [...this.state.keys()].every((k) => this.issued.has(k) || !a.layout.segments.has(k));
     if (valid) return a;
     const dev = this.device;
-    const params = new Map([...this.model.namedParameters()]);
-    // greedy packing in group order; an arena never exceeds what one binding may cover
-    const cap = Math.floor(Math.min(dev.limits.maxStorageBufferBindingSize, dev.limits.maxBufferSize) / 4);
-    const segments = new Map<string, Segment>();
-    const used: number[] = [];
-    for (const ref of this.refs) {
-      const p = params.get(ref.key);
-      if (!p) continue;
-      if (used.length === 0 || used[used.length - 1] + p.size > cap) used.push(0);
-      segments.set(ref.key, { arena: used.length - 1, offset: used[used.length - 1], size: p.size, shape: p.shape });
-      used[used.length - 1] += p.size;
-    }
-    const next: StateArenas = { bases: used.map((u) => Array.from({ length: this.slotCount }, () => zeros(dev, [Math.max(u, 1)]).keep())), segments };
+    const layout = packArenas(dev, items);
+    const next: StateArenas = { layout, bases: layout.sizes.map((u) => Array.from({ length: this.slotCount }, () => zeros(dev, [Math.max(u, 1)]).keep())) };
     const issued = new Map<string, Tensor[]>();
     for (const [key, slots] of [...this.state]) {
-      const at = segments.get(key);
+      const at = layout.segments.get(key);
       if (!at) continue;
       if (slots.length !== this.slotCount || slots.some((t) => t.size !== at.size || t.dtype !== 'f32' || !t.isContiguous)) {
         throw new Error(`optimizer: state of ${key} is [${slots.map((t) => t.toString()).join(', ')}]; ${this.name} needs ${this.slotCount} dense float32 tensors of ${at.size} elements`);
       }
       const views = slots.map((t, i) => {
-        const base = next.bases[at.arena][i];
-        const seg = view(base, at.shape, contiguousStrides(at.shape), at.offset).keep();
+        const seg = view(next.bases[at.arena][i], at.shape, contiguousStrides(at.shape), at.offset).keep();
         // restored state may come flat: same elements, the parameter's shape
         const src = reshape(t, at.shape);
         copyInto(seg, src);
@@ -190,7 +161,7 @@ export class Optimizer {
   /** Views of `key`'s arena segments, handed out on its first step (the segment is still zero then). */
   private stateViews(key: string, arenas: StateArenas): void {
     if (this.state.has(key)) return;
-    const at = arenas.segments.get(key)!;
+    const at = arenas.layout.segments.get(key)!;
     const views = arenas.bases[at.arena].map((b) => view(b, at.shape, contiguousStrides(at.shape), at.offset).keep());
     this.state.set(key, views);
     this.issued.set(key, views);
@@ -204,32 +175,55 @@ export class Optimizer {
   step(scaler: GradScaler | null = null): void {
     const dev = this.device;
     noGrad(dev, () => {
-      const live = this.live();
-      const arenas = this.arenasFor(live);
-      const factor = this.clipFactor(live.map((x) => x.g), scaler).keep();
+      const params = new Map([...this.model.namedParameters()]);
+      const arenas = this.arenasFor(params);
+      const { segments, sizes } = arenas.layout;
+      const live: Live[] = [];
+      for (const ref of this.refs) {
+        const p = params.get(ref.key);
+        if (!p?.grad) continue;
+        assertFlat(`optimizer: ${ref.key}`, p);
+        assertFlat(`optimizer: gradient of ${ref.key}`, p.grad);
+        live.push({ ref, p, g: p.grad });
+      }
+      // this step's parameters and gradients, gathered into arenas of the state's layout
+      const w = sizes.map((n) => empty(dev, [Math.max(n, 1)], 'f32', 'optimizer'));
+      const g = sizes.map((n) => empty(dev, [Math.max(n, 1)], 'f32', 'optimizer'));
+      for (const x of live) {
+        const at = segments.get(x.ref.key)!;
+        gather(w[at.arena], at, x.p);
+        gather(g[at.arena], at, x.g);
+        this.stateViews(x.ref.key, arenas);
+      }
+      const groupOf = new Map(live.map((x) => [x.ref.key, x.ref.group]));
+      const runs = runsOf(arenas.layout, [...groupOf.keys()], (k) => groupOf.get(k)!);
+      const factor = this.clipFactor(g, runs, scaler).keep();
       this.lastClip?.dispose();
       this.lastClip = factor;
       const t = this.steps + 1;
       const kind = this.name === 'SGD' ? 'sgd' : 'adamw';
-      const seg = (x: Live): Segment => arenas.segments.get(x.ref.key)!;
-      // one dispatch per run of parameters sharing group settings and arena
-      for (const b of batches(live, slotsFor(dev, kind), (x) => `${x.ref.group}:${seg(x).arena}`)) {
-        const s = this.groups[b[0].ref.group];
-        const slots = b.map((x) => {
-          this.stateViews(x.ref.key, arenas);
-          return { tensors: { w: x.p, g: x.g }, n: x.p.size, offset: seg(x).offset };
+      // the state arenas in the kernel's order: SGD's momentum buffer, or AdamW's m, v, v̂max
+      const states = kind === 'sgd' ? ['buf'] : ['m', 'v', 'vmax'];
+      for (const group of GROUP_ORDER) {
+        const s = this.groups[group];
+        sizes.forEach((_, arena) => {
+          const mine = runs.filter((r) => r.arena === arena && r.tag === group);
+          if (mine.length === 0) return;
+          const bound = { w: w[arena], g: g[arena], ...Object.fromEntries(arenas.bases[arena].map((b, i) => [states[i], b])), scale: factor };
+          if (kind === 'sgd') {
+            dispatchRuns('sgd', mine, bound, { first: this.steps === 0 ? 1 : 0, lr: s.lr, momentum: s.momentum, wd: s.weightDecay }, { nesterov: true });
+          } else {
+            const b1 = s.momentum;
+            const b2 = 0.999;
+            dispatchRuns('adamw', mine, bound, { lr: s.lr, beta1: b1, beta2: b2, eps: 1e-8, wd: s.weightDecay, bc1: 1 - b1 ** t, bc2sqrt: Math.sqrt(1 - b2 ** t) });
+          }
         });
-        // the state arenas in the kernel's order: SGD's momentum buffer, or AdamW's m, v, v̂max
-        const states = kind === 'sgd' ? ['buf'] : ['m', 'v', 'vmax'];
-        const shared = { ...Object.fromEntries(arenas.bases[seg(b[0]).arena].map((a, i) => [states[i], a])), scale: factor };
-        if (kind === 'sgd') {
-          dispatchMulti('sgd', slots, shared, { first: this.steps === 0 ? 1 : 0, lr: s.lr, momentum: s.momentum, wd: s.weightDecay }, { nesterov: true });
-        } else {
-          const b1 = s.momentum;
-          const b2 = 0.999;
-          dispatchMulti('adamw', slots, shared, { lr: s.lr, beta1: b1, beta2: b2, eps: 1e-8, wd: s.weightDecay, bc1: 1 - b1 ** t, bc2sqrt: Math.sqrt(1 - b2 ** t) });
-        }
       }
+      for (const x of live) {
+        const at = segments.get(x.ref.key)!;
+        scatter(w[at.arena], at, x.p);
+      }
+      [...w, ...g].forEach((b) => b.dispose());
     });
     this.steps++;
   }
