@@ -17,10 +17,10 @@ const PARAMS: ParamField[] = ['B', 'M', 'A', 'nc', 'no', 'topk'].map((name) => (
 ]);
 
 /** The assigner kernels are fixed (no variants): the name is the key. */
-function kernel(name: string, bindings: Binding[], body: string, extra = ''): KernelSource {
+function kernel(name: string, bindings: Binding[], body: string, extra = '', key = name): KernelSource {
   return defineKernel({
     name,
-    key: name,
+    key,
     workgroupSize: [ASSIGN_WG, 1, 1],
     bindings,
     params: PARAMS,
@@ -153,8 +153,9 @@ export function assignTargetsKernel(): KernelSource {
   );
 }
 
-/** DFL targets: per side the two-hot weights of the clamped distance over 16 bins, (B, 4, 16, A). */
-export function dflTargetsKernel(): KernelSource {
+/** DFL targets: per side the two-hot weights of the clamped distance over `bins` bins (the head's reg_max), (B, 4, bins, A). */
+export function dflTargetsKernel(bins: number): KernelSource {
+  if (!(Number.isInteger(bins) && bins >= 2)) throw new Error(`assign.dfl_targets: bins must be an integer ≥ 2, got ${bins}`);
   return kernel(
     'assign.dfl_targets',
     [r('tboxes'), r('anchors'), w('twohot')],
@@ -172,12 +173,14 @@ export function dflTargetsKernel(): KernelSource {
     let t = ltrb[k];
     let l = floor(t);
     let wl = l + 1.0 - t;
-    for (var j = 0u; j < 16u; j++) {
+    for (var j = 0u; j < ${bins}u; j++) {
       let fj = f32(j);
-      twohot[((b * 4u + k) * 16u + j) * p.A + a] = select(0.0, wl, fj == l) + select(0.0, 1.0 - wl, fj == l + 1.0);
+      twohot[((b * 4u + k) * ${bins}u + j) * p.A + a] = select(0.0, wl, fj == l) + select(0.0, 1.0 - wl, fj == l + 1.0);
     }
   }`,
+    '',
+    `assign.dfl_targets:${bins}`,
   );
 }
 
-export const variants: VariantList = () => [assignMetricsKernel(), assignTopkKernel(), assignResolveKernel(), assignNormsKernel(), assignTargetsKernel(), dflTargetsKernel()];
+export const variants: VariantList = () => [assignMetricsKernel(), assignTopkKernel(), assignResolveKernel(), assignNormsKernel(), assignTargetsKernel(), dflTargetsKernel(16)];

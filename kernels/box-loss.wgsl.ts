@@ -1,5 +1,6 @@
 // The box and class terms of the detection loss for one branch, per anchor, from the head's raw output pred
-// (B, 64 + nc, A): the 4 × 16 DFL logits of each side and the nc class logits. Three kernels over the B·A anchors
+// (B, 4·bins + nc, A): the 4 × bins DFL logits of each side (bins = the head's reg_max, 16 in the official
+// heads) and the nc class logits. Three kernels over the B·A anchors
 // instead of ~80 elementwise dispatches forward and backward:
 //   decode   pbox (B, 4, A) = anchor ∓ Σ_j softmax(x_s)_j · j, the boxes the assigner ranks (no gradient)
 //   fwd      parts (3, B·A): (1 − CIoU(pbox, target box))·w, Σ_c BCE(x_c, t_c), ¼·Σ_s CE(x_s, two-hot_s)·w
@@ -10,8 +11,6 @@ import { type KernelSource, type ParamField, type VariantList, computeEntry, def
 import { CIOU_GRAD_WGSL, CIOU_WGSL } from './ciou.wgsl';
 
 export const BOX_LOSS_WG = 64;
-/** DFL bins per side (the head's reg_max). */
-const BINS = 16;
 const PARAMS: ParamField[] = ['n', 'A', 'nc', 'no'].map((name) => ({ name, type: 'u32' }) as ParamField);
 
 /** Anchor q → batch bi, anchor ai, the base index of its column in pred, and its grid point (ax, ay). */
@@ -21,14 +20,14 @@ const HEAD = `    let bi = q / p.A;
     let ax = anchors[ai];
     let ay = anchors[p.A + ai];`;
 
-/** Side s of the anchor: max logit m, Σ exp(x − m) → se, and the expected bin d (all over the 16 bins). */
-const SIDE = `fn side_(pc: u32, s: u32) -> vec3<f32> {
-  var m = pred[pc + s * ${BINS}u * p.A];
-  for (var j = 1u; j < ${BINS}u; j++) { m = max(m, pred[pc + (s * ${BINS}u + j) * p.A]); }
+/** Side s of the anchor: max logit m, Σ exp(x − m) → se, and the expected bin d (all over the `bins` bins). */
+const side = (bins: number): string => `fn side_(pc: u32, s: u32) -> vec3<f32> {
+  var m = pred[pc + s * ${bins}u * p.A];
+  for (var j = 1u; j < ${bins}u; j++) { m = max(m, pred[pc + (s * ${bins}u + j) * p.A]); }
   var se = 0.0;
   var sd = 0.0;
-  for (var j = 0u; j < ${BINS}u; j++) {
-    let e = exp(pred[pc + (s * ${BINS}u + j) * p.A] - m);
+  for (var j = 0u; j < ${bins}u; j++) {
+    let e = exp(pred[pc + (s * ${bins}u + j) * p.A] - m);
     se += e;
     sd += e * f32(j);
   }
@@ -43,10 +42,11 @@ const TBOX = `    let tb = bi * 4u * p.A + ai;
     let tbox = vec4<f32>(tboxes[tb], tboxes[tb + p.A], tboxes[tb + 2u * p.A], tboxes[tb + 3u * p.A]);
     let w = weight[q];`;
 
-function kernel(name: string, bindings: ReturnType<typeof read>[], body: string, extra: string): KernelSource {
+function kernel(name: string, bins: number, bindings: ReturnType<typeof read>[], body: string, extra: string): KernelSource {
+  if (!(Number.isInteger(bins) && bins >= 2)) throw new Error(`${name}: bins must be an integer ≥ 2, got ${bins}`);
   return defineKernel({
     name,
-    key: name,
+    key: `${name}:${bins}`,
     workgroupSize: [BOX_LOSS_WG, 1, 1],
     bindings,
     params: PARAMS,
@@ -54,20 +54,22 @@ function kernel(name: string, bindings: ReturnType<typeof read>[], body: string,
   });
 }
 
-export function boxDecodeKernel(): KernelSource {
-  return kernel('boxloss.decode', [read('pred'), read('anchors'), write('pbox')], `${HEAD}
+/** See the header; `bins` is the head's reg_max. */
+export function boxDecodeKernel(bins: number): KernelSource {
+  return kernel('boxloss.decode', bins, [read('pred'), read('anchors'), write('pbox')], `${HEAD}
     let b = decode_(pc, ax, ay);
     let o = bi * 4u * p.A + ai;
     pbox[o] = b.x;
     pbox[o + p.A] = b.y;
     pbox[o + 2u * p.A] = b.z;
-    pbox[o + 3u * p.A] = b.w;`, SIDE);
+    pbox[o + 3u * p.A] = b.w;`, side(bins));
 }
 
 const TARGETS = [read('tscores'), read('tboxes'), read('weight'), read('twohot')];
 
-export function boxLossFwdKernel(): KernelSource {
-  return kernel('boxloss.fwd', [read('pred'), read('anchors'), ...TARGETS, write('parts')], `${HEAD}
+/** See the header; `bins` is the head's reg_max. */
+export function boxLossFwdKernel(bins: number): KernelSource {
+  return kernel('boxloss.fwd', bins, [read('pred'), read('anchors'), ...TARGETS, write('parts')], `${HEAD}
 ${TBOX}
     var pb = vec4<f32>(0.0);
     var dfl = 0.0;
@@ -76,23 +78,24 @@ ${TBOX}
       pb[s] = st.z;
       // CE against the two-hot target: logsumexp − Σ_j x_j·t_j
       var xt = 0.0;
-      for (var j = 0u; j < ${BINS}u; j++) { xt += pred[pc + (s * ${BINS}u + j) * p.A] * twohot[((bi * 4u + s) * ${BINS}u + j) * p.A + ai]; }
+      for (var j = 0u; j < ${bins}u; j++) { xt += pred[pc + (s * ${bins}u + j) * p.A] * twohot[((bi * 4u + s) * ${bins}u + j) * p.A + ai]; }
       dfl += st.x + log(st.y) - xt;
     }
     let box = vec4<f32>(ax - pb.x, ay - pb.y, ax + pb.z, ay + pb.w);
     var bce = 0.0;
     for (var c = 0u; c < p.nc; c++) {
-      let x = pred[pc + (${4 * BINS}u + c) * p.A];
+      let x = pred[pc + (${4 * bins}u + c) * p.A];
       let t = tscores[(bi * p.nc + c) * p.A + ai];
       bce += max(x, 0.0) - x * t + log(1.0 + exp(-abs(x)));
     }
     parts[q] = (1.0 - ciou(box, tbox)) * w;
     parts[p.n + q] = bce;
-    parts[2u * p.n + q] = dfl * 0.25 * w;`, `${SIDE}\n${CIOU_WGSL}`);
+    parts[2u * p.n + q] = dfl * 0.25 * w;`, `${side(bins)}\n${CIOU_WGSL}`);
 }
 
-export function boxLossBwdKernel(): KernelSource {
-  return kernel('boxloss.bwd', [read('pred'), read('anchors'), ...TARGETS, read('gsum'), write('gpred')], `${HEAD}
+/** See the header; `bins` is the head's reg_max. */
+export function boxLossBwdKernel(bins: number): KernelSource {
+  return kernel('boxloss.bwd', bins, [read('pred'), read('anchors'), ...TARGETS, read('gsum'), write('gpred')], `${HEAD}
 ${TBOX}
     let gbox = gsum[0];
     let gcls = gsum[1];
@@ -105,18 +108,20 @@ ${TBOX}
     let gd = vec4<f32>(-gp.x, -gp.y, gp.z, gp.w);
     for (var s = 0u; s < 4u; s++) {
       let st = sides[s];
-      for (var j = 0u; j < ${BINS}u; j++) {
-        let i = pc + (s * ${BINS}u + j) * p.A;
+      for (var j = 0u; j < ${bins}u; j++) {
+        let i = pc + (s * ${bins}u + j) * p.A;
         let pj = exp(pred[i] - st.x) / st.y;
-        let t = twohot[((bi * 4u + s) * ${BINS}u + j) * p.A + ai];
+        let t = twohot[((bi * 4u + s) * ${bins}u + j) * p.A + ai];
         gpred[i] = gdfl * (pj - t) + gd[s] * pj * (f32(j) - st.z);
       }
     }
     for (var c = 0u; c < p.nc; c++) {
-      let i = pc + (${4 * BINS}u + c) * p.A;
+      let i = pc + (${4 * bins}u + c) * p.A;
       let x = pred[i];
       gpred[i] = gcls * (1.0 / (1.0 + exp(-x)) - tscores[(bi * p.nc + c) * p.A + ai]);
-    }`, `${SIDE}\n${CIOU_GRAD_WGSL}`);
+    }`, `${side(bins)}\n${CIOU_GRAD_WGSL}`);
 }
 
-export const variants: VariantList = () => [boxDecodeKernel(), boxLossFwdKernel(), boxLossBwdKernel()];
+/** The official heads' reg_max. */
+const OFFICIAL_BINS = 16;
+export const variants: VariantList = () => [boxDecodeKernel(OFFICIAL_BINS), boxLossFwdKernel(OFFICIAL_BINS), boxLossBwdKernel(OFFICIAL_BINS)];

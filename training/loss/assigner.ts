@@ -5,12 +5,13 @@ import type { Device } from '../../engine/device';
 import { type Tensor, empty, tensor } from '../../engine/tensor';
 import { OpError, fmtShape } from '../../engine/errors';
 import { runKernel } from '../../engine/ops';
+import { REG_MAX } from '../../models/heads';
 
 export const TOPK = 10;
 export const ALPHA = 0.5;
 export const BETA = 6.0;
-/** DFL targets are clamped to reg_max − 1 − 0.01 (the loss's BboxLoss is built with reg_max 15). */
-export const DFL_MAX = 14.99;
+/** DFL targets are clamped to reg_max − 1 − 0.01 (the official loss builds its BboxLoss with reg_max − 1: 14.99). */
+export const DFL_MAX = REG_MAX - 1 - 0.01;
 
 /** Ground-truth boxes of a batch, padded to the same count per image. */
 export interface GroundTruth {
@@ -55,7 +56,7 @@ export interface AssignTargets {
   readonly boxes: Tensor;
   /** (B, 1, A) per-anchor weight Σ_c scores (0 for background). */
   readonly weight: Tensor;
-  /** (B, 4, 16, A) DFL two-hot bin weights. */
+  /** (B, 4, REG_MAX, A) DFL two-hot bin weights. */
   readonly twohot: Tensor;
   /** (B, A) foreground mask (0/1) and (B, A) assigned gt index, for inspection. */
   readonly fg: Tensor;
@@ -89,13 +90,13 @@ export function assign(pred: Tensor, pbox: Tensor, anchors: Tensor, strides: Ten
   const scores = empty(dev, [B, nc, A], 'f32', 'assign');
   const boxes = empty(dev, [B, 4, A], 'f32', 'assign');
   const weight = empty(dev, [B, 1, A], 'f32', 'assign');
-  const twohot = empty(dev, [B, 4, 16, A], 'f32', 'assign');
+  const twohot = empty(dev, [B, 4, REG_MAX, A], 'f32', 'assign');
   runKernel(assignMetricsKernel(), { pred, pbox, anchors, strides, gt: gt.boxes, align, ovl, inside }, params, { invocations: B * M * A });
   runKernel(assignTopkKernel(), { align, inside, maskgt: gt.mask, pos }, params, { invocations: B * M });
   runKernel(assignResolveKernel(), { pos, ovl, fg, gtidx: gtIndex }, params, { invocations: B * A });
   runKernel(assignNormsKernel(), { align, ovl, pos, norms }, params, { invocations: B * M });
   runKernel(assignTargetsKernel(), { gt: gt.boxes, fg, gtidx: gtIndex, align, norms, strides, tscores: scores, tboxes: boxes, weight }, params, { invocations: B * A });
-  runKernel(dflTargetsKernel(), { tboxes: boxes, anchors, twohot }, params, { invocations: B * A });
+  runKernel(dflTargetsKernel(REG_MAX), { tboxes: boxes, anchors, twohot }, params, { invocations: B * A });
   [align, ovl, inside, pos, norms].forEach((t) => t.dispose());
   return { scores, boxes, weight, twohot, fg, gtIndex };
 }

@@ -47,16 +47,16 @@ function branchTerms(levels: readonly Tensor[], strides: readonly number[], gt: 
   const params = { n: B * A, A, nc, no };
   const work = { workgroups: dev.gridStride(B * A, BOX_LOSS_WG) };
   const pbox = empty(dev, [B, 4, A], 'f32', 'detectionLoss'); // xyxy grid units, for the assigner
-  runKernel(boxDecodeKernel(), { pred, anchors, pbox }, params, work);
+  runKernel(boxDecodeKernel(REG_MAX), { pred, anchors, pbox }, params, work);
   const t: AssignTargets = assign(pred.detach(), pbox, anchors, strideT, gt, nc);
   const S = clamp(sum(t.scores), 1, Infinity);
   const targets = { tscores: t.scores, tboxes: t.boxes, weight: t.weight, twohot: t.twohot };
   const parts = empty(dev, [3, B * A], 'f32', 'detectionLoss');
-  runKernel(boxLossFwdKernel(), { pred, anchors, ...targets, parts }, params, work);
+  runKernel(boxLossFwdKernel(REG_MAX), { pred, anchors, ...targets, parts }, params, work);
   const sums = withBackward(sum(parts, 1), 'boxLoss', [pred], [pred, anchors, t.scores, t.boxes, t.weight, t.twohot], (gy, [ps, an, sc, bx, wt, th]) => {
     const gsum = denseFromStart(gy);
     const gpred = empty(dev, [B, no, A], 'f32', 'detectionLoss.grad');
-    runKernel(boxLossBwdKernel(), { pred: ps, anchors: an, tscores: sc, tboxes: bx, weight: wt, twohot: th, gsum, gpred }, params, work);
+    runKernel(boxLossBwdKernel(REG_MAX), { pred: ps, anchors: an, tscores: sc, tboxes: bx, weight: wt, twohot: th, gsum, gpred }, params, work);
     if (gsum !== gy) gsum.dispose();
     return [gpred];
   });
