@@ -18,7 +18,7 @@ import type { DemoState } from '../../web/demo/main';
 import type { RunSettings } from '../../web/demo/protocol';
 import { createDemoRun } from '../../web/demo/run';
 import { type Browser, chromiumMissing, launchChromium } from './chromium';
-import { openPage } from './open-page';
+import { openPage, waitProgressing } from './open-page';
 
 const CI = process.env.CI === 'true' || process.env.CI === '1';
 const ARTIFACTS = join(ROOT, 'test', 'browser', 'artifacts');
@@ -68,8 +68,11 @@ describeChromium('demo page web/demo (headless Chromium)', () => {
   });
 
   const open = (path: string, ready: string, init?: () => void): Promise<Page> => openPage(browser, server, path, ready, { logs, init, timeoutMs: 120_000 });
-  const waitState = (page: Page, states: string[], timeout = 600_000): Promise<unknown> =>
-    page.waitForFunction((s) => window.gelanDemo!.fatal !== null || window.gelanDemo!.errors.length > 0 || s.includes(window.gelanDemo!.state), states, { timeout, polling: 200 });
+  const waitState = (page: Page, states: string[], timeoutMs = 600_000): Promise<void> =>
+    waitProgressing(page, `window.gelanDemo.fatal !== null || window.gelanDemo.errors.length > 0 || ${JSON.stringify(states)}.includes(window.gelanDemo.state)`, {
+      timeoutMs,
+      what: `waiting for state ${states.join(' or ')}`,
+    });
 
   let browserIps = NaN;
 

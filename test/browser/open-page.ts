@@ -35,3 +35,34 @@ export async function openPage(browser: Browser, server: StaticServer, path: str
   }
   return page;
 }
+
+/**
+ * The demo page's progress: what changes while it trains, validates or detects (steps, losses, epochs,
+ * prediction rounds, live frames, messages). Equal twice means nothing moved in between.
+ */
+const DEMO_PROGRESS = `(() => { const d = window.gelanDemo; return d ? JSON.stringify([d.state, d.steps, d.losses.length, d.epochs.length, d.predictionRounds, d.live?.frames ?? 0, d.errors.length, d.notes.length, d.fatal]) : 'no gelanDemo'; })()`;
+
+/**
+ * Wait until the page expression `done` is true, for at most `timeoutMs`, but fail as soon as the
+ * demo page's progress has not moved for `stallMs`: a run that stopped (a lost device, a worker that died
+ * silently) fails in minutes with its last state instead of holding the suite for the whole timeout.
+ */
+export async function waitProgressing(page: Page, done: string, o: { timeoutMs: number; stallMs?: number; what: string }): Promise<void> {
+  const stallMs = o.stallMs ?? 300_000;
+  const start = Date.now();
+  let last = '';
+  let moved = start;
+  for (;;) {
+    try {
+      await page.waitForFunction(done, undefined, { timeout: 10_000, polling: 250 });
+      return;
+    } catch (e) {
+      if (!(e instanceof Error && e.name === 'TimeoutError')) throw e;
+    }
+    const now = Date.now();
+    const progress = String(await page.evaluate(DEMO_PROGRESS));
+    if (progress !== last) [last, moved] = [progress, now];
+    if (now - moved > stallMs) throw new Error(`${o.what}: no progress for ${Math.round((now - moved) / 1000)} s (state, steps, losses, epochs, prediction rounds, live frames, errors, notes, fatal: ${last})`);
+    if (now - start > o.timeoutMs) throw new Error(`${o.what}: not done after ${Math.round((now - start) / 1000)} s (state, steps, losses, epochs, prediction rounds, live frames, errors, notes, fatal: ${last})`);
+  }
+}

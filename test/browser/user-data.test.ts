@@ -18,8 +18,10 @@ import { createRun, demoRecord, trainArgs } from '../../web/demo/run';
 import { builtCli } from '../cli/built-cli';
 import { labelName, shapesZip } from '../shared/yolo-zip';
 import { type Browser, chromiumMissing, launchChromium } from './chromium';
-import { openPage } from './open-page';
+import { openPage, waitProgressing } from './open-page';
 
+/** The run stopped (paused or done) or reported an error. */
+const PAUSED_OR_DONE = "window.gelanDemo.errors.length > 0 || window.gelanDemo.state === 'paused' || window.gelanDemo.state === 'done'";
 const CI = process.env.CI === 'true' || process.env.CI === '1';
 const WEIGHTS = join(ROOT, 'test', 'fixtures', 'demo', 'gelan-shapes.safetensors');
 /** 24 images at 64 px: 20 train (3 batches of 8) and 4 held out for validation. */
@@ -96,7 +98,7 @@ describeChromium('your dataset in the demo page (headless Chromium)', () => {
       await page.check('#finetune');
       expect(await page.locator('#data').inputValue()).toBe('user');
       await page.click('#start');
-      await page.waitForFunction(() => window.gelanDemo!.errors.length > 0 || window.gelanDemo!.state === 'paused' || window.gelanDemo!.state === 'done', undefined, { timeout: 900_000, polling: 250 });
+      await waitProgressing(page, PAUSED_OR_DONE, { timeoutMs: 900_000, what: 'fine-tuning on the user dataset' });
       s = await state(page);
       expect(s.errors, 'page messages').toEqual([]);
       expect(s.state).toBe('paused');
@@ -210,8 +212,8 @@ describeChromium('your dataset in the demo page (headless Chromium)', () => {
       await page2.setInputFiles('#data-folder', folder);
       await page2.waitForFunction(() => window.gelanDemo!.dataset !== null || window.gelanDemo!.errors.length > 0, undefined, { timeout: 120_000 });
       await page2.setInputFiles('#checkpoint-input', join(cli.dir, 'node.safetensors'));
-      await page2.waitForFunction(() => window.gelanDemo!.errors.length > 0 || window.gelanDemo!.epochs.length > 0, undefined, { timeout: 900_000, polling: 250 });
-      await page2.waitForFunction(() => window.gelanDemo!.errors.length > 0 || window.gelanDemo!.state === 'paused' || window.gelanDemo!.state === 'done', undefined, { timeout: 300_000, polling: 250 });
+      await waitProgressing(page2, 'window.gelanDemo.errors.length > 0 || window.gelanDemo.epochs.length > 0', { timeoutMs: 900_000, what: 'the resumed run\'s first epoch' });
+      await waitProgressing(page2, PAUSED_OR_DONE, { timeoutMs: 300_000, what: 'the resumed run' });
       const s2 = await state(page2);
       expect(s2.errors).toEqual([]);
       expect(s2.dataset!.source).toMatch(/^shapes3 \(20 train \/ 4 val images, 3 classes, names from data\.yaml/);
