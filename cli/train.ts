@@ -30,6 +30,18 @@ export function epochsInBudget(o: { budget: number; elapsed: number; pace: numbe
   return Math.max(1, o.done, o.done + more);
 }
 
+/**
+ * Whether the time-budget fit is redone after an epoch, and from what: `later` holds the seconds of every epoch
+ * after the first (this one included), `done` the epochs run, `planned` the current count. After each whole
+ * validation cycle (two epochs) while at most half of the planned epochs have run — later, a changed count would
+ * bend the LR schedule near its end — from the pace of the last two cycles: a 10 % margin on one cycle, 7 % on two.
+ */
+export function budgetRefit(later: readonly number[], done: number, planned: number): { pace: number; margin: number } | null {
+  if (later.length === 0 || later.length % 2 !== 0 || done > planned / 2) return null;
+  const recent = later.slice(-4);
+  return { pace: recent.reduce((x, y) => x + y, 0) / recent.length, margin: recent.length >= 4 ? 1.07 : 1.1 };
+}
+
 export interface TrainArgs {
   cfg: string;
   data: string;
@@ -161,8 +173,9 @@ async function trainIn(dev: Device, a: TrainArgs & TrainBudget, { ck, opts, hyp,
   if (a.minutes && !ck) {
     // Fit the run to a time budget (the LR schedule follows the epoch count). After the first epoch: that epoch
     // as it was (it also compiled every pipeline), plus as many epochs as the rest of the budget holds at the pace
-    // of its second half, with a 20 % margin. After two and after four more epochs (whole validation cycles) the
-    // count is fitted again from their measured pace with a 10 % margin, never below the epochs already run.
+    // of its second half, with a 20 % margin. Then after every validation cycle until half of the run is done,
+    // from the pace of the last cycles (budgetRefit), never below the epochs already run: a noisy minute early in
+    // the run no longer decides how much of the budget goes unused.
     const budget = a.minutes * 60;
     const asked = trainer.options.epochs;
     const t0 = performance.now();
@@ -188,11 +201,10 @@ async function trainIn(dev: Device, a: TrainArgs & TrainBudget, { ck, opts, hyp,
         return;
       }
       later.push(e.seconds);
-      if (later.length === 2 || later.length === 4) {
-        const pace = later.reduce((x, y) => x + y, 0) / later.length;
-        refit(epochsInBudget({ budget, elapsed, pace, margin: 1.1, done: e.epoch + 1 }), `${elapsed.toFixed(0)} s so far, then about ${pace.toFixed(0)} s each`);
-      }
-      if (later.length >= 4 || e.epoch + 1 >= trainer.options.epochs) off();
+      const done = e.epoch + 1;
+      const r = budgetRefit(later, done, trainer.options.epochs);
+      if (r) refit(epochsInBudget({ budget, elapsed, pace: r.pace, margin: r.margin, done }), `${elapsed.toFixed(0)} s so far, then about ${r.pace.toFixed(1)} s each`);
+      if (done > trainer.options.epochs / 2) off();
     });
   }
   if (ck) {

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { describe, expect, test } from 'vitest';
 import { checked, existingFile, existingPath, fraction, markRequiredOptions, nameList, nonNegativeInt, oneOf, outputFile, positiveInt, positiveNumber } from '../../cli/options';
 import { isDawnLimitNote } from '../../cli/relay';
-import { epochsInBudget } from '../../cli/train';
+import { budgetRefit, epochsInBudget } from '../../cli/train';
 
 describe('option values', () => {
   test('integers: positive and non-negative, written in full', () => {
@@ -73,5 +73,16 @@ describe('the time budget of `gelan demo`', () => {
     // over budget already: never fewer than the epochs run, never 0
     expect(epochsInBudget({ budget: 60, elapsed: 90, pace: 30, margin: 1.1, done: 3 })).toBe(3);
     expect(epochsInBudget({ budget: 10, elapsed: 40, pace: 40, margin: 1.2, done: 1 })).toBe(1);
+  });
+  test('refits after each validation cycle until half of the run, from the last two cycles', () => {
+    // odd epoch counts after the first: mid-cycle, no refit
+    expect(budgetRefit([20], 2, 24)).toBeNull();
+    expect(budgetRefit([20, 21, 19], 4, 24)).toBeNull();
+    // one cycle: its mean, 10 % margin; two or more: the last two cycles' mean, 7 %
+    expect(budgetRefit([20, 22], 3, 24)).toEqual({ pace: 21, margin: 1.1 });
+    expect(budgetRefit([30, 30, 20, 22, 18, 20], 7, 24)).toEqual({ pace: 20, margin: 1.07 });
+    // past half of the planned epochs: the schedule is left alone
+    expect(budgetRefit([20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20], 13, 24)).toBeNull();
+    expect(budgetRefit([20, 20, 20, 20, 20, 20, 20, 20, 20, 20], 11, 24)).not.toBeNull();
   });
 });
