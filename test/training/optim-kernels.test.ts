@@ -14,6 +14,7 @@ import { type OptimizerName, Optimizer } from '../../training/optim/optimizer';
 import { ModelEMA, emaDecay } from '../../training/optim/ema';
 import { parameterGroups } from '../../training/optim/groups';
 import { type MultiKind, OPT_MAX_SLOTS, multiTensorKernel } from '../../kernels/optim.wgsl';
+import { packArenas, runsOf } from '../../training/optim/multi-tensor';
 import { closeness, randn, rng, testDevice } from '../helpers';
 
 let big: Device;
@@ -213,4 +214,15 @@ test('memory: the step allocates nothing that outlives it after the first', asyn
   expect(new Set(live).size, live.join(', ')).toBe(1);
   opt.dispose();
   m.dispose();
+});
+
+test('arena layout: packs in order up to one binding per arena, refuses a tensor larger than a binding', () => {
+  // a device that binds at most 100 float32 values per storage binding
+  const dev = { limits: { maxStorageBufferBindingSize: 400, maxBufferSize: 1 << 30 } } as unknown as Device;
+  const t = (size: number): { size: number; shape: number[] } => ({ size, shape: [size] });
+  const l = packArenas(dev, [['a', t(60)], ['b', t(30)], ['c', t(20)], ['d', t(100)], ['e', t(1)]]);
+  expect(l.sizes).toEqual([90, 20, 100, 1]);
+  expect([...l.segments].map(([k, s]) => [k, s.arena, s.offset])).toEqual([['a', 0, 0], ['b', 0, 60], ['c', 1, 0], ['d', 2, 0], ['e', 3, 0]]);
+  expect(runsOf(l, ['a', 'b', 'd']).map((r) => [r.arena, r.offset, r.n])).toEqual([[0, 0, 90], [2, 0, 100]]);
+  expect(() => packArenas(dev, [['big', t(101)]])).toThrow(/arena layout: big has 101 elements, more than one storage binding of this device holds \(100\)/);
 });

@@ -34,7 +34,7 @@ export function packArenas(dev: Device, items: Iterable<readonly [string, { read
   const segments = new Map<string, Segment>();
   const sizes: number[] = [];
   for (const [key, t] of items) {
-    if (t.size > cap) throw new Error(`optimizer: ${key} has ${t.size} elements, more than one storage binding of this device holds (${cap})`);
+    if (t.size > cap) throw new Error(`arena layout: ${key} has ${t.size} elements, more than one storage binding of this device holds (${cap})`);
     if (sizes.length === 0 || sizes[sizes.length - 1] + t.size > cap) sizes.push(0);
     segments.set(key, { arena: sizes.length - 1, offset: sizes[sizes.length - 1], size: t.size, shape: t.shape });
     sizes[sizes.length - 1] += t.size;
