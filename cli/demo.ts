@@ -17,7 +17,7 @@ import { train, trainDevice, trainInputs, trainOptions, type TrainArgs } from '.
 /** `gelan demo`. */
 export function registerDemoCommand(program: Command): void {
   trainOptions(program.command('demo').description('the main job: train yolov9-shapes (PGI) on the embedded shapes data, remove the auxiliary branch, validate, detect'))
-    .addOption(checked('--minutes <m>', 'training time budget in minutes: the epoch count is fitted after the first epoch and refitted after every validation cycle until half of the run is done', positiveNumber, 9))
+    .addOption(checked('--minutes <m>', 'training time budget in minutes: the epoch count is fitted after the first epoch and refitted after every validation cycle (only lowered after half of the run)', positiveNumber, 9))
     .action(async (o: TrainArgs & { minutes: number }, cmd: Command) => {
       // the main job's recipe unless overridden on the command line
       const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';

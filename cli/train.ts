@@ -33,13 +33,17 @@ export function epochsInBudget(o: { budget: number; elapsed: number; pace: numbe
 /**
  * Whether the time-budget fit is redone after an epoch, and from what: `later` holds the seconds of every epoch
  * after the first (this one included), `done` the epochs run, `planned` the current count. After each whole
- * validation cycle (two epochs) while at most half of the planned epochs have run — later, a changed count would
- * bend the LR schedule near its end — from the pace of the last two cycles: a 10 % margin on one cycle, 7 % on two.
+ * validation cycle (two epochs), from the pace of the last two cycles: while at most half of the planned epochs
+ * have run, with a 10 % margin on one cycle's pace and 7 % on two; later, only to lower the count when that pace
+ * would overrun the budget (a raised count would bend the LR schedule near its end; a lowered one keeps the run
+ * within its time).
  */
-export function budgetRefit(later: readonly number[], done: number, planned: number): { pace: number; margin: number } | null {
-  if (later.length === 0 || later.length % 2 !== 0 || done > planned / 2) return null;
+export function budgetRefit(later: readonly number[], done: number, planned: number): { pace: number; margin: number; lowerOnly: boolean } | null {
+  if (later.length === 0 || later.length % 2 !== 0) return null;
   const recent = later.slice(-4);
-  return { pace: recent.reduce((x, y) => x + y, 0) / recent.length, margin: recent.length >= 4 ? 1.07 : 1.1 };
+  const pace = recent.reduce((x, y) => x + y, 0) / recent.length;
+  if (done > planned / 2) return { pace, margin: 1, lowerOnly: true };
+  return { pace, margin: recent.length >= 4 ? 1.07 : 1.1, lowerOnly: false };
 }
 
 export interface TrainArgs {
@@ -173,18 +177,19 @@ async function trainIn(dev: Device, a: TrainArgs & TrainBudget, { ck, opts, hyp,
   if (a.minutes && !ck) {
     // Fit the run to a time budget (the LR schedule follows the epoch count). After the first epoch: that epoch
     // as it was (it also compiled every pipeline), plus as many epochs as the rest of the budget holds at the pace
-    // of its second half, with a 20 % margin. Then after every validation cycle until half of the run is done,
-    // from the pace of the last cycles (budgetRefit), never below the epochs already run: a noisy minute early in
-    // the run no longer decides how much of the budget goes unused.
+    // of its second half, with a 20 % margin. Then after every validation cycle, from the wall time of the last
+    // cycles (budgetRefit: up or down until half of the run is done, afterwards only down), never below the epochs
+    // already run: a noisy minute early in the run no longer decides how much of the budget goes unused, and a slow
+    // one late in the run no longer overruns it. Times are wall clock (validation and checkpoints included).
     const budget = a.minutes * 60;
     const asked = trainer.options.epochs;
     const t0 = performance.now();
     let mid = 0;
-    let elapsed = 0;
+    let last = t0;
     const later: number[] = [];
-    const refit = (fit: number, why: string): void => {
+    const refit = (fit: number, why: string, lowerOnly = false): void => {
       const epochs = Math.min(asked, fit);
-      if (epochs === trainer.options.epochs) return;
+      if (epochs === trainer.options.epochs || (lowerOnly && epochs > trainer.options.epochs)) return;
       console.log(`time budget ${a.minutes} min: ${epochs} epochs fit (${why}; of ${asked} asked)`);
       trainer.options.epochs = epochs;
     };
@@ -192,7 +197,10 @@ async function trainIn(dev: Device, a: TrainArgs & TrainBudget, { ck, opts, hyp,
       if (e.epoch === 0 && e.batch === Math.floor(e.batches / 2)) mid = performance.now();
     });
     const off = trainer.onEpoch((e) => {
-      elapsed += e.seconds;
+      const now = performance.now();
+      const elapsed = (now - t0) / 1000;
+      const wall = (now - last) / 1000;
+      last = now;
       if (e.epoch === 0) {
         offStep();
         const end = t0 + e.seconds * 1000;
@@ -200,11 +208,11 @@ async function trainIn(dev: Device, a: TrainArgs & TrainBudget, { ck, opts, hyp,
         refit(epochsInBudget({ budget, elapsed, pace: steady, margin: 1.2, done: 1 }), `first ${e.seconds.toFixed(0)} s with pipeline compilation, then about ${steady.toFixed(0)} s each`);
         return;
       }
-      later.push(e.seconds);
+      later.push(wall);
       const done = e.epoch + 1;
       const r = budgetRefit(later, done, trainer.options.epochs);
-      if (r) refit(epochsInBudget({ budget, elapsed, pace: r.pace, margin: r.margin, done }), `${elapsed.toFixed(0)} s so far, then about ${r.pace.toFixed(1)} s each`);
-      if (done > trainer.options.epochs / 2) off();
+      if (r) refit(epochsInBudget({ budget, elapsed, pace: r.pace, margin: r.margin, done }), `${elapsed.toFixed(0)} s so far, then about ${r.pace.toFixed(1)} s each`, r.lowerOnly);
+      if (done >= trainer.options.epochs) off();
     });
   }
   if (ck) {

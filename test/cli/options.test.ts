@@ -74,15 +74,15 @@ describe('the time budget of `gelan demo`', () => {
     expect(epochsInBudget({ budget: 60, elapsed: 90, pace: 30, margin: 1.1, done: 3 })).toBe(3);
     expect(epochsInBudget({ budget: 10, elapsed: 40, pace: 40, margin: 1.2, done: 1 })).toBe(1);
   });
-  test('refits after each validation cycle until half of the run, from the last two cycles', () => {
+  test('refits after each validation cycle from the last two cycles: both ways in the first half, then only down', () => {
     // odd epoch counts after the first: mid-cycle, no refit
     expect(budgetRefit([20], 2, 24)).toBeNull();
     expect(budgetRefit([20, 21, 19], 4, 24)).toBeNull();
     // one cycle: its mean, 10 % margin; two or more: the last two cycles' mean, 7 %
-    expect(budgetRefit([20, 22], 3, 24)).toEqual({ pace: 21, margin: 1.1 });
-    expect(budgetRefit([30, 30, 20, 22, 18, 20], 7, 24)).toEqual({ pace: 20, margin: 1.07 });
-    // past half of the planned epochs: the schedule is left alone
-    expect(budgetRefit([20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20], 13, 24)).toBeNull();
-    expect(budgetRefit([20, 20, 20, 20, 20, 20, 20, 20, 20, 20], 11, 24)).not.toBeNull();
+    expect(budgetRefit([20, 22], 3, 24)).toEqual({ pace: 21, margin: 1.1, lowerOnly: false });
+    expect(budgetRefit([30, 30, 20, 22, 18, 20], 7, 24)).toEqual({ pace: 20, margin: 1.07, lowerOnly: false });
+    expect(budgetRefit(Array(10).fill(20), 11, 24)).toEqual({ pace: 20, margin: 1.07, lowerOnly: false });
+    // past half of the planned epochs: only a pace that overruns the budget changes the count (no margin)
+    expect(budgetRefit([...Array(10).fill(20), 26, 28], 13, 24)).toEqual({ pace: 23.5, margin: 1, lowerOnly: true });
   });
 });
