@@ -6,7 +6,7 @@
 //   resolve  (b,a)  : an anchor claimed by several gts goes to the gt of largest CIoU over all gts
 //   norms    (b,g)  : max align and max CIoU over the gt's positives
 //   targets  (b,a)  : class one-hot × align·maxCIoU/maxAlign, target box (grid units), weight, DFL two-hot bins
-import { type Binding, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, flatIndex, read as r, write as w } from './common';
+import { type Binding, type KernelSource, type ParamField, type VariantList, checkInt, computeEntry, defineKernel, flatIndex, read as r, write as w } from './common';
 import { CIOU_WGSL } from './ciou.wgsl';
 
 export const ASSIGN_WG = 64;
@@ -155,7 +155,7 @@ export function assignTargetsKernel(): KernelSource {
 
 /** DFL targets: per side the two-hot weights of the clamped distance over `bins` bins (the head's reg_max), (B, 4, bins, A). */
 export function dflTargetsKernel(bins: number): KernelSource {
-  if (!(Number.isInteger(bins) && bins >= 2)) throw new Error(`assign.dfl_targets: bins must be an integer ≥ 2, got ${bins}`);
+  checkInt('assign.dfl_targets', 'bins', bins, 2);
   return kernel(
     'assign.dfl_targets',
     [r('tboxes'), r('anchors'), w('twohot')],

@@ -7,7 +7,7 @@
 //   bwd      d pred from the upstream gradients of the three sums (box, cls, dfl): cls σ(x) − t; DFL ¼·w·(p − t);
 //            box through the CIoU gradient, the decode (∓1 per side) and the expectation (p_j·(j − d_s))
 // with w the anchor's weight (Σ of its target scores; 0 in the background). The caller divides the sums by S.
-import { type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, gridStride, read, write } from './common';
+import { type KernelSource, type ParamField, type VariantList, checkInt, computeEntry, defineKernel, gridStride, read, write } from './common';
 import { CIOU_GRAD_WGSL, CIOU_WGSL } from './ciou.wgsl';
 
 export const BOX_LOSS_WG = 64;
@@ -43,7 +43,7 @@ const TBOX = `    let tb = bi * 4u * p.A + ai;
     let w = weight[q];`;
 
 function kernel(name: string, bins: number, bindings: ReturnType<typeof read>[], body: string, extra: string): KernelSource {
-  if (!(Number.isInteger(bins) && bins >= 2)) throw new Error(`${name}: bins must be an integer ≥ 2, got ${bins}`);
+  checkInt(name, 'bins', bins, 2);
   return defineKernel({
     name,
     key: `${name}:${bins}`,

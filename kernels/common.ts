@@ -157,6 +157,13 @@ export const SOFTWARE_WORKGROUPS = 64;
 export const computeEntry = (wg: readonly [number, number, number]): string =>
   `@compute @workgroup_size(${wg[0]}, ${wg[1]}, ${wg[2]})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>)`;
 
+/** Throws unless the variant member `what` of kernel `kernel` is an integer in [min, max]. */
+export function checkInt(kernel: string, what: string, v: number, min: number, max = Infinity): void {
+  if (!(Number.isInteger(v) && v >= min && v <= max)) {
+    throw new Error(`${kernel}: ${what} must be an integer ${max === Infinity ? `≥ ${min}` : `in ${min}..${max}`}, got ${v}`);
+  }
+}
+
 /** Stable, sorted-key stringification of a variant object: the pipeline cache key. */
 export function variantKey(name: string, variant: object): string {
   return `${name}:${canonical(variant)}`;

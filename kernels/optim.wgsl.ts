@@ -15,7 +15,7 @@
 // Loss scaling (mixed precision): `clip` also unscales (s includes 1/S for the loss scale S), and when the
 // scaled gradients overflowed (Σ g² is inf or NaN) it writes s = −1, which makes sgd/adamw skip the step; it
 // then updates S in place as torch.cuda.amp.GradScaler does (halve on overflow, double after `growth` good steps).
-import { type Access, type KernelSource, type ParamField, type VariantList, computeEntry, defineKernel, read, variantKey, write } from './common';
+import { type Access, type KernelSource, type ParamField, type VariantList, checkInt, computeEntry, defineKernel, read, variantKey, write } from './common';
 
 export const OPT_WG = 64;
 /** Elements one sumsq invocation adds up (a workgroup covers OPT_WG × this and writes OPT_WG partials). */
@@ -110,7 +110,7 @@ function body(kind: MultiKind, nesterov: boolean): string {
 }
 
 export function multiTensorKernel(v: MultiVariant): KernelSource {
-  if (!(Number.isInteger(v.slots) && v.slots >= 1 && v.slots <= OPT_MAX_SLOTS)) throw new Error(`optim.${v.kind}: slots must be 1..${OPT_MAX_SLOTS}, got ${v.slots}`);
+  checkInt(`optim.${v.kind}`, 'slots', v.slots, 1, OPT_MAX_SLOTS);
   const ks = [...Array(v.slots).keys()];
   const decls = SPECS[v.kind].arenas.map((b) => ({ ...b, type: 'f32' }));
   const nesterov = v.kind === 'sgd' && (v.nesterov ?? false);

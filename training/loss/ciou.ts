@@ -4,6 +4,7 @@
 // second boxes too it is composed of elementwise ops. (The detection loss computes it inside its box-loss kernels.)
 import { add, atan, clamp, concat, denseFromStart, div, maximum, minimum, mul, runKernel, scale, slice, sub, withBackward } from '../../engine/ops';
 import { OpError, fmtShape } from '../../engine/errors';
+import { sameShape } from '../../engine/shape';
 import { type Tensor, empty } from '../../engine/tensor';
 import { CIOU_WG, ciouBwdKernel, ciouFwdKernel } from '../../kernels/ciou.wgsl';
 
@@ -12,7 +13,7 @@ const FOUR_OVER_PI2 = 4 / Math.PI ** 2;
 
 /** (B, 1, A) CIoU of `a` and `b` (each (B, 4, A) xyxy, f32). */
 export function ciou(a: Tensor, b: Tensor): Tensor {
-  if (a.rank !== 3 || a.shape[1] !== 4 || b.rank !== 3 || a.shape.some((d, i) => d !== b.shape[i])) {
+  if (a.rank !== 3 || a.shape[1] !== 4 || !sameShape(a.shape, b.shape)) {
     throw new OpError('ciou', `boxes must both be (B, 4, A), got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   }
   if (b.requiresGrad || a.dtype !== 'f32' || b.dtype !== 'f32') return ciouComposed(a, b);

@@ -60,7 +60,10 @@ export class ModelEMA<M extends Module = DetectionModel> {
       this.arenas.forEach((t) => t.dispose());
       this.layout = packArenas(dev, mine);
       this.arenas = this.layout.sizes.map((n) => empty(dev, [Math.max(n, 1)], 'f32', 'ema').keep());
-      for (const [k, e] of mine) gather(this.arenas[this.layout.segments.get(k)!.arena], this.layout.segments.get(k)!, e);
+      for (const [k, e] of mine) {
+        const at = this.layout.segments.get(k)!;
+        gather(this.arenas[at.arena], at, e);
+      }
     }
     const layout = this.layout!;
     this.updates++;
