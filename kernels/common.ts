@@ -62,7 +62,7 @@ export function defineKernel(spec: KernelSpec): KernelSource {
     params,
     code: () => {
       const ext = new Set(spec.enable ?? []);
-      if (bindings.some((b) => b.type === 'f16')) ext.add('f16');
+      if (bindings.some((b) => /\bf16\b/.test(b.type))) ext.add('f16');
       const enables = [...ext].map((e) => `enable ${e};\n`).join('');
       return `${enables}${paramsLayout(params).wgsl}\n${bindingDecls(bindings, params.length > 0)}\n${body()}\n`;
     },

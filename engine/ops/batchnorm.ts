@@ -90,6 +90,9 @@ export function batchNorm2d(
   if (bias && b !== bias) temps.push(b);
   if (rd && rd !== res) temps.push(rd);
   const y = empty(dev, x.shape, dtype, 'batchNorm2d');
+  // the subgroup form reads four values at a time where every plane, offset and batch stride is a multiple of 4
+  const by4 = (...v: number[]): boolean => lanes.lanes !== undefined && (H * W) % 4 === 0 && v.every((u) => u % 4 === 0);
+  const fwd4 = by4(xd.offset, rd ? rd.offset : 0) ? { vec4: true } : {};
   let mean: Tensor;
   let variance: Tensor;
   if (o.training) {
@@ -98,7 +101,7 @@ export function batchNorm2d(
     variance = empty(dev, [C], 'f32', 'batchNorm2d');
     const update = runningMean !== null;
     dev.dispatch(
-      bnTrainKernel({ update, act, dtype, ...lanes, ...(rd ? { residual: true } : {}) }),
+      bnTrainKernel({ update, act, dtype, ...lanes, ...fwd4, ...(rd ? { residual: true } : {}) }),
       {
         x: xd.storage.buf, mean: mean.storage.buf, var_: variance.storage.buf, ...(update ? { rm: runningMean!.storage.buf, rv: runningVar!.storage.buf } : {}),
         wt: w.storage.buf, bs: b.storage.buf, ...(rd ? { res: rd.storage.buf } : {}), y: y.storage.buf,
@@ -136,8 +139,9 @@ export function batchNorm2d(
     const gx = input ? empty(dev, x.shape, dtype, 'batchNorm2d.grad') : null;
     // the gradient at the SiLU's input, which is also the residual's
     const gres = rs ? empty(dev, x.shape, dtype, 'batchNorm2d.grad') : null;
+    const bwd4 = by4(p.xoff, p.gyoff, p.gybs, p.g2off, p.g2bs, p.roff) ? { vec4: true } : {};
     dev.dispatch(
-      bnBackwardKernel({ training: o.training, act, input, two, dtype, ...lanes, ...(rs ? { residual: true } : {}) }),
+      bnBackwardKernel({ training: o.training, act, input, two, dtype, ...lanes, ...bwd4, ...(rs ? { residual: true } : {}) }),
       { ...saved, gw: gw.storage.buf, gb: gb.storage.buf, ...(gx ? { gx: gx.storage.buf } : {}), ...(gres ? { gres: gres.storage.buf } : {}) },
       p,
       [C, 1, 1],

@@ -1,5 +1,6 @@
-// Both workgroup forms of the training-mode BatchNorm kernels (kernels/batchnorm.wgsl.ts): the 64-invocation tree
-// (hardware adapters, SwiftShader) and one subgroup of 8 lanes (lavapipe, where the op picks it), dispatched directly
+// The workgroup forms of the training-mode BatchNorm kernels (kernels/batchnorm.wgsl.ts): the 64-invocation tree
+// (hardware adapters, SwiftShader) and one subgroup of 8 lanes with scalar or vec4 loads (lavapipe, where the op picks
+// vec4 for planes of a multiple of 4 values), dispatched directly
 // so each is checked on this device against a float64 reference: statistics, running stats, SiLU output, and the
 // backward's parameter and input gradients. Shapes cover planes narrower than the lanes, a channel whose mean is
 // 600 standard deviations from zero (where a naive one-pass variance loses digits), and channels whose first value
@@ -83,12 +84,20 @@ const CASES: { name: string; shape: number[]; offset?: number[]; corner?: number
   { name: 'planes of 3 values, 5 images (fewer values per plane than lanes)', shape: [5, 3, 1, 3] },
   { name: 'a channel 600σ from zero, 12,800 values', shape: [8, 2, 40, 40], offset: [300, -120] },
   { name: 'an outlier 200σ away as the first of 12,800 values', shape: [8, 2, 40, 40], corner: 2.2, sigma: 0.01 },
+  { name: 'planes of 12 values, 3 images', shape: [3, 4, 2, 6] },
 ];
 
-for (const lanes of [undefined, 8]) {
-  for (const c of CASES) {
-    test(`${lanes ? `one subgroup of ${lanes} lanes` : 'tree of 64'}: ${c.name}`, async (ctx) => {
-      if (lanes && !dev.features.subgroups) ctx.skip();
+const FORMS: { name: string; form: { lanes?: number; vec4?: boolean } }[] = [
+  { name: 'tree of 64', form: {} },
+  { name: 'one subgroup of 8 lanes', form: { lanes: 8 } },
+  { name: 'one subgroup of 8 lanes, vec4 loads', form: { lanes: 8, vec4: true } },
+];
+
+for (const { name, form } of FORMS) {
+  // the vec4 form needs planes of a multiple of 4 values
+  for (const c of CASES.filter((k) => !form.vec4 || (k.shape[2] * k.shape[3]) % 4 === 0)) {
+    test(`${name}: ${c.name}`, async (ctx) => {
+      if (form.lanes && !dev.features.subgroups) ctx.skip();
       const r = rng(3);
       const [N, C, H, W] = c.shape;
       const n = N * C * H * W;
@@ -104,7 +113,6 @@ for (const lanes of [undefined, 8]) {
       const [y, gx] = [t(new Float32Array(n), c.shape), t(new Float32Array(n), c.shape)];
       const buf = (u: Tensor): Tensor['storage']['buf'] => u.storage.buf;
       const params = { n, C, HW: H * W, M: N * H * W, xoff: 0, eps: EPS, momentum: MOMENTUM, gyoff: 0, gybs: C * H * W, g2off: 0, g2bs: 0, roff: 0 };
-      const form = lanes ? { lanes } : {};
       dev.dispatch(bnTrainKernel({ update: true, act: 'silu', ...form }), { x: buf(xt), mean: buf(mean), var_: buf(var_), rm: buf(rm), rv: buf(rv), wt: buf(wt), bs: buf(bt), y: buf(y) }, params, [C, 1, 1]);
       dev.dispatch(
         bnBackwardKernel({ training: true, act: 'silu', input: true, ...form }),
