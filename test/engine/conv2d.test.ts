@@ -69,6 +69,11 @@ describe('float64 CPU reference on random shapes', () => {
     { name: '64 -> 64 channels on 20x20', x: [1, 64, 20, 20], w: [64, 64, 3, 3], bias: true, o: { padding: [1, 1] } },
     { name: '32 -> 64 channels on odd 13x11, batch 2', x: [2, 32, 13, 11], w: [64, 32, 3, 3], bias: true, o: { padding: [1, 1] } },
     { name: 'odd output channels (7), no padding', x: [3, 5, 8, 6], w: [7, 5, 3, 3], o: {} },
+    // widths of a multiple of 4: the window kernel loads the input as aligned vec4s
+    { name: '3x3 s1 p1, 16 wide (vec4 window loads)', x: [2, 8, 10, 16], w: [16, 8, 3, 3], bias: true, o: { padding: [1, 1] } },
+    { name: '3x3 s2 p1, 16 wide (vec4 window loads)', x: [2, 8, 9, 16], w: [8, 8, 3, 3], o: { stride: [2, 2], padding: [1, 1] } },
+    { name: '5x5 p2, 12 wide (vec4 window loads)', x: [1, 6, 7, 12], w: [8, 6, 5, 5], bias: true, o: { padding: [2, 2] } },
+    { name: '3x3 no padding, 8 wide (vec4 window loads)', x: [2, 4, 6, 8], w: [4, 4, 3, 3], o: {} },
   ];
   for (const c of cases) {
     test(c.name, async () => {
@@ -91,18 +96,21 @@ describe('float64 CPU reference on random shapes', () => {
     });
   });
 
-  test('non-contiguous input (NHWC permuted to NCHW), an offset batch slice, a permuted weight', async () => {
+  test('non-contiguous input (NHWC permuted to NCHW), an offset batch slice, a channel slice, a permuted weight', async () => {
     await expectClose('conv2d', CONV, (r) => {
       const nhwc = normal(r, [2, 9, 7, 8]);
       const w = ref.scale(normal(r, [8, 8, 3, 3]), 0.2);
       const o = { padding: [1, 1] as [number, number], stride: [2, 2] as [number, number] };
       const xs = normal(r, [3, 8, 9, 7]);
       const hwio = normal(r, [3, 3, 8, 8]);
+      const x16 = normal(r, [2, 12, 10, 16]);
       const oihw = (t: Tensor): Tensor => ops.permute(t, [3, 2, 0, 1]);
       return [
         [ops.conv2d(up(xs), oihw(up(hwio)), null, o), ref.conv2d(xs, ref.permute(hwio, [3, 2, 0, 1]), null, o)],
         [ops.conv2d(ops.permute(up(nhwc), [0, 3, 1, 2]), up(w), null, o), ref.conv2d(ref.permute(nhwc, [0, 3, 1, 2]), w, null, o)],
         [ops.conv2d(ops.slice(up(xs), 0, 1, 3), up(w), null, o), ref.conv2d(ref.slice(xs, 0, 1, 3), w, null, o)],
+        // a channel slice of a 16-wide map: vec4 window loads from an offset of 4·10·16 values
+        [ops.conv2d(ops.slice(up(x16), 1, 4, 12), up(w), null, o), ref.conv2d(ref.slice(x16, 1, 4, 12), w, null, o)],
       ];
     });
   });
@@ -129,6 +137,9 @@ gradCases(() => dev, gradWorst, 'finite-difference gradients', (r) => {
     conv([1, 4, 8, 7], [4, 4, 3, 3], false, { stride: [3, 3], padding: [1, 1] }),
     conv([2, 3, 5, 6], [4, 3, 1, 1], false, { stride: [2, 2] }),
     conv([1, 4, 9, 8], [8, 4, 4, 4], false, { stride: [2, 2], padding: [1, 1] }),
+    // 8-wide maps: vec4 window loads in the forward and in the input gradient's phases (gy 8 and 4 wide)
+    conv([2, 4, 5, 8], [4, 4, 3, 3], true, { padding: [1, 1] }),
+    conv([1, 4, 6, 16], [4, 4, 3, 3], false, { stride: [2, 2], padding: [1, 1] }),
     conv([1, 4, 9, 7], [4, 4, 3, 3], false, { stride: [2, 2] }),
     conv([1, 3, 4, 5], [4, 3, 1, 1], false, { padding: [1, 1] }),
     {

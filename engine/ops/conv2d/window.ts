@@ -1,7 +1,7 @@
 // The forward window kernel (kernels/conv2d/fwd-window.wgsl.ts): each invocation computes `outChannels` output
 // channels × `columns` adjacent columns of one output row, loading each input row window once for all taps. `w` may
 // be an input-gradient phase kernel, read in place from the forward weight (flip.ts).
-import { WINDOW_WG, convWindowKernel } from '../../../kernels/conv2d/fwd-window.wgsl';
+import { WINDOW_WG, convWindowKernel, windowVec4 } from '../../../kernels/conv2d/fwd-window.wgsl';
 import { convWindow } from '../../../kernels/conv2d/params';
 import type { DType } from '../../../kernels/common';
 import type { Device } from '../../device';
@@ -21,11 +21,13 @@ export function windowForward(
   const octiles = g.O / to;
   const flip = 'phase' in w ? w : null;
   const weight = 'phase' in w ? w.w : w;
+  const xbs = g.N > 1 ? x.strides[0] : 0;
+  const vec4 = windowVec4(g.W, x.offset, xbs, g.pw) ? { vec4Pad: g.pw } : {};
   dev.dispatch(
-    convWindowKernel({ ...convWindow(g), to, tw, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}), ...(flip ? { flip: true } : {}) }),
+    convWindowKernel({ ...convWindow(g), to, tw, subgroups, bias: b !== null, act, ...(y.dtype === 'f16' ? { dtype: y.dtype, acc } : {}), ...(flip ? { flip: true } : {}), ...vec4 }),
     { X: x.storage.buf, Wt: weight.storage.buf, ...(b ? { Bs: b.storage.buf } : {}), Y: y.storage.buf },
     {
-      N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs: g.N > 1 ? x.strides[0] : 0,
+      N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, cpg: g.C / g.groups, opg, xoff: x.offset, xbs,
       tilesX, tiles, tilesPad, octiles, ph: g.ph, pw: g.pw, yoff: out.off, ybs: out.bs, ych: flat ? g.OW : out.ch, yrow: flat ? g.OW : out.row, ycol: out.col,
       ...(flip ? flipParams(flip) : {}),
     },
