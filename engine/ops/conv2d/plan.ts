@@ -145,6 +145,8 @@ export interface WgradTune {
   readonly workgroup?: number;
   /** Workgroups to aim for when choosing the row splits (each split is a partial weight summed afterwards; default 64, 8 on a software adapter). */
   readonly target?: number;
+  /** Window kernel: read gy as aligned vec4s where the layout allows (default true; false for A/B timing). */
+  readonly vec4?: boolean;
   /** Run a dense 1×1 on the subgroup matmul instead (gy[n] · x[n]ᵀ per image, summed over the batch). */
   readonly mm?: MatmulTune;
   /** The same product of f16 operands on the subgroup matrices (im2col for k > 1), with this tiling. */
@@ -217,7 +219,9 @@ function windowSchedule(dev: Device, g: ConvGeometry, dtype: DType, t0: WgradTun
   const unit = Math.max(SG, 4);
   const WG = t.workgroup ?? Math.ceil(lanes / Math.ceil(lanes / 64) / unit) * unit;
   const ocb = Math.ceil(lanes / WG);
-  const variant: ConvWgradVariant = { KW: g.KW, SW: g.sw, DW: g.dw, PW: g.pw, R, TO, TC, B, SG, WG, ...(dtype === 'f16' ? { dtype } : {}) };
+  // gy is dense from offset 0: its rows can be read as aligned vec4s when they and the blocks are multiples of 4
+  const vec4 = g.OW % 4 === 0 && B % 4 === 0 && t.vec4 !== false;
+  const variant: ConvWgradVariant = { KW: g.KW, SW: g.sw, DW: g.dw, PW: g.pw, R, TO, TC, B, SG, WG, ...(dtype === 'f16' ? { dtype } : {}), ...(vec4 ? { vec4 } : {}) };
   const khb = g.KH / R;
   const nct = cpg / TC;
   const rows = g.N * g.OH;
