@@ -28,10 +28,21 @@ const perRun = (body: string): string =>
     let o = row / p.A;
 ${body}`);
 
+/**
+ * Values moved per load: with `vec4` every index of the walk (n, inner, offsets, strides) counts vec4s, for
+ * layouts where they are all multiples of 4 (on llvmpipe a vec4 copy costs about what a scalar one does).
+ */
+export interface CopyWidth {
+  readonly vec4?: boolean;
+}
+
+/** Whether values counted by `counts` (sizes, offsets, strides) can all be moved as vec4s. */
+export const byVec4 = (...counts: number[]): boolean => counts.every((c) => c % 4 === 0);
+
 /** `dtype` (default f32) is the storage type of every input and the output. */
-export function concatKernel(v: { inputs: number; dtype?: DType }): KernelSource {
+export function concatKernel(v: { inputs: number; dtype?: DType } & CopyWidth): KernelSource {
   const ks = [...Array(v.inputs).keys()];
-  const t = v.dtype ?? 'f32';
+  const t = v.vec4 ? `vec4<${v.dtype ?? 'f32'}>` : (v.dtype ?? 'f32');
   const bindings = [...ks.map((k) => ({ name: `in${k}`, access: 'read' as const, type: t })), { name: 'out', access: 'write' as const, type: t }];
   // base index of this run in input k, and the input chosen by the run's position a along the axis
   const branch = (k: number): string => `src = ${at8('p.offs', `${k}u`)} + o * ${at8('p.ostrides', `${k}u`)} + (a - ${at8('p.starts', `${k}u`)}) * p.inner + i0; which = ${k}u;`;
@@ -63,13 +74,14 @@ const PAD_PARAMS: ParamField[] = ['n', 'A', 'inner', 'runs', 'start', 'len', 'of
  * of A (read at off + o·ostride + (a − start)·inner + i) and zero elsewhere — instead of zero-filling the whole
  * output and then writing the slice.
  */
-export function padKernel(dtype: DType = 'f32'): KernelSource {
+export function padKernel(dtype: DType = 'f32', width: CopyWidth = {}): KernelSource {
   const R = CONCAT_RUN;
+  const t = width.vec4 ? `vec4<${dtype}>` : dtype;
   return defineKernel({
     name: 'slice.grad',
-    key: `slice.grad.${dtype}`,
+    key: `slice.grad.${t}`,
     workgroupSize: [CONCAT_WG, 1, 1],
-    bindings: [{ name: 'src', access: 'read', type: dtype }, { name: 'out', access: 'write', type: dtype }],
+    bindings: [{ name: 'src', access: 'read', type: t }, { name: 'out', access: 'write', type: t }],
     params: PAD_PARAMS,
     body: () => `${computeEntry([CONCAT_WG, 1, 1])} {
 ${perRun(`    let dst = row * p.inner + i0;
@@ -78,14 +90,13 @@ ${perRun(`    let dst = row * p.inner + i0;
       let at = p.off + o * p.ostride + (a - p.start) * p.inner + i0;
       for (var e = 0u; e < len; e++) { out[dst + e] = src[at + e]; }
     } else {
-      for (var e = 0u; e < len; e++) { out[dst + e] = ${dtype}(0.0); }
+      for (var e = 0u; e < len; e++) { out[dst + e] = ${t}(0.0); }
     }`)}
 }`,
   });
 }
 
 export const variants: VariantList = (caps) =>
-  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) => [
-    ...Array.from({ length: 8 }, (_, k) => concatKernel({ inputs: k + 1, dtype })),
-    padKernel(dtype),
-  ]);
+  (caps.f16 ? (['f32', 'f16'] as const) : (['f32'] as const)).flatMap((dtype) =>
+    [{}, { vec4: true }].flatMap((w) => [...Array.from({ length: 8 }, (_, k) => concatKernel({ inputs: k + 1, dtype, ...w })), padKernel(dtype, w)]),
+  );

@@ -3,7 +3,7 @@
 import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, numel, sameShape } from '../shape';
-import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, concatKernel, padKernel } from '../../kernels/concat.wgsl';
+import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, byVec4, concatKernel, padKernel } from '../../kernels/concat.wgsl';
 import { indexed } from '../../kernels/common';
 import { BYTES, type Tensor, empty, view } from '../tensor';
 import { pointwise } from './run';
@@ -138,11 +138,13 @@ function padSlice(gy: Tensor, shape: Shape, axis: number, start: number): Tensor
   const stride = outerStride(gy, axis);
   if (size > 0 && inner > 0 && stride !== null && isContiguous(gy.shape.slice(axis), gy.strides.slice(axis))) {
     const gx = empty(dev, shape, gy.dtype, 'slice.grad');
-    const runs = Math.ceil(inner / CONCAT_RUN);
+    // counts in vec4s where every one is a multiple of 4
+    const q = byVec4(inner, gy.offset, stride) ? 4 : 1;
+    const runs = Math.ceil(inner / q / CONCAT_RUN);
     dev.dispatch(
-      padKernel(gy.dtype),
+      padKernel(gy.dtype, { vec4: q === 4 }),
       { src: gy.storage.buf, out: gx.storage.buf },
-      { n: gx.size, A: shape[axis], inner, runs, start, len: gy.shape[axis], off: gy.offset, ostride: stride },
+      { n: gx.size / q, A: shape[axis], inner: inner / q, runs, start, len: gy.shape[axis], off: gy.offset / q, ostride: stride / q },
       dev.gridStride((gx.size / inner) * runs, CONCAT_WG),
     );
     return gx;
@@ -199,11 +201,14 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   if (xs.length <= CONCAT_MAX_INPUTS && strides.every((st) => st !== null)) {
     const dev = xs[0].device;
     if (out.size > 0) {
+      // counts in vec4s where every one is a multiple of 4
+      const q = byVec4(inner, ...xs.map((t) => t.offset), ...(strides as number[])) ? 4 : 1;
+      const runs = Math.ceil(inner / q / CONCAT_RUN);
       dev.dispatch(
-        concatKernel({ inputs: xs.length, dtype: out.dtype }),
+        concatKernel({ inputs: xs.length, dtype: out.dtype, ...(q === 4 ? { vec4: true } : {}) }),
         { ...indexed('in', xs.map((t) => t.storage.buf)), out: out.storage.buf },
-        { starts: [...starts, at], offs: xs.map((t) => t.offset), ostrides: strides as number[], n: out.size, A: at, inner, runs: Math.ceil(inner / CONCAT_RUN) },
-        dev.gridStride((out.size / inner) * Math.ceil(inner / CONCAT_RUN), CONCAT_WG),
+        { starts: [...starts, at], offs: xs.map((t) => t.offset / q), ostrides: (strides as number[]).map((st) => st / q), n: out.size / q, A: at, inner: inner / q, runs },
+        dev.gridStride((out.size / inner) * runs, CONCAT_WG),
       );
     }
   } else {

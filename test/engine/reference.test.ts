@@ -433,17 +433,22 @@ describe('upsampleNearest', () => {
 // ---- layout --------------------------------------------------------------------------------------------------
 
 describe('layout', () => {
-  test('concat along every axis, with view inputs', async () => {
+  test('concat along every axis, with view inputs, as vec4s and scalars', async () => {
     await expectClose('concat', EXACT, (r) => {
       const a = normal(r, [2, 3, 4]);
       const b = normal(r, [2, 5, 4]);
       const c = normal(r, [4, 2, 3]); // permuted to [2, 3, 4]
       const cp = ref.permute(c, [1, 2, 0]);
+      const f4 = normal(r, [3, 4]);
+      const flat = normal(r, [13]);
       return [
         [ops.concat([up(a), up(b)], 1), ref.concat([a, b], 1)],
         [ops.concat([up(a), ops.permute(up(c), [1, 2, 0]), up(a)], 0), ref.concat([a, cp, a], 0)],
         [ops.concat([up(a), ops.permute(up(c), [1, 2, 0])], -1), ref.concat([a, cp], -1)],
         [ops.concat([ops.slice(up(b), 1, 1, 4), up(a)], 1), ref.concat([ref.slice(b, 1, 1, 4), a], 1)],
+        // rows of 4 (moved as vec4s), one input at an odd offset (moved as scalars)
+        [ops.concat([up(f4), up(f4)], 0), ref.concat([f4, f4], 0)],
+        [ops.concat([ops.reshape(ops.slice(up(flat), 0, 1, 13), [3, 4]), up(f4)], 0), ref.concat([ref.reshape(ref.slice(flat, 0, 1, 13), [3, 4]), f4], 0)],
       ];
     });
   });
