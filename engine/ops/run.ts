@@ -47,28 +47,37 @@ export function pointwise(c: PointwiseCall): Tensor {
   if (n === 0) return out;
   const dense = (t: Tensor): boolean => t.offset === 0 && isContiguous(t.shape, t.strides) && sameShape(t.shape, c.shape);
   const contiguous = dense(out) && c.inputs.every(dense);
+  const by4 = (...v: number[]): boolean => v.every((u) => u % 4 === 0);
+  let vec4 = contiguous && by4(n);
+  const params: Record<string, number | number[]> = { n: vec4 ? n / 4 : n, s0: c.s0 ?? 0, s1: c.s1 ?? 0 };
+  let invocations = vec4 ? n / 4 : n;
+  if (!contiguous) {
+    const [shape, [ost, ...sts]] = mergeDims(c.shape, [broadcastStrides(out.shape, out.strides, c.shape), ...c.inputs.map((t) => broadcastStrides(t.shape, t.strides, c.shape))]);
+    const r = shape.length;
+    const offs = c.inputs.map((t) => t.offset);
+    // in vec4s where the innermost dim is dense in every operand and every other count is a multiple of 4
+    const all = [ost, ...sts];
+    vec4 = all.every((st) => st[r - 1] === 1) && by4(shape[r - 1], out.offset, ...offs, ...all.flatMap((st) => st.slice(0, r - 1)));
+    const q = vec4 ? 4 : 1;
+    const inner = shape[r - 1] / q;
+    const runs = Math.ceil(inner / ELEMENTWISE_RUN);
+    invocations = (n / q / inner) * runs;
+    const scaled = (st: number[]): number[] => st.map((u, d) => (d === r - 1 ? u : u / q));
+    Object.assign(params, { n: n / q, shape: [...shape.slice(0, r - 1), inner], rank: r, ost: scaled(ost), ooff: out.offset / q, inner, runs, ois: ost[r - 1] });
+    c.inputs.forEach((t, i) => {
+      params[`st${i}`] = scaled(sts[i]);
+      params[`off${i}`] = offs[i] / q;
+      params[`is${i}`] = sts[i][r - 1];
+    });
+  }
   const variant: ElementwiseVariant = {
     op: c.op,
     expr: c.expr,
     inputs: c.inputs.map((t) => t.dtype),
     out: out.dtype,
     contiguous,
+    ...(vec4 ? { vec4 } : {}),
   };
-  const params: Record<string, number | number[]> = { n, s0: c.s0 ?? 0, s1: c.s1 ?? 0 };
-  let invocations = n;
-  if (!contiguous) {
-    const [shape, [ost, ...sts]] = mergeDims(c.shape, [broadcastStrides(out.shape, out.strides, c.shape), ...c.inputs.map((t) => broadcastStrides(t.shape, t.strides, c.shape))]);
-    const r = shape.length;
-    const inner = shape[r - 1];
-    const runs = Math.ceil(inner / ELEMENTWISE_RUN);
-    invocations = (n / inner) * runs;
-    Object.assign(params, { shape, rank: r, ost, ooff: out.offset, inner, runs, ois: ost[r - 1] });
-    c.inputs.forEach((t, i) => {
-      params[`st${i}`] = sts[i];
-      params[`off${i}`] = t.offset;
-      params[`is${i}`] = sts[i][r - 1];
-    });
-  }
   dev.dispatch(
     elementwiseKernel(variant),
     { ...indexed('in', c.inputs.map((t) => t.storage.buf)), out: out.storage.buf },
