@@ -8,6 +8,11 @@ export type ReduceOp = 'sum' | 'max' | 'argmax' | 'logsumexp' | 'softmax' | 'log
 export interface ReduceVariant {
   readonly op: ReduceOp;
   readonly mode: 'thread' | 'group';
+  /**
+   * Sum per thread, four adjacent rows per invocation read as vec4s: `inner` and the offset count vec4s (the caller
+   * checks they are multiples of 4). The weight gradient's partial sums take it.
+   */
+  readonly vec4?: boolean;
 }
 
 export const REDUCE_WG = 64;
@@ -23,8 +28,10 @@ const NEG_INF = '-0x1.fffffep+127f';
 
 const writesFull = (op: ReduceOp): boolean => op === 'softmax' || op === 'logsoftmax';
 
-function threadBody(op: ReduceOp): string {
+function threadBody(op: ReduceOp, vec4 = false): string {
   const loop = (body: string): string => `for (var r = 0u; r < p.R; r++) { let v = x[base + r * p.inner]; ${body} }`;
+  if (vec4 && op !== 'sum') throw new Error(`reduce.${op}: vec4 rows are for sums only`);
+  if (vec4) return `var acc = vec4<f32>(0.0);\n  ${loop('acc += v;')}\n  out[row] = acc;`;
   const lse = `var m = ${NEG_INF};\n  ${loop('m = max(m, v);')}\n  var s = 0.0;\n  ${loop('s += exp(v - m);')}`;
   switch (op) {
     case 'sum':
@@ -75,9 +82,11 @@ function groupBody(op: ReduceOp): string {
 }
 
 export function reduceKernel(v: ReduceVariant): KernelSource {
+  const vec4 = v.vec4 === true;
+  if (vec4 && v.mode !== 'thread') throw new Error('reduce: vec4 rows need the thread schedule');
   const bindings = [
-    { name: 'x', access: 'read' as const, type: 'f32' },
-    { name: 'out', access: 'write' as const, type: 'f32' },
+    { name: 'x', access: 'read' as const, type: vec4 ? 'vec4<f32>' : 'f32' },
+    { name: 'out', access: 'write' as const, type: vec4 ? 'vec4<f32>' : 'f32' },
     ...(v.op === 'argmax' ? [{ name: 'out2', access: 'write' as const, type: 'f32' }] : []),
   ];
   const thread = v.mode === 'thread';
@@ -94,7 +103,7 @@ ${computeEntry(wg)} {
   let i = row % p.inner;
   let base = p.inOff + o * p.R * p.inner + i;
   ${writesFull(v.op) ? 'let obase = o * p.R * p.inner + i;' : ''}
-  ${thread ? threadBody(v.op) : groupBody(v.op)}
+  ${thread ? threadBody(v.op, vec4) : groupBody(v.op)}
 }`;
   return defineKernel({ name: `reduce.${v.op}.${v.mode}`, key: variantKey('reduce', v), workgroupSize: wg, bindings, params: PARAMS, body });
 }
@@ -131,5 +140,6 @@ export function scatterArgKernel(): KernelSource {
 
 export const variants: VariantList = () => [
   ...(['sum', 'max', 'argmax', 'logsumexp', 'softmax', 'logsoftmax'] as const).flatMap((op) => (['thread', 'group'] as const).map((mode) => reduceKernel({ op, mode }))),
+  reduceKernel({ op: 'sum', mode: 'thread', vec4: true }),
   scatterArgKernel(),
 ];

@@ -50,7 +50,10 @@ function launch(op: ReduceOp, r: Rows, outShape: Shape, splits = 1): { out: Tens
   const chunk = Math.ceil(r.R / splits);
   const params = { outer: r.outer, R: r.R, inner: r.inner, inOff: r.src.offset, chunk, splits };
   const bufs = { x: r.src.storage.buf, out: out.storage.buf, ...(out2 ? { out2: out2.storage.buf } : {}) };
-  if (mode === 'thread') dev.dispatch(reduceKernel({ op, mode }), bufs, params, dev.grid1d(nrows, REDUCE_WG));
+  // sums of rows of a multiple of 4 (the weight gradient's partials): four adjacent rows per invocation, as vec4s
+  if (mode === 'thread' && op === 'sum' && r.inner % 4 === 0 && r.src.offset % 4 === 0) {
+    dev.dispatch(reduceKernel({ op, mode, vec4: true }), bufs, { ...params, inner: r.inner / 4, inOff: r.src.offset / 4 }, dev.grid1d(nrows / 4, REDUCE_WG));
+  } else if (mode === 'thread') dev.dispatch(reduceKernel({ op, mode }), bufs, params, dev.grid1d(nrows, REDUCE_WG));
   else {
     const g = dev.grid1d(nrows, 1);
     dev.dispatch(reduceKernel({ op, mode }), bufs, params, [g[0], g[1], splits]);
