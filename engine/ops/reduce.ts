@@ -61,8 +61,21 @@ function launch(op: ReduceOp, r: Rows, outShape: Shape, splits = 1): { out: Tens
   return { out, out2 };
 }
 
-/** Sum or max of the reduced axes; large single rows are reduced in two passes (splits, then their results). */
+/**
+ * Sum or max of the reduced axes; large single rows are reduced in two passes (splits, then their results). Axes in
+ * separate runs of a dense tensor (a bias gradient's N, H, W) are reduced one run at a time, innermost first,
+ * instead of permuting a copy of the whole tensor.
+ */
 function reduceAxes(op: 'sum' | 'max', x: Tensor, axes: readonly number[]): Tensor {
+  let last = axes.length - 1;
+  while (last > 0 && axes[last] === axes[last - 1] + 1) last--;
+  if (last > 0 && x.isContiguous) {
+    const inner = reduceAxes(op, x, axes.slice(last));
+    // the remaining axes keep their positions: every reduced one lies after them
+    const out = reduceAxes(op, inner, axes.slice(0, last));
+    inner.dispose();
+    return out;
+  }
   const r = rows(x, axes);
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
   const nrows = r.outer * r.inner;
