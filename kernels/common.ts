@@ -21,6 +21,9 @@ export interface Binding {
   readonly type: string;
 }
 
+/** Whether values counted by `counts` (sizes, offsets, strides) can all be moved as aligned vec4s. */
+export const byVec4 = (...counts: number[]): boolean => counts.every((c) => c % 4 === 0);
+
 export const read = (name: string, type: string = 'f32'): Binding => ({ name, access: 'read', type });
 export const write = (name: string, type: string = 'f32'): Binding => ({ name, access: 'write', type });
 

@@ -36,8 +36,6 @@ export interface CopyWidth {
   readonly vec4?: boolean;
 }
 
-/** Whether values counted by `counts` (sizes, offsets, strides) can all be moved as vec4s. */
-export const byVec4 = (...counts: number[]): boolean => counts.every((c) => c % 4 === 0);
 
 /** `dtype` (default f32) is the storage type of every input and the output. */
 export function concatKernel(v: { inputs: number; dtype?: DType } & CopyWidth): KernelSource {

@@ -1,6 +1,7 @@
 // BatchNorm2d in training mode (batch statistics; running stats updated in place with momentum, unbiased
 // variance, as PyTorch) and eval mode (running statistics). YOLOv9 uses eps 1e-3 and momentum 0.03.
 import { BN_RESIDUAL_BUFFERS, BN_RUN, BN_WG, bnApplyKernel, bnBackwardKernel, bnTrainKernel } from '../../kernels/batchnorm.wgsl';
+import { byVec4 } from '../../kernels/common';
 import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { sameShape } from '../shape';
@@ -91,7 +92,7 @@ export function batchNorm2d(
   if (rd && rd !== res) temps.push(rd);
   const y = empty(dev, x.shape, dtype, 'batchNorm2d');
   // the subgroup form reads four values at a time where every plane, offset and batch stride is a multiple of 4
-  const by4 = (...v: number[]): boolean => lanes.lanes !== undefined && (H * W) % 4 === 0 && v.every((u) => u % 4 === 0);
+  const by4 = (...v: number[]): boolean => lanes.lanes !== undefined && byVec4(H * W, ...v);
   const fwd4 = by4(xd.offset, rd ? rd.offset : 0) ? { vec4: true } : {};
   let mean: Tensor;
   let variance: Tensor;

@@ -3,8 +3,8 @@
 import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
 import { type Shape, broadcastShapes, contiguousStrides, inferShape, isContiguous, normAxis, numel, sameShape } from '../shape';
-import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, byVec4, concatKernel, padKernel } from '../../kernels/concat.wgsl';
-import { indexed } from '../../kernels/common';
+import { CONCAT_MAX_INPUTS, CONCAT_RUN, CONCAT_WG, concatKernel, padKernel } from '../../kernels/concat.wgsl';
+import { byVec4, indexed } from '../../kernels/common';
 import { BYTES, type Tensor, empty, view } from '../tensor';
 import { pointwise } from './run';
 import { zeros } from './creation';

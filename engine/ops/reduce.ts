@@ -1,5 +1,7 @@
 // Reductions: sum/mean over any axes, max/argmax along an axis, softmax, log-softmax, logsumexp.
-// Axes that form one contiguous block reduce in place; other sets are permuted to the end first (one copy).
+// Axes that form one contiguous block reduce in place; separate runs of a dense tensor reduce one run at a time;
+// other sets are permuted to the end first (one copy).
+import { byVec4 } from '../../kernels/common';
 import { type ReduceOp, REDUCE_WG, reduceKernel, scatterArgKernel } from '../../kernels/reduce.wgsl';
 import { record } from '../tape';
 import { OpError, fmtShape } from '../errors';
@@ -51,7 +53,7 @@ function launch(op: ReduceOp, r: Rows, outShape: Shape, splits = 1): { out: Tens
   const params = { outer: r.outer, R: r.R, inner: r.inner, inOff: r.src.offset, chunk, splits };
   const bufs = { x: r.src.storage.buf, out: out.storage.buf, ...(out2 ? { out2: out2.storage.buf } : {}) };
   // sums of rows of a multiple of 4 (the weight gradient's partials): four adjacent rows per invocation, as vec4s
-  if (mode === 'thread' && op === 'sum' && r.inner % 4 === 0 && r.src.offset % 4 === 0) {
+  if (mode === 'thread' && op === 'sum' && byVec4(r.inner, r.src.offset)) {
     dev.dispatch(reduceKernel({ op, mode, vec4: true }), bufs, { ...params, inner: r.inner / 4, inOff: r.src.offset / 4 }, dev.grid1d(nrows / 4, REDUCE_WG));
   } else if (mode === 'thread') dev.dispatch(reduceKernel({ op, mode }), bufs, params, dev.grid1d(nrows, REDUCE_WG));
   else {

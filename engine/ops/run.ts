@@ -1,7 +1,7 @@
 // The one place where ops turn tensors into a dispatch of the elementwise kernel: broadcasting strides,
 // views as inputs and outputs, and the contiguous fast path.
 import { type ElementwiseVariant, ELEMENTWISE_RUN, ELEMENTWISE_WG, elementwiseKernel } from '../../kernels/elementwise.wgsl';
-import { type DType, indexed } from '../../kernels/common';
+import { type DType, byVec4, indexed } from '../../kernels/common';
 import { type Shape, broadcastStrides, isContiguous, numel, sameShape } from '../shape';
 import { type Tensor, empty } from '../tensor';
 import { OpError, fmtShape } from '../errors';
@@ -47,8 +47,7 @@ export function pointwise(c: PointwiseCall): Tensor {
   if (n === 0) return out;
   const dense = (t: Tensor): boolean => t.offset === 0 && isContiguous(t.shape, t.strides) && sameShape(t.shape, c.shape);
   const contiguous = dense(out) && c.inputs.every(dense);
-  const by4 = (...v: number[]): boolean => v.every((u) => u % 4 === 0);
-  let vec4 = contiguous && by4(n);
+  let vec4 = contiguous && byVec4(n);
   const params: Record<string, number | number[]> = { n: vec4 ? n / 4 : n, s0: c.s0 ?? 0, s1: c.s1 ?? 0 };
   let invocations = vec4 ? n / 4 : n;
   if (!contiguous) {
@@ -57,7 +56,7 @@ export function pointwise(c: PointwiseCall): Tensor {
     const offs = c.inputs.map((t) => t.offset);
     // in vec4s where the innermost dim is dense in every operand and every other count is a multiple of 4
     const all = [ost, ...sts];
-    vec4 = all.every((st) => st[r - 1] === 1) && by4(shape[r - 1], out.offset, ...offs, ...all.flatMap((st) => st.slice(0, r - 1)));
+    vec4 = all.every((st) => st[r - 1] === 1) && byVec4(shape[r - 1], out.offset, ...offs, ...all.flatMap((st) => st.slice(0, r - 1)));
     const q = vec4 ? 4 : 1;
     const inner = shape[r - 1] / q;
     const runs = Math.ceil(inner / ELEMENTWISE_RUN);

@@ -9,7 +9,7 @@
 // into a strided view: the stride-s input gradient writes each of its s² phases onto every s-th pixel.
 // With `flip`, the weight is read as the input gradient's phase kernel straight from the forward conv's weight
 // (transposed channels, taps reversed and spaced by the stride; see WeightFlip), so no flipped copy is made.
-import { type DType, type KernelSource, type ParamField, type VariantList, defineKernel, read, variantKey, write } from '../common';
+import { type DType, type KernelSource, type ParamField, type VariantList, byVec4, defineKernel, read, variantKey, write } from '../common';
 import type { ConvWindow } from './params';
 
 export interface ConvWindowVariant extends ConvWindow {
@@ -37,7 +37,7 @@ export interface ConvWindowVariant extends ConvWindow {
 
 /** Whether the window kernel can load x [N, C, H, W] (at `offset`, batch stride `bs`) as aligned vec4s with column padding `pw`. */
 export const windowVec4 = (W: number, offset: number, bs: number, pw: number): boolean =>
-  W % 4 === 0 && offset % 4 === 0 && bs % 4 === 0 && Number.isInteger(pw) && pw >= 0 && pw <= 4;
+  byVec4(W, offset, bs) && Number.isInteger(pw) && pw >= 0 && pw <= 4;
 
 export const WINDOW_WG = 64;
 

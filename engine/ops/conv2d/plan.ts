@@ -5,7 +5,7 @@
 //   input grad   matmul | gemm-sgmat (1×1 as Wᵀ·gy) | phases (forward convs with flipped sub-kernels) | gather
 //   weight grad  window (the sliding-window wgrad kernel) | matmul (dense 1×1) | gemm-sgmat (f16, groups 1)
 import type { ConvWgradVariant } from '../../../kernels/conv2d/wgrad.wgsl';
-import type { DType } from '../../../kernels/common';
+import { type DType, byVec4 } from '../../../kernels/common';
 import type { Device } from '../../device';
 import { OpError } from '../../errors';
 import type { TileBench } from '../../tile-search';
@@ -220,7 +220,7 @@ function windowSchedule(dev: Device, g: ConvGeometry, dtype: DType, t0: WgradTun
   const WG = t.workgroup ?? Math.ceil(lanes / Math.ceil(lanes / 64) / unit) * unit;
   const ocb = Math.ceil(lanes / WG);
   // gy is dense from offset 0: its rows can be read as aligned vec4s when they and the blocks are multiples of 4
-  const vec4 = g.OW % 4 === 0 && B % 4 === 0 && t.vec4 !== false;
+  const vec4 = byVec4(g.OW, B) && t.vec4 !== false;
   const variant: ConvWgradVariant = { KW: g.KW, SW: g.sw, DW: g.dw, PW: g.pw, R, TO, TC, B, SG, WG, ...(dtype === 'f16' ? { dtype } : {}), ...(vec4 ? { vec4 } : {}) };
   const khb = g.KH / R;
   const nct = cpg / TC;
